@@ -2,6 +2,10 @@ package exposure
 
 import (
 	"context"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sync"
 	"time"
 )
 
@@ -28,4 +32,117 @@ type BatchDeduper interface {
 	Deduper
 	// ClaimBatch is Claim for each key; first[i] answers keys[i].
 	ClaimBatch(ctx context.Context, keys []string, window time.Duration) (first []bool, err error)
+}
+
+// DefaultDedupeCapacity is the number of keys a [MemoryDeduper] holds by
+// default.
+const DefaultDedupeCapacity = 1_000_000
+
+const memoryShards = 64
+
+// MemoryDeduper is the default [Deduper]: in process, bounded, with a TTL.
+//
+// It stores a 64-bit hash of each key (keyed by a per-process random seed)
+// with its expiry, about 40 bytes a key. When it is full, a claim evicts an
+// expired key if it finds one among a few sampled, else the sampled key that
+// expires first, the way Redis approximates its eviction: memory stays
+// bounded and the keys about to expire anyway go first.
+type MemoryDeduper struct {
+	seed   maphash.Seed
+	now    func() time.Time
+	shards [memoryShards]memoryShard
+}
+
+type memoryShard struct {
+	mu       sync.Mutex
+	expiries map[uint64]int64 // hash -> expiry, unix nanoseconds
+	capacity int
+	_        [40]byte // keep shards on their own cache lines
+}
+
+// evictionSamples is how many keys a full shard looks at to choose one to evict.
+const evictionSamples = 8
+
+// NewMemoryDeduper returns an in-memory Deduper holding at most capacity
+// keys (at least one per shard); capacity <= 0 means
+// [DefaultDedupeCapacity].
+func NewMemoryDeduper(capacity int) *MemoryDeduper {
+	if capacity <= 0 {
+		capacity = DefaultDedupeCapacity
+	}
+	d := &MemoryDeduper{seed: maphash.MakeSeed(), now: time.Now}
+	per := max(capacity/memoryShards, 1)
+	for i := range d.shards {
+		d.shards[i].capacity = per
+		d.shards[i].expiries = make(map[uint64]int64)
+	}
+	return d
+}
+
+func (d *MemoryDeduper) locate(key string) (*memoryShard, uint64) {
+	h := maphash.String(d.seed, key)
+	return &d.shards[h>>58], h // top 6 bits pick one of 64 shards
+}
+
+// Claim reports whether key was not claimed within the last window and, if
+// so, claims it. Exactly one of concurrent claims of a key wins.
+func (d *MemoryDeduper) Claim(_ context.Context, key string, window time.Duration) (bool, error) {
+	if window <= 0 {
+		return false, fmt.Errorf("exposure: dedupe window must be positive, got %v", window)
+	}
+	s, h := d.locate(key)
+	now := d.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if exp, ok := s.expiries[h]; ok && exp > now {
+		return false, nil
+	} else if !ok && len(s.expiries) >= s.capacity {
+		s.evict(now)
+	}
+	s.expiries[h] = now + int64(window)
+	return true, nil
+}
+
+// evict removes one key: an expired one among those sampled, else the
+// sampled key that expires first. Map iteration starts at a random place,
+// so the samples are spread over the shard.
+func (s *memoryShard) evict(now int64) {
+	var victim uint64
+	victimExp := int64(math.MaxInt64)
+	n := 0
+	for h, exp := range s.expiries {
+		if exp <= now {
+			delete(s.expiries, h)
+			return
+		}
+		if exp < victimExp {
+			victim, victimExp = h, exp
+		}
+		if n++; n == evictionSamples {
+			break
+		}
+	}
+	delete(s.expiries, victim)
+}
+
+// Release forgets key, so that its next claim wins.
+func (d *MemoryDeduper) Release(_ context.Context, key string) error {
+	s, h := d.locate(key)
+	s.mu.Lock()
+	delete(s.expiries, h)
+	s.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of keys held, expired ones included until they
+// are evicted or claimed again.
+func (d *MemoryDeduper) Len() int {
+	n := 0
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.Lock()
+		n += len(s.expiries)
+		s.mu.Unlock()
+	}
+	return n
 }

@@ -24,6 +24,14 @@
 package exposure
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -80,4 +88,223 @@ type Exposure struct {
 	// InsertID is deterministic for (subject, experiment, variant, Time):
 	// 32 lowercase hexadecimal characters.
 	InsertID string
+}
+
+// Tracker turns rendered experiment assignments into delivered exposures.
+// It is safe for concurrent use. Create it with [New] and stop it with
+// [Tracker.Close], which delivers what is queued.
+type Tracker struct {
+	reg      *registry
+	deduper  Deduper
+	window   time.Duration
+	log      *slog.Logger
+	identity func(openfeature.EvaluationContext) (Identity, error)
+	now      func() time.Time
+	queues   []*queue
+	hook     *hook
+
+	counters     trackerCounters
+	unscopedOnce sync.Once
+	dedupeLog    rateLimitedLog
+	misuseLog    rateLimitedLog
+	closeOnce    sync.Once
+	closeErr     error
+}
+
+// New returns a Tracker configured by opts. It fails with an error
+// wrapping [ErrInvalidConfig], naming the offending value, when an option
+// is invalid, when two experiments share a flag or a name (names that differ
+// only in case, spaces, dashes or underscores count as the same), when an
+// experiment name is empty or longer than 255 bytes, or when no sink is
+// given.
+func New(opts ...Option) (*Tracker, error) {
+	c := config{window: DefaultDedupeWindow, identity: DefaultIdentity, now: time.Now}
+	var errs []error
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	reg, err := newRegistry(c.experiments)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.sinks) == 0 {
+		errs = append(errs, fmt.Errorf("%w: no sink: add at least one WithSink", ErrInvalidConfig))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	if c.deduper == nil {
+		c.deduper = NewMemoryDeduper(DefaultDedupeCapacity)
+	}
+	t := &Tracker{
+		reg: reg, deduper: c.deduper, window: c.window, log: c.logger,
+		identity: c.identity, now: c.now,
+	}
+	t.hook = &hook{t: t}
+	for _, s := range c.sinks {
+		t.queues = append(t.queues, newQueue(s.sink, s.cfg, c.logger))
+	}
+	return t, nil
+}
+
+// commit claims each assignment in the deduper and queues the new ones to
+// every sink. It never blocks on a sink; it waits on the deduper only as long
+// as the deduper allows (redisdedupe bounds it with a timeout).
+func (t *Tracker) commit(ctx context.Context, as []Assignment) {
+	if len(as) == 0 {
+		return
+	}
+	var keyBuf [4]string
+	keys := keyBuf[:0]
+	for i := range as {
+		keys = append(keys, dedupeKey(&as[i]))
+	}
+	firsts := t.claim(ctx, keys)
+	now := t.now()
+	for i := range as {
+		if !firsts[i] {
+			t.counters.duplicates.Add(1)
+			continue
+		}
+		e := &Exposure{Assignment: as[i], Time: now}
+		e.InsertID = insertID(keys[i], now)
+		queued := false
+		for _, q := range t.queues {
+			if q.enqueue(e) {
+				queued = true
+			}
+		}
+		if !queued {
+			// Not queued anywhere: forget the claim so the next render sends it.
+			if err := t.deduper.Release(ctx, keys[i]); err != nil {
+				t.logDedupeError(err)
+			}
+			continue
+		}
+		t.counters.committed.Add(1)
+	}
+}
+
+// claim asks the deduper which keys are new, in one call when it can. A
+// failing deduper counts as "new": a repeat is better than a loss.
+func (t *Tracker) claim(ctx context.Context, keys []string) []bool {
+	var firstBuf [4]bool
+	firsts := firstBuf[:0]
+	if bd, ok := t.deduper.(BatchDeduper); ok && len(keys) > 1 {
+		got, err := bd.ClaimBatch(ctx, keys, t.window)
+		if err == nil && len(got) == len(keys) {
+			return got
+		}
+		if err == nil {
+			err = fmt.Errorf("ClaimBatch answered %d results for %d keys", len(got), len(keys))
+		}
+		t.logDedupeError(err)
+		t.counters.dedupeErrors.Add(uint64(len(keys)))
+		for range keys {
+			firsts = append(firsts, true)
+		}
+		return firsts
+	}
+	for _, k := range keys {
+		first, err := t.deduper.Claim(ctx, k, t.window)
+		if err != nil {
+			t.logDedupeError(err)
+			t.counters.dedupeErrors.Add(1)
+			first = true
+		}
+		firsts = append(firsts, first)
+	}
+	return firsts
+}
+
+func (t *Tracker) logDedupeError(err error) {
+	if t.dedupeLog.allow(time.Minute) {
+		t.log.Warn("exposure: deduper failed; sending exposures rather than losing them", "err", err)
+	}
+}
+
+// dedupeKey identifies (subject, experiment, variant): 32 hex characters
+// of a SHA-256, the same in every process so that a shared deduper works.
+func dedupeKey(a *Assignment) string {
+	var buf [256]byte
+	b := append(buf[:0], a.Identity.DistinctID...)
+	b = append(b, 0)
+	b = append(b, a.Experiment...)
+	b = append(b, 0)
+	b = append(b, a.Variant...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// insertID is deterministic for (key, time), so every retry of an exposure
+// carries the same $insert_id.
+func insertID(key string, at time.Time) string {
+	var buf [64]byte
+	b := append(buf[:0], key...)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixMilli()))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Flush delivers everything queued when it is called and waits until it is
+// delivered, has failed for good, or ctx ends. It reports exposures that
+// failed for good during the flush with an error wrapping [ErrUndelivered].
+func (t *Tracker) Flush(ctx context.Context) error {
+	type result struct {
+		failed int
+		err    error
+	}
+	results := make([]result, len(t.queues))
+	var wg sync.WaitGroup
+	for i, q := range t.queues {
+		wg.Go(func() {
+			n, err := q.flush(ctx)
+			results[i] = result{n, err}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	failed := 0
+	for _, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+		failed += r.failed
+	}
+	if failed > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d exposure(s) failed for good", ErrUndelivered, failed))
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops accepting exposures, delivers everything queued, and waits
+// for retries in flight until ctx ends. Then it aborts them and returns an
+// error wrapping [ErrUndelivered] that says how many exposures were not
+// delivered. Close never leaves a goroutine behind; a second call returns
+// the first one's result.
+func (t *Tracker) Close(ctx context.Context) error {
+	t.closeOnce.Do(func() {
+		counts := make([]uint64, len(t.queues))
+		var wg sync.WaitGroup
+		for i, q := range t.queues {
+			wg.Go(func() { counts[i] = q.close(ctx) })
+		}
+		wg.Wait()
+		var total uint64
+		for _, n := range counts {
+			total += n
+		}
+		if total > 0 {
+			t.closeErr = fmt.Errorf("%w: %d exposure(s) still pending when the context ended", ErrUndelivered, total)
+		}
+	})
+	return t.closeErr
 }

@@ -1,0 +1,102 @@
+package exposure
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// hook records experiment evaluations as pending assignments in the
+// evaluation's Scope. It sends nothing and never returns an error: an error
+// from a hook makes the SDK hand the caller the default value.
+type hook struct {
+	openfeature.UnimplementedHook
+	t *Tracker
+}
+
+// Hook returns the OpenFeature hook that records assignments. Register it
+// once, with [openfeature.AddHooks] or on a client, and evaluate flags with
+// the request's context so the hook finds the request's Scope.
+func (t *Tracker) Hook() openfeature.Hook { return t.hook }
+
+// After records a successful experiment evaluation. Evaluations that errored
+// never reach After; a disabled flag, or one whose provider says the subject
+// is outside the experiment, is skipped.
+func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeature.InterfaceEvaluationDetails, _ openfeature.HookHints) error {
+	defer h.recoverPanic("After")
+	t := h.t
+	exp := t.reg.byFlag[hc.FlagKey()]
+	meta := d.FlagMetadata
+	metaName, _ := meta[MetadataExperimentName].(string)
+	inExperiment, saysIn := meta[MetadataInExperiment].(bool)
+	if exp == nil && metaName == "" && !inExperiment {
+		return nil // not an experiment flag
+	}
+	if d.ErrorCode != "" || d.Reason == openfeature.ErrorReason || d.Reason == openfeature.DisabledReason || (saysIn && !inExperiment) {
+		t.counters.skipped.Add(1)
+		return nil
+	}
+	s := scopeFrom(ctx)
+	if s == nil {
+		t.counters.unscoped.Add(1)
+		t.unscopedOnce.Do(func() {
+			t.log.Warn("exposure: experiment flag evaluated outside any scope; its exposure cannot be recorded. "+
+				"Wrap the handler with Tracker.Middleware and pass the request's context (r.Context()) to the evaluation, "+
+				"or open a scope with Tracker.Scope outside HTTP", "flag", hc.FlagKey())
+		})
+		return nil
+	}
+	id, err := t.identity(hc.EvaluationContext())
+	if err != nil {
+		t.counters.noSubject.Add(1)
+		return nil
+	}
+	a := Assignment{
+		FlagKey:     hc.FlagKey(),
+		Identity:    id,
+		Reason:      string(d.Reason),
+		EvaluatedAt: t.now(),
+		Context:     hc.EvaluationContext(),
+	}
+	metaVariant, _ := meta[MetadataExperimentVariant].(string)
+	if exp != nil {
+		a.Experiment = exp.Name
+	} else if metaName != "" {
+		a.Experiment = metaName
+	} else {
+		a.Experiment = hc.FlagKey()
+	}
+	a.Variant = exp.variantName(metaVariant, d.Variant, d.Value)
+	if a.Variant == "" {
+		t.counters.skipped.Add(1)
+		return nil
+	}
+	s.assign(a)
+	t.counters.assignments.Add(1)
+	return nil
+}
+
+// Error undoes the assignment of this evaluation when a later hook's After
+// failed: the caller then got the default value, not the recorded variant.
+func (h *hook) Error(ctx context.Context, hc openfeature.HookContext, _ error, _ openfeature.HookHints) {
+	defer h.recoverPanic("Error")
+	if s := scopeFrom(ctx); s != nil {
+		s.revert(hc.FlagKey())
+	}
+}
+
+// Finally counts the evaluation and settles its assignment.
+func (h *hook) Finally(ctx context.Context, hc openfeature.HookContext, _ openfeature.InterfaceEvaluationDetails, _ openfeature.HookHints) {
+	defer h.recoverPanic("Finally")
+	h.t.counters.evaluations.Add(1)
+	if s := scopeFrom(ctx); s != nil {
+		s.settle(hc.FlagKey())
+	}
+}
+
+func (h *hook) recoverPanic(stage string) {
+	if r := recover(); r != nil {
+		h.t.log.Error("exposure: hook panicked; the evaluation is unaffected", "stage", stage, "panic", fmt.Sprint(r))
+	}
+}

@@ -1,0 +1,115 @@
+package exposure
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// DefaultDedupeWindow is how long a subject's exposure to a variant
+// suppresses repeats: 90 days, Mixpanel's experiment exposure window.
+const DefaultDedupeWindow = 90 * 24 * time.Hour
+
+// An Option configures a Tracker; see [New].
+type Option func(*config) error
+
+type config struct {
+	sinks       []sinkSpec
+	experiments []Experiment
+	deduper     Deduper
+	window      time.Duration
+	logger      *slog.Logger
+	identity    func(openfeature.EvaluationContext) (Identity, error)
+	now         func() time.Time
+}
+
+type sinkSpec struct {
+	sink Sink
+	cfg  sinkConfig
+}
+
+// WithSink adds a destination for exposures. It is repeatable: each sink
+// gets its own queue and delivery goroutine, so a slow sink never holds up
+// another. At least one sink is required.
+func WithSink(s Sink, opts ...SinkOption) Option {
+	return func(c *config) error {
+		if s == nil {
+			return fmt.Errorf("%w: WithSink given a nil Sink", ErrInvalidConfig)
+		}
+		spec := sinkSpec{sink: s, cfg: sinkConfig{
+			queueSize:     DefaultQueueSize,
+			batchSize:     DefaultBatchSize,
+			batchBytes:    DefaultBatchBytes,
+			flushInterval: DefaultFlushInterval,
+		}}
+		for _, o := range opts {
+			if err := o(&spec.cfg); err != nil {
+				return err
+			}
+		}
+		c.sinks = append(c.sinks, spec)
+		return nil
+	}
+}
+
+// WithExperiments registers experiment flags. Evaluations of other flags
+// are assignments only when their provider marks them as experiments in
+// flag metadata (see [MetadataExperimentName]). It is repeatable.
+func WithExperiments(e ...Experiment) Option {
+	return func(c *config) error {
+		c.experiments = append(c.experiments, e...)
+		return nil
+	}
+}
+
+// WithDeduper replaces the default in-memory deduper, such as with a
+// shared one for many app instances.
+func WithDeduper(d Deduper) Option {
+	return func(c *config) error {
+		if d == nil {
+			return fmt.Errorf("%w: WithDeduper given a nil Deduper", ErrInvalidConfig)
+		}
+		c.deduper = d
+		return nil
+	}
+}
+
+// WithDedupeWindow sets how long an exposure of a subject to a variant
+// suppresses repeats. Default [DefaultDedupeWindow].
+func WithDedupeWindow(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: dedupe window must be positive, got %v", ErrInvalidConfig, d)
+		}
+		c.window = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger for warnings and delivery errors. Default
+// [slog.Default] at the time New is called.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: WithLogger given a nil logger", ErrInvalidConfig)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithIdentity replaces [DefaultIdentity], the function that derives the
+// subject of an evaluation. It must be fast and safe for concurrent use;
+// returning an error (such as [ErrNoSubject]) makes the evaluation not an
+// assignment.
+func WithIdentity(f func(openfeature.EvaluationContext) (Identity, error)) Option {
+	return func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("%w: WithIdentity given a nil function", ErrInvalidConfig)
+		}
+		c.identity = f
+		return nil
+	}
+}
