@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/exposurekit/exposure"
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var users = []string{"alice", "bob", "carol", "dave", "erin", "frank"}
+
+type shop struct {
+	flags *openfeature.Client
+	pages *template.Template
+}
+
+func newShop(flags *openfeature.Client) (*shop, error) {
+	pages, err := template.New("").Funcs(exposure.TemplateFuncs()).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	return &shop{flags: flags, pages: pages}, nil
+}
+
+func (s *shop) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /checkout", s.checkout)
+	mux.HandleFunc("POST /user", s.pickUser)
+	return mux
+}
+
+// page is what every template gets: Ctx carries the request's exposure
+// Scope to the "exposed" template function.
+type page struct {
+	Ctx     context.Context
+	User    string
+	Users   []string
+	Variant string
+}
+
+func currentUser(r *http.Request) string {
+	if c, err := r.Cookie("user"); err == nil {
+		if u, err := url.QueryUnescape(c.Value); err == nil {
+			return u
+		}
+	}
+	return ""
+}
+
+// variant evaluates the experiment flag for the user: an assignment,
+// recorded by the exposure hook, and nothing sent yet.
+func (s *shop) variant(r *http.Request, user string) string {
+	if user == "" {
+		return "classic"
+	}
+	ec := openfeature.NewEvaluationContext(user, map[string]any{exposure.AttributeUserID: user})
+	v, err := s.flags.StringValue(r.Context(), checkoutFlag, "classic", ec)
+	if err != nil {
+		slog.Warn("flag evaluation failed; showing the classic checkout", "err", err)
+	}
+	return v
+}
+
+func (s *shop) home(w http.ResponseWriter, r *http.Request) {
+	user := currentUser(r)
+	// The home page decides the variant (to prefetch its assets, say) but
+	// does not show the checkout: the user is assigned, not exposed.
+	s.render(w, "home.html", page{Ctx: r.Context(), User: user, Users: users, Variant: s.variant(r, user)})
+}
+
+func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
+	user := currentUser(r)
+	if user == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	// checkout.html draws the variant and calls {{ exposed .Ctx "checkout-redesign" }}.
+	s.render(w, "checkout.html", page{Ctx: r.Context(), User: user, Variant: s.variant(r, user)})
+}
+
+func (s *shop) pickUser(w http.ResponseWriter, r *http.Request) {
+	user := r.FormValue("user")
+	http.SetCookie(w, &http.Cookie{Name: "user", Value: url.QueryEscape(user), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *shop) render(w http.ResponseWriter, name string, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := s.pages.ExecuteTemplate(w, name, p); err != nil {
+		slog.Error("rendering page", "page", name, "err", err)
+	}
+}
