@@ -1,0 +1,190 @@
+package growthbook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	gb "github.com/growthbook/growthbook-golang"
+
+	"github.com/exposurekit/exposure"
+)
+
+var (
+	// ErrVariantChanged is a failed exposure whose variation GrowthBook no
+	// longer assigns to the subject (the feature changed between the render
+	// and the delivery). The Sink never reports a variation the subject did
+	// not see, so the exposure is not sent to GrowthBook.
+	ErrVariantChanged = errors.New("growthbook: the subject's variation changed since the render; not sent")
+
+	// ErrNotExperiment is a failed exposure of a flag that GrowthBook does
+	// not evaluate as an experiment the subject is counted in (such as a
+	// registered flag decided by a force rule, or a forced/QA variation):
+	// there is no GrowthBook experiment to report it to.
+	ErrNotExperiment = errors.New("growthbook: the flag is not a GrowthBook experiment the subject is in; not sent")
+)
+
+// Sink is an [exposure.Sink] that reports each rendered exposure to
+// GrowthBook's experiment-viewed tracking: a callback in GrowthBook's own
+// [gb.ExperimentCallback] shape, called once per exposure, at delivery
+// time, never at evaluation.
+//
+// To rebuild GrowthBook's experiment and result for the callback, the Sink
+// evaluates the flag again, silently, with the exposure's evaluation
+// context. It reports the exposure only when GrowthBook still assigns the
+// variation the subject saw; otherwise the exposure fails with
+// [ErrVariantChanged] (or [ErrNotExperiment]) and is counted in
+// [Sink.Stats]. Neither failure is retried.
+type Sink struct {
+	p      *Provider
+	track  gb.ExperimentCallback
+	names  map[string]map[string]string // flag -> provider variant -> exposure variant
+	extra  any
+	logger *slog.Logger
+
+	sent, changed, notExperiment, panicked atomic.Int64
+}
+
+// SinkStats counts what a [Sink] did with the exposures it was given.
+type SinkStats struct {
+	Sent          int64 // reported to the callback
+	Changed       int64 // not sent: ErrVariantChanged
+	NotExperiment int64 // not sent: ErrNotExperiment
+	Panicked      int64 // the callback panicked
+}
+
+// A SinkOption configures a [Sink].
+type SinkOption func(*Sink)
+
+// WithExperiments gives the Sink the Tracker's experiment registry, so that
+// it recognizes variant names renamed by [exposure.Experiment.Variants].
+// Pass the same experiments as to exposure.WithExperiments.
+func WithExperiments(exps ...exposure.Experiment) SinkOption {
+	return func(s *Sink) {
+		for _, e := range exps {
+			if len(e.Variants) == 0 {
+				continue
+			}
+			if s.names[e.FlagKey] == nil {
+				s.names[e.FlagKey] = map[string]string{}
+			}
+			for from, to := range e.Variants {
+				s.names[e.FlagKey][from] = to
+			}
+		}
+	}
+}
+
+// WithExtraData sets the last argument of the callback (GrowthBook's
+// extraData), as gb.WithExtraData does for GrowthBook's own callback.
+func WithExtraData(extra any) SinkOption { return func(s *Sink) { s.extra = extra } }
+
+// WithLogger sets where the Sink logs exposures it could not send.
+// Default: slog.Default().
+func WithLogger(l *slog.Logger) SinkOption {
+	return func(s *Sink) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
+// NewSink returns a Sink that evaluates with p and reports to track. The
+// callback receives the experiment and result GrowthBook computes for the
+// subject and a user context holding the attributes the flag was
+// evaluated with (see [Attributes]). It runs on the Tracker's delivery
+// goroutine, one call per exposure; a panic is recovered and counted.
+func NewSink(p *Provider, track gb.ExperimentCallback, opts ...SinkOption) (*Sink, error) {
+	switch {
+	case p == nil:
+		return nil, fmt.Errorf("growthbook: NewSink given a nil *Provider")
+	case track == nil:
+		return nil, fmt.Errorf("growthbook: NewSink given a nil experiment-viewed callback")
+	}
+	s := &Sink{p: p, track: track, names: map[string]map[string]string{}, logger: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Send implements [exposure.Sink]. Exposures that cannot be reported are
+// listed in a [*exposure.BatchError]; none is worth retrying.
+func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
+	var failures []exposure.Failure
+	for i := range batch {
+		if err := ctx.Err(); err != nil {
+			// Nothing from i on was reported: the whole rest may be retried.
+			for j := i; j < len(batch); j++ {
+				failures = append(failures, exposure.Failure{Index: j, Err: exposure.Retryable(err, 0)})
+			}
+			break
+		}
+		if err := s.sendOne(ctx, &batch[i]); err != nil {
+			failures = append(failures, exposure.Failure{Index: i, Err: err})
+		}
+	}
+	if len(failures) > 0 {
+		return &exposure.BatchError{Failures: failures}
+	}
+	return nil
+}
+
+func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
+	ev := s.p.eval(ctx, x.FlagKey, flatten(x.Context))
+	if ev.err != nil {
+		s.notExperiment.Add(1)
+		s.logger.WarnContext(ctx, "growthbook exposure not sent", "flag", x.FlagKey, "experiment", x.Experiment, "error", ev.err.Error())
+		return fmt.Errorf("%w: %v", ErrNotExperiment, ev.err.Error())
+	}
+	exp, res, in := experimentOf(ev.res)
+	if !in {
+		s.notExperiment.Add(1)
+		s.logger.WarnContext(ctx, "growthbook exposure not sent: not an experiment the subject is in", "flag", x.FlagKey, "experiment", x.Experiment)
+		return ErrNotExperiment
+	}
+	if !s.sameVariant(x.FlagKey, x.Variant, VariationName(res)) {
+		s.changed.Add(1)
+		s.logger.WarnContext(ctx, "growthbook exposure not sent: variation changed since the render",
+			"flag", x.FlagKey, "experiment", x.Experiment, "rendered", x.Variant, "now", VariationName(res))
+		return ErrVariantChanged
+	}
+	if err := s.call(ctx, exp, res, ev.attrs); err != nil {
+		return err
+	}
+	s.sent.Add(1)
+	return nil
+}
+
+func (s *Sink) sameVariant(flag, rendered, now string) bool {
+	if rendered == now {
+		return true
+	}
+	mapped, ok := s.names[flag][now]
+	return ok && mapped == rendered
+}
+
+func (s *Sink) call(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, attrs gb.Attributes) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.panicked.Add(1)
+			err = fmt.Errorf("growthbook: experiment-viewed callback panicked: %v", r)
+		}
+	}()
+	s.track(ctx, exp, res, &gb.TrackingUserContext{Attributes: attrs}, s.extra)
+	return nil
+}
+
+// Stats returns the Sink's counters.
+func (s *Sink) Stats() SinkStats {
+	return SinkStats{
+		Sent:          s.sent.Load(),
+		Changed:       s.changed.Load(),
+		NotExperiment: s.notExperiment.Load(),
+		Panicked:      s.panicked.Load(),
+	}
+}
+
+var _ exposure.Sink = (*Sink)(nil)
