@@ -1,0 +1,53 @@
+// Package mixpanel sends exposures to Mixpanel's ingestion API as
+// $experiment_started events, the event Mixpanel's Experiments report reads.
+//
+// Wire it into a Tracker as a sink:
+//
+//	sink, err := mixpanel.NewSink(mixpanel.Config{
+//		Token:  os.Getenv("MIXPANEL_TOKEN"),
+//		Region: mixpanel.EU, // or US (default), IN; Endpoint overrides it
+//	})
+//	if err != nil {
+//		return err // names the misconfigured field, never a secret
+//	}
+//	tracker, err := exposure.New(exposure.WithSink(sink), ...)
+//	defer tracker.Close(ctx) // drains the queue, retrying until ctx ends
+//
+// Each exposure becomes one event:
+//
+//	{"event":"$experiment_started","properties":{
+//	  "time":1732480000000,            // Exposure.Time in ms, fixed at commit
+//	  "distinct_id":"user-42",
+//	  "$insert_id":"9f86d081884c7d65", // Exposure.InsertID, fixed at commit
+//	  "Experiment name":"Checkout Redesign",
+//	  "Variant name":"treatment",
+//	  "$device_id":"...", "$user_id":"...", // only when known
+//	  "token":"<project token>",
+//	  "mp_lib":"exposure-go", "$lib_version":"v1.2.3",
+//	  ...Config.Properties}}
+//
+// mp_lib and $lib_version are the properties Mixpanel's own SDKs use to
+// name the library that sent an event. Strings are cut to 255 bytes on a
+// UTF-8 boundary and an event carries fewer than 255 properties, as
+// Mixpanel's limits require.
+//
+// By default the sink posts gzip-compressed JSON arrays to
+// /import?strict=1, authenticated with the project token as the basic-auth
+// user, or with a service account (ServiceAccountUser, ServiceAccountSecret
+// and ProjectID). Config.Track posts to /track instead.
+//
+// One Send is one delivery attempt; the Tracker's delivery loop queues,
+// batches and retries. Send splits a batch into requests of at most 2000
+// events and 2 MiB of uncompressed JSON, halves a request Mixpanel answers
+// with 413, reports the events a 400 refused one by one (never retried),
+// marks 429, 5xx, timeouts and connection errors retryable (honouring
+// Retry-After) and treats 401 and 403 as configuration errors, logged at
+// most once a minute. Retries resend identical events (same time, same
+// $insert_id), which Mixpanel deduplicates.
+//
+// The sink's retry policy (see [Sink.RetryPolicy]) follows Mixpanel's
+// advice: backoff from 2 s doubling to 60 s with jitter, for at most an
+// hour (Config.MaxRetryAge).
+//
+// Package mixpaneltest is a fake of the ingestion API for tests.
+package mixpanel

@@ -1,0 +1,703 @@
+package mixpanel
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/exposurekit/exposure"
+)
+
+// Region is the Mixpanel data residency region of a project.
+type Region string
+
+// The regions Mixpanel hosts projects in.
+const (
+	US Region = "US" // api.mixpanel.com (the default)
+	EU Region = "EU" // api-eu.mixpanel.com
+	IN Region = "IN" // api-in.mixpanel.com
+)
+
+var regionBase = map[Region]string{
+	US: "https://api.mixpanel.com",
+	EU: "https://api-eu.mixpanel.com",
+	IN: "https://api-in.mixpanel.com",
+}
+
+// Default retry schedule, as Mixpanel recommends for its ingestion API.
+const (
+	DefaultMinBackoff     = 2 * time.Second
+	DefaultMaxBackoff     = 60 * time.Second
+	DefaultMaxRetryAge    = time.Hour
+	DefaultRequestTimeout = 30 * time.Second
+	// authLogInterval is how often a rejected credential is logged.
+	authLogInterval = time.Minute
+	// maxResponseBytes bounds how much of a response the sink reads.
+	maxResponseBytes = 4 << 20
+)
+
+// Config configures a [Sink]. Only Token is required.
+type Config struct {
+	// Token is the project token (Project Settings > Access Keys). It is
+	// sent in every event and, without a service account, as the basic-auth
+	// user of /import. Required.
+	Token string
+
+	// ServiceAccountUser, ServiceAccountSecret and ProjectID authenticate
+	// /import with a service account instead of the token. Set all three
+	// or none.
+	ServiceAccountUser   string
+	ServiceAccountSecret string
+	ProjectID            string
+
+	// Region selects the API host: US (default), EU or IN. Case-insensitive.
+	Region Region
+	// Endpoint overrides Region with a base URL such as
+	// "https://api-eu.mixpanel.com", a proxy, or a mixpaneltest server. The
+	// sink appends /import or /track to its path.
+	Endpoint string
+
+	// Track sends to /track instead of /import. /track only authenticates
+	// with the token in each event, does not report failures per event and
+	// keeps only events of the last 5 days; prefer /import.
+	Track bool
+
+	// HTTPClient sends the requests. Default: a client of its own with
+	// keep-alive connections.
+	HTTPClient *http.Client
+	// RequestTimeout bounds one request (default 30s).
+	RequestTimeout time.Duration
+
+	// MaxRetryAge is how long delivery keeps retrying a batch that fails
+	// with 429, 5xx or network errors (default 1 hour). MinBackoff and
+	// MaxBackoff bound the exponential backoff between attempts (default 2s
+	// and 60s, as Mixpanel recommends); tests shorten them.
+	MaxRetryAge time.Duration
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+
+	// MaxRequestBytes caps the uncompressed body of one request: at most
+	// (and by default) MaxRequestBytes. The sink splits batches to stay
+	// under it.
+	MaxRequestBytes int
+
+	// DisableCompression sends plain JSON instead of gzip.
+	DisableCompression bool
+
+	// Properties are added to every event: strings, bools, numbers or nil.
+	// They may not override the sink's own properties, and an event may
+	// carry at most MaxProperties in all.
+	Properties map[string]any
+
+	// Logger receives rejected credentials (at most once a minute) and
+	// events Mixpanel refused. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// ErrUnauthorized is wrapped by the error of a send that Mixpanel refused
+// with 401 or 403: a configuration error (token, service account, project
+// id or region), never retried. It also wraps exposure.ErrInvalidConfig.
+var ErrUnauthorized = errors.New("mixpanel: credentials rejected")
+
+// HTTPError is an answer of Mixpanel other than success. Message is the
+// error Mixpanel gave, if any.
+type HTTPError struct {
+	Path       string // "/import" or "/track"
+	StatusCode int
+	Message    string
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("mixpanel: %s answered %d %s", e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// RecordError is Mixpanel's reason for refusing one event of a request
+// (an entry of the failed_records of a 400). It is permanent.
+type RecordError struct {
+	InsertID string
+	Field    string
+	Message  string
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("mixpanel: event $insert_id=%q refused: %s: %s", e.InsertID, e.Field, e.Message)
+}
+
+// ErrEventTooLarge is the failure of an exposure whose event alone exceeds
+// Config.MaxRequestBytes.
+var ErrEventTooLarge = errors.New("mixpanel: event larger than the request size limit")
+
+// Sink sends exposures to Mixpanel's ingestion API as $experiment_started
+// events. It implements exposure.RetryPolicySink; one Send is one attempt
+// (split into several requests when the batch exceeds Mixpanel's limits),
+// and the Tracker's delivery retries what it reports as retryable.
+// A Sink is safe for concurrent use.
+type Sink struct {
+	url        string
+	path       string
+	auth       string // Authorization header value, "" for /track
+	client     *http.Client
+	timeout    time.Duration
+	maxBytes   int
+	gzip       bool
+	enc        *encoder
+	policy     exposure.RetryPolicy
+	log        *slog.Logger
+	secrets    []string
+	userAgent  string
+	now        func() time.Time
+	authMu     sync.Mutex
+	authLogged time.Time
+	authQuiet  int // auth failures not logged since authLogged
+}
+
+var _ exposure.RetryPolicySink = (*Sink)(nil)
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: mixpanel: "+format, append([]any{exposure.ErrInvalidConfig}, args...)...)
+}
+
+// NewSink validates cfg and returns a Sink. Configuration errors wrap
+// exposure.ErrInvalidConfig and name the offending field; they never
+// contain a secret.
+func NewSink(cfg Config) (*Sink, error) {
+	if strings.TrimSpace(cfg.Token) == "" {
+		return nil, configErr("Config.Token is required (the project token, from Project Settings)")
+	}
+	sa := [3]string{cfg.ServiceAccountUser, cfg.ServiceAccountSecret, cfg.ProjectID}
+	names := [3]string{"ServiceAccountUser", "ServiceAccountSecret", "ProjectID"}
+	set := 0
+	for _, v := range sa {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 0 && set < 3 {
+		var missing []string
+		for i, v := range sa {
+			if v == "" {
+				missing = append(missing, "Config."+names[i])
+			}
+		}
+		return nil, configErr("service-account auth needs ServiceAccountUser, ServiceAccountSecret and ProjectID; missing %s", strings.Join(missing, ", "))
+	}
+	if set == 3 && cfg.Track {
+		return nil, configErr("Config.Track is set with a service account: /track authenticates with the token only (unset Track to use /import)")
+	}
+	base, ok := regionBase[US], true
+	if cfg.Region != "" {
+		base, ok = regionBase[Region(strings.ToUpper(strings.TrimSpace(string(cfg.Region))))]
+		if !ok {
+			return nil, configErr("Config.Region %q is not one of US, EU, IN", cfg.Region)
+		}
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		switch {
+		case err != nil:
+			return nil, configErr("Config.Endpoint is not a valid URL")
+		case u.User != nil:
+			return nil, configErr("Config.Endpoint must not carry credentials (set Token or the service account)")
+		case u.Scheme != "http" && u.Scheme != "https":
+			return nil, configErr("Config.Endpoint must be an http or https URL such as https://api-eu.mixpanel.com, got scheme %q", u.Scheme)
+		case u.Host == "":
+			return nil, configErr("Config.Endpoint %q has no host", cfg.Endpoint)
+		case u.RawQuery != "" || u.Fragment != "":
+			return nil, configErr("Config.Endpoint %q must not have a query or fragment", u.Scheme+"://"+u.Host+u.Path)
+		}
+		base = u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MaxRetryAge", cfg.MaxRetryAge}, {"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}, {"RequestTimeout", cfg.RequestTimeout}} {
+		if d.v < 0 {
+			return nil, configErr("Config.%s must not be negative, got %v", d.name, d.v)
+		}
+	}
+	policy := exposure.RetryPolicy{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff, MaxAge: DefaultMaxRetryAge}
+	if cfg.MinBackoff > 0 {
+		policy.MinBackoff = cfg.MinBackoff
+	}
+	if cfg.MaxBackoff > 0 {
+		policy.MaxBackoff = cfg.MaxBackoff
+	}
+	if cfg.MaxRetryAge > 0 {
+		policy.MaxAge = cfg.MaxRetryAge
+	}
+	if policy.MaxBackoff < policy.MinBackoff {
+		return nil, configErr("Config.MaxBackoff (%v) is below Config.MinBackoff (%v)", policy.MaxBackoff, policy.MinBackoff)
+	}
+	maxBytes := MaxRequestBytes
+	switch {
+	case cfg.MaxRequestBytes < 0 || cfg.MaxRequestBytes > MaxRequestBytes:
+		return nil, configErr("Config.MaxRequestBytes must be between 1 and %d, got %d", MaxRequestBytes, cfg.MaxRequestBytes)
+	case cfg.MaxRequestBytes > 0:
+		maxBytes = cfg.MaxRequestBytes
+	}
+	version := moduleVersion()
+	enc, err := newEncoder(cfg.Token, version, cfg.Properties)
+	if err != nil {
+		return nil, configErr("%s", err.Error())
+	}
+	s := &Sink{
+		client:    cfg.HTTPClient,
+		timeout:   cfg.RequestTimeout,
+		maxBytes:  maxBytes,
+		gzip:      !cfg.DisableCompression,
+		enc:       enc,
+		policy:    policy,
+		log:       cfg.Logger,
+		userAgent: libName + "/" + version,
+		now:       time.Now,
+	}
+	if s.client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 4
+		s.client = &http.Client{Transport: t}
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("sink", "mixpanel")
+	if cfg.Track {
+		s.path = "/track"
+		s.url = base + "/track?ip=0&verbose=1"
+	} else {
+		s.path = "/import"
+		s.url = base + "/import?strict=1"
+		if set == 3 {
+			s.url += "&project_id=" + url.QueryEscape(cfg.ProjectID)
+			s.auth = basicAuth(cfg.ServiceAccountUser, cfg.ServiceAccountSecret)
+		} else {
+			s.auth = basicAuth(cfg.Token, "")
+		}
+	}
+	for _, v := range []string{strings.TrimPrefix(s.auth, "Basic "), cfg.Token, cfg.ServiceAccountSecret} {
+		if len(v) >= 4 {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+	return s, nil
+}
+
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// moduleVersion is the version of the exposure module in this binary, as
+// recorded by the Go toolchain ("devel" in its own tests).
+func moduleVersion() string {
+	const mod = "github.com/exposurekit/exposure"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if bi.Main.Path == mod && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == mod {
+			if d.Replace != nil && d.Replace.Version != "" {
+				return d.Replace.Version
+			}
+			if d.Version != "" && d.Version != "(devel)" {
+				return d.Version
+			}
+		}
+	}
+	return "devel"
+}
+
+// RetryPolicy is the schedule delivery uses for this sink: backoff from
+// Config.MinBackoff (2s) doubling to Config.MaxBackoff (60s), for at most
+// Config.MaxRetryAge (1h).
+func (s *Sink) RetryPolicy() exposure.RetryPolicy { return s.policy }
+
+// chunk is a run of consecutive exposures sent in one request: batch[lo:hi]
+// whose events are raw[start:end] (comma-separated).
+type chunk struct {
+	lo, hi     int
+	start, end int
+}
+
+// outcome collects the per-index results of a Send.
+type outcome struct {
+	n         int
+	failures  []exposure.Failure
+	stop      error // a retryable or credential error: send no more chunks
+	delivered int
+}
+
+func (o *outcome) fail(lo, hi int, err error) {
+	for i := lo; i < hi; i++ {
+		o.failures = append(o.failures, exposure.Failure{Index: i, Err: err})
+	}
+}
+
+// Send delivers batch to Mixpanel, in as few requests as its limits allow
+// (2000 events and Config.MaxRequestBytes of JSON per request). It returns
+// nil when every exposure was accepted; an error wrapped by
+// exposure.Retryable (with Mixpanel's Retry-After) for 429, 5xx, timeouts
+// and connection errors; a *exposure.BatchError listing the exposures
+// Mixpanel refused (400 with failed_records: permanent, each a
+// *RecordError) or could not be sent while the others were; and an error
+// wrapping ErrUnauthorized for 401 and 403. A 413 splits the request in
+// halves, sent in the same call.
+func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	rawp := rawPool.Get().(*[]byte)
+	raw := (*rawp)[:0]
+	// offs[i] is where event i starts; offs[len] is the end (plus a comma).
+	offs := make([]int, len(batch)+1)
+	for i := range batch {
+		offs[i] = len(raw)
+		raw = s.enc.appendEvent(raw, &batch[i])
+		raw = append(raw, ',')
+	}
+	offs[len(batch)] = len(raw)
+	defer func() {
+		if cap(raw) <= 4*MaxRequestBytes {
+			*rawp = raw[:0]
+			rawPool.Put(rawp)
+		}
+	}()
+
+	o := &outcome{n: len(batch)}
+	// Greedy chunks under both caps; "[" and "]" take the place of the
+	// trailing comma, so a chunk's body is 1+len(raw[start:end]) bytes.
+	lo := 0
+	for lo < len(batch) {
+		hi := lo
+		for hi < len(batch) && hi-lo < MaxEventsPerRequest && offs[hi+1]-offs[lo]+1 <= s.maxBytes {
+			hi++
+		}
+		if hi == lo { // one event alone is over the cap
+			o.fail(lo, lo+1, fmt.Errorf("%w (%d bytes, limit %d)", ErrEventTooLarge, offs[lo+1]-offs[lo]-1, s.maxBytes))
+			lo++
+			continue
+		}
+		if o.stop != nil {
+			o.fail(lo, hi, o.stop)
+		} else {
+			s.sendChunk(ctx, batch, raw, offs, lo, hi, o)
+		}
+		lo = hi
+	}
+	return o.result()
+}
+
+// result turns the per-index outcome into Send's error.
+func (o *outcome) result() error {
+	if len(o.failures) == 0 {
+		return nil
+	}
+	if len(o.failures) == o.n {
+		// Every exposure failed: when for one reason, report it as such
+		// (a whole-batch retryable or permanent error).
+		same := true
+		for _, f := range o.failures[1:] {
+			if f.Err != o.failures[0].Err {
+				same = false
+				break
+			}
+		}
+		if same {
+			return o.failures[0].Err
+		}
+	}
+	sortFailures(o.failures)
+	return &exposure.BatchError{Failures: o.failures}
+}
+
+func sortFailures(f []exposure.Failure) {
+	for i := 1; i < len(f); i++ {
+		for j := i; j > 0 && f[j].Index < f[j-1].Index; j-- {
+			f[j], f[j-1] = f[j-1], f[j]
+		}
+	}
+}
+
+// sendChunk sends batch[lo:hi] in one request, halving it on 413.
+func (s *Sink) sendChunk(ctx context.Context, batch []exposure.Exposure, raw []byte, offs []int, lo, hi int, o *outcome) {
+	body := raw[offs[lo] : offs[hi]-1]
+	status, hdr, resp, err := s.post(ctx, body)
+	if err != nil {
+		o.stop = exposure.Retryable(err, 0)
+		o.fail(lo, hi, o.stop)
+		return
+	}
+	switch {
+	case status >= 200 && status < 300:
+		if s.path == "/track" {
+			var tr struct {
+				Status json.RawMessage `json:"status"`
+				Error  string          `json:"error"`
+			}
+			trimmed := bytes.TrimSpace(resp)
+			ok := string(trimmed) == "1"
+			if !ok && json.Unmarshal(trimmed, &tr) == nil {
+				ok = string(tr.Status) == "1"
+			}
+			if !ok {
+				o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.redact("not accepted: " + orDefault(tr.Error, string(trimmed)))})
+				return
+			}
+		}
+		o.delivered += hi - lo
+	case status == http.StatusRequestEntityTooLarge:
+		if hi-lo == 1 {
+			o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)})
+			return
+		}
+		mid := lo + (hi-lo)/2
+		s.sendChunk(ctx, batch, raw, offs, lo, mid, o)
+		if o.stop != nil {
+			o.fail(mid, hi, o.stop)
+			return
+		}
+		s.sendChunk(ctx, batch, raw, offs, mid, hi, o)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		herr := &HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)}
+		err := fmt.Errorf("%w: %w (a configuration error: check Config.Token, the service account, ProjectID and Region): %w", exposure.ErrInvalidConfig, ErrUnauthorized, herr)
+		s.logAuth(herr)
+		o.stop = err
+		o.fail(lo, hi, err)
+	case status == http.StatusBadRequest:
+		s.partial(batch, lo, hi, resp, o)
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
+		o.stop = exposure.Retryable(&HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)}, retryAfter(hdr, s.now()))
+		o.fail(lo, hi, o.stop)
+	default:
+		o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)})
+	}
+}
+
+type failedRecord struct {
+	Index     *int   `json:"index"`
+	InsertID  string `json:"insert_id"`
+	DInsertID string `json:"$insert_id"`
+	Field     string `json:"field"`
+	Message   string `json:"message"`
+}
+
+// partial handles a 400: the records in failed_records failed for good,
+// the others were ingested. A 400 without failed_records fails the chunk.
+func (s *Sink) partial(batch []exposure.Exposure, lo, hi int, resp []byte, o *outcome) {
+	var body struct {
+		Error         string         `json:"error"`
+		FailedRecords []failedRecord `json:"failed_records"`
+	}
+	if json.Unmarshal(resp, &body) != nil || len(body.FailedRecords) == 0 {
+		o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: http.StatusBadRequest, Message: s.message(resp)})
+		return
+	}
+	failed := make(map[int]bool, len(body.FailedRecords))
+	unmatched := 0
+	var first *RecordError
+	for _, r := range body.FailedRecords {
+		id := r.InsertID
+		if id == "" {
+			id = r.DInsertID
+		}
+		// The insert id names the event surely; index (relative to the
+		// request) when there is no insert id or it matches nothing.
+		idx := -1
+		if id != "" {
+			if r.Index != nil && *r.Index >= 0 && lo+*r.Index < hi && cut(batch[lo+*r.Index].InsertID) == id {
+				idx = lo + *r.Index
+			} else {
+				for i := lo; i < hi; i++ {
+					if !failed[i] && cut(batch[i].InsertID) == id {
+						idx = i
+						break
+					}
+				}
+			}
+		}
+		if idx < 0 && r.Index != nil && *r.Index >= 0 && lo+*r.Index < hi {
+			idx = lo + *r.Index
+		}
+		if idx < 0 || failed[idx] {
+			unmatched++
+			continue
+		}
+		failed[idx] = true
+		rerr := &RecordError{InsertID: id, Field: r.Field, Message: s.redact(r.Message)}
+		if first == nil {
+			first = rerr
+		}
+		o.failures = append(o.failures, exposure.Failure{Index: idx, Err: rerr})
+	}
+	if len(failed) == 0 {
+		// Refusals we cannot attribute: do not claim the chunk delivered.
+		o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: http.StatusBadRequest, Message: s.message(resp)})
+		return
+	}
+	o.delivered += hi - lo - len(failed)
+	attrs := []any{"refused", len(failed), "sent", hi - lo}
+	if first != nil {
+		attrs = append(attrs, "first_insert_id", first.InsertID, "first_field", first.Field, "first_message", first.Message)
+	}
+	if unmatched > 0 {
+		attrs = append(attrs, "unmatched_records", unmatched)
+	}
+	s.log.Warn("mixpanel: Mixpanel refused some events (400, not retried)", attrs...)
+}
+
+// post sends one JSON array holding the events in body and returns the
+// answer. err is a network error or timeout, never a secret-bearing URL.
+func (s *Sink) post(ctx context.Context, events []byte) (status int, hdr http.Header, resp []byte, err error) {
+	var payload []byte
+	if s.gzip {
+		payload = compress(events)
+	} else {
+		payload = make([]byte, 0, len(events)+2)
+		payload = append(append(append(payload, '['), events...), ']')
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("mixpanel: building request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", s.userAgent)
+	if s.gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, s.netErr(err)
+	}
+	defer res.Body.Close()
+	resp, err = io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
+	if err != nil {
+		return 0, nil, nil, s.netErr(err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxResponseBytes))
+	return res.StatusCode, res.Header, resp, nil
+}
+
+// netErr strips the URL from a client error (it is not secret, but keeps
+// messages short) and says what happened.
+func (s *Sink) netErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("mixpanel: POST %s timed out: %w", s.path, err)
+	}
+	return fmt.Errorf("mixpanel: POST %s: %w", s.path, err)
+}
+
+func compress(events []byte) []byte {
+	out := bytes.NewBuffer(make([]byte, 0, len(events)/5+256))
+	zw := gzipPool.Get().(*gzip.Writer)
+	zw.Reset(out)
+	_, _ = zw.Write([]byte{'['})
+	_, _ = zw.Write(events)
+	_, _ = zw.Write([]byte{']'})
+	_ = zw.Close() // writes to a bytes.Buffer cannot fail
+	zw.Reset(io.Discard)
+	gzipPool.Put(zw)
+	return out.Bytes()
+}
+
+// message is the error Mixpanel gave in resp, redacted and kept short.
+func (s *Sink) message(resp []byte) string {
+	var body struct {
+		Error string `json:"error"`
+	}
+	msg := ""
+	if json.Unmarshal(resp, &body) == nil && body.Error != "" {
+		msg = body.Error
+	} else {
+		msg = strings.TrimSpace(string(resp))
+	}
+	if len(msg) > 200 {
+		msg = cut(msg[:200]) + "..."
+	}
+	return s.redact(msg)
+}
+
+// redact removes the configured secrets from text that came from the
+// network, in case a proxy or Mixpanel echoes them.
+func (s *Sink) redact(msg string) string {
+	for _, v := range s.secrets {
+		msg = strings.ReplaceAll(msg, v, "[redacted]")
+	}
+	return msg
+}
+
+// logAuth logs a rejected credential loudly, at most once per interval.
+func (s *Sink) logAuth(herr *HTTPError) {
+	s.authMu.Lock()
+	now := s.now()
+	if !s.authLogged.IsZero() && now.Sub(s.authLogged) < authLogInterval {
+		s.authQuiet++
+		s.authMu.Unlock()
+		return
+	}
+	quiet := s.authQuiet
+	s.authLogged, s.authQuiet = now, 0
+	s.authMu.Unlock()
+	s.log.Error("mixpanel: Mixpanel rejected the credentials; exposures are dropped until the configuration is fixed (check the token, service account, project id and region)",
+		"status", herr.StatusCode, "path", herr.Path, "message", herr.Message, "suppressed_since_last_log", quiet)
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func orDefault(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}

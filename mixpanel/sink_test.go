@@ -1,0 +1,631 @@
+package mixpanel_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/mixpanel"
+	"github.com/exposurekit/exposure/mixpanel/mixpaneltest"
+)
+
+// commitTime is a fixed exposure time Mixpanel accepts (in the past).
+var commitTime = time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+
+func exp(i int) exposure.Exposure {
+	return exposure.Exposure{
+		Assignment: exposure.Assignment{
+			FlagKey:    "checkout-redesign",
+			Experiment: "Checkout Redesign",
+			Variant:    []string{"control", "treatment"}[i%2],
+			Identity:   exposure.Identity{DistinctID: fmt.Sprintf("user-%d", i), UserID: fmt.Sprintf("user-%d", i)},
+		},
+		Time:     commitTime,
+		InsertID: fmt.Sprintf("%032x", i+1),
+	}
+}
+
+func exps(n int) []exposure.Exposure {
+	b := make([]exposure.Exposure, n)
+	for i := range b {
+		b[i] = exp(i)
+	}
+	return b
+}
+
+// logBuffer is a slog handler target safe for concurrent writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newSink(t *testing.T, cfg mixpanel.Config) *mixpanel.Sink {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := mixpanel.NewSink(cfg)
+	require.NoError(t, err)
+	return s
+}
+
+func TestNewSinkRefusesBadConfig(t *testing.T) {
+	const secret = "sa-SECRET-5f2c"
+	cases := map[string]struct {
+		cfg  mixpanel.Config
+		want []string // every one must be in the error
+	}{
+		"no token":            {mixpanel.Config{}, []string{"Token"}},
+		"blank token":         {mixpanel.Config{Token: "  "}, []string{"Token"}},
+		"sa user only":        {mixpanel.Config{Token: "t", ServiceAccountUser: "u"}, []string{"ServiceAccountSecret", "ProjectID"}},
+		"sa without project":  {mixpanel.Config{Token: "t", ServiceAccountUser: "u", ServiceAccountSecret: secret}, []string{"ProjectID"}},
+		"sa without user":     {mixpanel.Config{Token: "t", ServiceAccountSecret: secret, ProjectID: "1"}, []string{"ServiceAccountUser"}},
+		"project id alone":    {mixpanel.Config{Token: "t", ProjectID: "1"}, []string{"ServiceAccountUser", "ServiceAccountSecret"}},
+		"bad region":          {mixpanel.Config{Token: "t", Region: "APAC"}, []string{"Region", "APAC"}},
+		"endpoint scheme":     {mixpanel.Config{Token: "t", Endpoint: "ftp://example.com"}, []string{"Endpoint"}},
+		"endpoint no host":    {mixpanel.Config{Token: "t", Endpoint: "https://"}, []string{"Endpoint"}},
+		"endpoint unparsable": {mixpanel.Config{Token: "t", Endpoint: "http://a b\x7f"}, []string{"Endpoint"}},
+		"endpoint creds":      {mixpanel.Config{Token: "t", Endpoint: "https://u:" + secret + "@example.com"}, []string{"Endpoint", "credentials"}},
+		"endpoint query":      {mixpanel.Config{Token: "t", Endpoint: "https://example.com/?x=1"}, []string{"Endpoint"}},
+		"negative age":        {mixpanel.Config{Token: "t", MaxRetryAge: -time.Second}, []string{"MaxRetryAge"}},
+		"max below min":       {mixpanel.Config{Token: "t", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, []string{"MaxBackoff", "MinBackoff"}},
+		"huge requests":       {mixpanel.Config{Token: "t", MaxRequestBytes: 3 << 20}, []string{"MaxRequestBytes"}},
+		"reserved property":   {mixpanel.Config{Token: "t", Properties: map[string]any{"distinct_id": "x"}}, []string{"Properties", "distinct_id"}},
+		"property type":       {mixpanel.Config{Token: "t", Properties: map[string]any{"tags": []string{"a"}}}, []string{"Properties", "tags"}},
+		"property NaN":        {mixpanel.Config{Token: "t", Properties: map[string]any{"x": func() float64 { z := 0.0; return z / z }()}}, []string{"Properties"}},
+		"too many properties": {mixpanel.Config{Token: "t", Properties: manyProps(245)}, []string{"Properties", "245"}},
+		"track with sa": {mixpanel.Config{Token: "t", Track: true, ServiceAccountUser: "u", ServiceAccountSecret: secret, ProjectID: "1"},
+			[]string{"Track"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s, err := mixpanel.NewSink(tc.cfg)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), secret)
+		})
+	}
+	// The largest accepted configuration.
+	_, err := mixpanel.NewSink(mixpanel.Config{Token: "t", Properties: manyProps(244), Region: "eu"})
+	assert.NoError(t, err)
+}
+
+func manyProps(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("p%03d", i)] = i
+	}
+	return m
+}
+
+func TestRetryPolicy(t *testing.T) {
+	s := newSink(t, mixpanel.Config{Token: "t"})
+	assert.Equal(t, exposure.RetryPolicy{MinBackoff: 2 * time.Second, MaxBackoff: time.Minute, MaxAge: time.Hour}, s.RetryPolicy())
+	s = newSink(t, mixpanel.Config{Token: "t", MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxRetryAge: time.Minute})
+	assert.Equal(t, exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxAge: time.Minute}, s.RetryPolicy())
+}
+
+// capture is a raw HTTP server recording the bytes of each request.
+type capture struct {
+	mu   sync.Mutex
+	reqs []*http.Request
+	body [][]byte
+	srv  *httptest.Server
+}
+
+func newCapture(t *testing.T, status int, respBody string, hdr http.Header) *capture {
+	c := &capture{}
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		c.mu.Lock()
+		c.reqs = append(c.reqs, r)
+		c.body = append(c.body, b)
+		c.mu.Unlock()
+		for k, v := range hdr {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, respBody)
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	require.GreaterOrEqual(t, len(b), 2)
+	require.Equal(t, []byte{0x1f, 0x8b}, b[:2], "body is not gzip")
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	require.NoError(t, err)
+	out, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	return out
+}
+
+func TestEventShapeAndHeadersByteForByte(t *testing.T) {
+	c := newCapture(t, 200, `{"code":200,"num_records_imported":2,"status":"OK"}`, nil)
+	s := newSink(t, mixpanel.Config{Token: "tok123", Endpoint: c.srv.URL + "/proxy/", Properties: map[string]any{"app": "checkout", "build": 7, "canary": false}})
+	at := time.UnixMilli(1732480000123)
+	batch := []exposure.Exposure{
+		{Assignment: exposure.Assignment{Experiment: "Checkout Redesign", Variant: "treatment",
+			Identity: exposure.Identity{DistinctID: "user-42", DeviceID: "dev-1", UserID: "user-42"}}, Time: at, InsertID: "0123456789abcdef0123456789abcdef"},
+		{Assignment: exposure.Assignment{Experiment: "Checkout Redesign", Variant: "control",
+			Identity: exposure.Identity{DistinctID: "$device:dev-2", DeviceID: "dev-2"}}, Time: at, InsertID: "fedcba9876543210fedcba9876543210"},
+	}
+	require.NoError(t, s.Send(context.Background(), batch))
+	require.Len(t, c.reqs, 1)
+	r := c.reqs[0]
+	assert.Equal(t, http.MethodPost, r.Method)
+	assert.Equal(t, "/proxy/import", r.URL.Path)
+	assert.Equal(t, "strict=1", r.URL.RawQuery)
+	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	assert.Equal(t, "gzip", r.Header.Get("Content-Encoding"))
+	assert.Equal(t, "Basic dG9rMTIzOg==", r.Header.Get("Authorization")) // base64("tok123:")
+	assert.Equal(t, mixpaneltest.Authorization("tok123", ""), r.Header.Get("Authorization"))
+	assert.True(t, strings.HasPrefix(r.Header.Get("User-Agent"), "exposure-go/"), r.Header.Get("User-Agent"))
+
+	body := gunzip(t, c.body[0])
+	ver := strings.TrimPrefix(r.Header.Get("User-Agent"), "exposure-go/")
+	tail := `,"token":"tok123","mp_lib":"exposure-go","$lib_version":"` + ver + `","app":"checkout","build":7,"canary":false}}`
+	want := `[` +
+		`{"event":"$experiment_started","properties":{"time":1732480000123,"distinct_id":"user-42","$insert_id":"0123456789abcdef0123456789abcdef",` +
+		`"Experiment name":"Checkout Redesign","Variant name":"treatment","$device_id":"dev-1","$user_id":"user-42"` + tail + `,` +
+		`{"event":"$experiment_started","properties":{"time":1732480000123,"distinct_id":"$device:dev-2","$insert_id":"fedcba9876543210fedcba9876543210",` +
+		`"Experiment name":"Checkout Redesign","Variant name":"control","$device_id":"dev-2"` + tail +
+		`]`
+	assert.Equal(t, want, string(body))
+	var decoded []map[string]any
+	require.NoError(t, json.Unmarshal(body, &decoded), "body must be valid JSON")
+	assert.NotContains(t, decoded[1]["properties"], "$user_id", "unknown ids are left out")
+}
+
+func TestServiceAccountAuth(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "12345"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "12345", Endpoint: srv.URL})
+	require.NoError(t, s.Send(context.Background(), exps(3)))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "strict=1&project_id=12345", reqs[0].Query)
+	assert.Equal(t, mixpaneltest.Authorization("sa.user", "s3cret"), reqs[0].Header.Get("Authorization"))
+	assert.Equal(t, 3, srv.Len())
+
+	// The wrong project is refused as a configuration error.
+	s = newSink(t, mixpanel.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "999", Endpoint: srv.URL})
+	err := s.Send(context.Background(), exps(1))
+	assert.ErrorIs(t, err, mixpanel.ErrUnauthorized)
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+// hostRecorder answers every request with 200 and remembers its URL: the
+// regions' real hosts are not reachable from tests.
+type hostRecorder struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.urls = append(h.urls, r.URL.String())
+	h.mu.Unlock()
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
+	}
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(`{"status":1,"error":null}`)), Header: http.Header{}, Request: r}, nil
+}
+
+func TestRegionsAndEndpoints(t *testing.T) {
+	cases := []struct {
+		cfg  mixpanel.Config
+		want string
+	}{
+		{mixpanel.Config{}, "https://api.mixpanel.com/import?strict=1"},
+		{mixpanel.Config{Region: mixpanel.US}, "https://api.mixpanel.com/import?strict=1"},
+		{mixpanel.Config{Region: mixpanel.EU}, "https://api-eu.mixpanel.com/import?strict=1"},
+		{mixpanel.Config{Region: "in"}, "https://api-in.mixpanel.com/import?strict=1"},
+		{mixpanel.Config{Region: mixpanel.EU, Endpoint: "http://localhost:8080"}, "http://localhost:8080/import?strict=1"},
+		{mixpanel.Config{Endpoint: "https://proxy.internal/mixpanel/"}, "https://proxy.internal/mixpanel/import?strict=1"},
+		{mixpanel.Config{Region: mixpanel.EU, Track: true}, "https://api-eu.mixpanel.com/track?ip=0&verbose=1"},
+	}
+	for _, tc := range cases {
+		rec := &hostRecorder{}
+		tc.cfg.Token = "tok"
+		tc.cfg.HTTPClient = &http.Client{Transport: rec}
+		s := newSink(t, tc.cfg)
+		require.NoError(t, s.Send(context.Background(), exps(1)))
+		assert.Equal(t, []string{tc.want}, rec.urls)
+	}
+}
+
+func TestFailureClassification(t *testing.T) {
+	cases := map[string]struct {
+		fault      mixpaneltest.Fault
+		retryable  bool
+		retryAfter time.Duration
+		auth       bool
+		contains   string
+	}{
+		"429 with Retry-After": {fault: mixpaneltest.Fault{Status: 429, RetryAfter: 7 * time.Second}, retryable: true, retryAfter: 7 * time.Second, contains: "429"},
+		"500":                  {fault: mixpaneltest.Fault{Status: 500}, retryable: true, contains: "500"},
+		"502":                  {fault: mixpaneltest.Fault{Status: 502}, retryable: true, contains: "502"},
+		"503 with Retry-After": {fault: mixpaneltest.Fault{Status: 503, RetryAfter: 2 * time.Second}, retryable: true, retryAfter: 2 * time.Second},
+		"504":                  {fault: mixpaneltest.Fault{Status: 504}, retryable: true},
+		"dropped connection":   {fault: mixpaneltest.Fault{Drop: true}, retryable: true, contains: "/import"},
+		"dropped after store":  {fault: mixpaneltest.Fault{DropAfterStore: true}, retryable: true},
+		"slow answer":          {fault: mixpaneltest.Fault{Delay: 2 * time.Second}, retryable: true, contains: "timed out"},
+		"401":                  {fault: mixpaneltest.Fault{Status: 401}, auth: true, contains: "configuration error"},
+		"403":                  {fault: mixpaneltest.Fault{Status: 403}, auth: true, contains: "configuration error"},
+		"404":                  {fault: mixpaneltest.Fault{Status: 404}, contains: "404"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+			defer srv.Close()
+			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, RequestTimeout: 200 * time.Millisecond})
+			srv.InjectFaults(tc.fault)
+			err := s.Send(context.Background(), exps(5))
+			require.Error(t, err)
+			retry, after := exposure.IsRetryable(err)
+			assert.Equal(t, tc.retryable, retry, "retryable: %v", err)
+			assert.Equal(t, tc.retryAfter, after)
+			assert.Equal(t, tc.auth, errors.Is(err, mixpanel.ErrUnauthorized), "%v", err)
+			assert.Equal(t, tc.auth, errors.Is(err, exposure.ErrInvalidConfig), "%v", err)
+			var be *exposure.BatchError
+			assert.False(t, errors.As(err, &be), "a whole-batch failure is not a BatchError")
+			assert.Contains(t, err.Error(), tc.contains)
+			assert.Eventually(t, func() bool { return len(srv.Requests()) == 1 }, 3*time.Second, 10*time.Millisecond, "one attempt per Send")
+			// A retry of the same batch delivers it, once.
+			require.NoError(t, s.Send(context.Background(), exps(5)))
+			assert.Eventually(t, func() bool { return srv.Len() == 5 }, 3*time.Second, 10*time.Millisecond)
+		})
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	c := newCapture(t, 503, "down", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}})
+	s := newSink(t, mixpanel.Config{Token: "t", Endpoint: c.srv.URL})
+	mixpanel.SetClock(s, func() time.Time { return now })
+	retry, after := exposure.IsRetryable(s.Send(context.Background(), exps(1)))
+	assert.True(t, retry)
+	assert.Equal(t, 90*time.Second, after)
+}
+
+func TestPartialFailureReportsOnlyRefusedRecords(t *testing.T) {
+	for _, dollar := range []bool{false, true} {
+		t.Run(fmt.Sprintf("$insert_id key %v", dollar), func(t *testing.T) {
+			logs := &logBuffer{}
+			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", DollarInsertIDKey: dollar})
+			defer srv.Close()
+			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			batch := exps(10)
+			batch[2].Identity.DistinctID = "anon"             // a placeholder Mixpanel refuses
+			batch[7].Time = time.Now().Add(3 * time.Hour)     // too far in the future
+			batch[8].InsertID = "not/a valid insert id!!!!!!" // bad characters
+			err := s.Send(context.Background(), batch)
+			var be *exposure.BatchError
+			require.ErrorAs(t, err, &be)
+			retry, _ := exposure.IsRetryable(err)
+			assert.False(t, retry, "a 400 is never retried")
+			require.Len(t, be.Failures, 3)
+			fields := map[int]string{2: "properties.distinct_id", 7: "properties.time", 8: "properties.$insert_id"}
+			for _, f := range be.Failures {
+				var re *mixpanel.RecordError
+				require.ErrorAs(t, f.Err, &re)
+				assert.Equal(t, fields[f.Index], re.Field, "index %d", f.Index)
+				assert.Equal(t, batch[f.Index].InsertID, re.InsertID)
+				r, _ := exposure.IsRetryable(f.Err)
+				assert.False(t, r)
+			}
+			assert.Equal(t, []int{2, 7, 8}, []int{be.Failures[0].Index, be.Failures[1].Index, be.Failures[2].Index})
+			assert.Equal(t, 7, srv.Len(), "the valid events are stored")
+			assert.Len(t, srv.Requests(), 1)
+			assert.Contains(t, logs.String(), "refused=3")
+		})
+	}
+}
+
+func TestSplitsOn413AndMergesIndexes(t *testing.T) {
+	// The fake takes at most 3000 bytes, the sink sends up to 2 MiB: every
+	// 413 halves the request until the halves fit.
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", MaxBytes: 3000})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	batch := exps(40)
+	batch[29].Identity.DistinctID = "undefined"
+	err := s.Send(context.Background(), batch)
+	var be *exposure.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failures, 1)
+	assert.Equal(t, 29, be.Failures[0].Index, "index in the batch, not in the half")
+	assert.Equal(t, 39, srv.Len())
+	statuses := map[int]int{}
+	for _, r := range srv.Requests() {
+		statuses[r.Status]++
+		if r.Status != 413 {
+			assert.LessOrEqual(t, len(r.Body), 3000)
+		}
+	}
+	assert.Positive(t, statuses[413])
+	assert.Positive(t, statuses[200])
+	assert.Equal(t, 0, srv.Duplicates(), "no event is sent twice")
+}
+
+func TestSingleEventOver413IsPermanent(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", MaxBytes: 100})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	err := s.Send(context.Background(), exps(2))
+	require.Error(t, err)
+	retry, _ := exposure.IsRetryable(err)
+	assert.False(t, retry)
+	var be *exposure.BatchError
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, be.Failures, 2)
+	assert.Len(t, srv.Requests(), 3) // the pair, then each alone
+}
+
+func TestByteCapAndCountCapSplitRequests(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 4096})
+	require.NoError(t, s.Send(context.Background(), exps(100)))
+	assert.Equal(t, 100, srv.Len())
+	reqs := srv.Requests()
+	assert.Greater(t, len(reqs), 5)
+	for i, r := range reqs {
+		assert.Equal(t, 200, r.Status)
+		assert.LessOrEqual(t, len(r.Body), 4096)
+		if i < len(reqs)-1 {
+			assert.Greater(t, len(r.Body), 4096-400, "requests are filled greedily")
+		}
+	}
+
+	srv.Reset()
+	s = newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	require.NoError(t, s.Send(context.Background(), exps(4500)))
+	reqs = srv.Requests()
+	require.Len(t, reqs, 3)
+	assert.Equal(t, []int{2000, 2000, 500}, []int{reqs[0].Events, reqs[1].Events, reqs[2].Events})
+	assert.Equal(t, 4500, srv.Len())
+}
+
+func TestEventLargerThanCapFailsAlone(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 600})
+	batch := exps(3)
+	batch[1].Experiment = strings.Repeat("E", 250)
+	batch[1].Variant = strings.Repeat("V", 250)
+	err := s.Send(context.Background(), batch)
+	var be *exposure.BatchError
+	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failures, 1)
+	assert.Equal(t, 1, be.Failures[0].Index)
+	assert.ErrorIs(t, be.Failures[0].Err, mixpanel.ErrEventTooLarge)
+	assert.Equal(t, 2, srv.Len())
+}
+
+func TestPartlyRetryableWhenALaterRequestFails(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 4096})
+	srv.InjectFaults(mixpaneltest.Fault{}, mixpaneltest.Fault{Status: 503, RetryAfter: 3 * time.Second})
+	batch := exps(40)
+	err := s.Send(context.Background(), batch)
+	var be *exposure.BatchError
+	require.ErrorAs(t, err, &be)
+	first := srv.Len()
+	require.Positive(t, first)
+	assert.Len(t, be.Failures, 40-first)
+	assert.Len(t, srv.Requests(), 2, "after a retryable failure the rest is not attempted")
+	for i, f := range be.Failures {
+		assert.Equal(t, first+i, f.Index)
+		retry, after := exposure.IsRetryable(f.Err)
+		assert.True(t, retry)
+		assert.Equal(t, 3*time.Second, after)
+	}
+	// Delivery resends only the failed ones; identical events.
+	var again []exposure.Exposure
+	for _, f := range be.Failures {
+		again = append(again, batch[f.Index])
+	}
+	require.NoError(t, s.Send(context.Background(), again))
+	assert.Equal(t, 40, srv.Len())
+	assert.Equal(t, 0, srv.Duplicates())
+}
+
+func TestRetriesResendIdenticalBytes(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, DisableCompression: true})
+	srv.FailNext(500)
+	batch := exps(20)
+	require.Error(t, s.Send(context.Background(), batch))
+	require.NoError(t, s.Send(context.Background(), batch))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, reqs[0].Body, reqs[1].Body)
+	assert.Empty(t, reqs[0].Header.Get("Content-Encoding"))
+}
+
+func TestCredentialErrorsAreLoggedOncePerInterval(t *testing.T) {
+	logs := &logBuffer{}
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "right"})
+	defer srv.Close()
+	s := newSink(t, mixpanel.Config{Token: "wrong-token-123", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	now := time.Now()
+	mixpanel.SetClock(s, func() time.Time { return now })
+	for range 5 {
+		err := s.Send(context.Background(), exps(2))
+		require.ErrorIs(t, err, mixpanel.ErrUnauthorized)
+		retry, _ := exposure.IsRetryable(err)
+		assert.False(t, retry)
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "level=ERROR"))
+	now = now.Add(mixpanel.AuthLogInterval)
+	require.Error(t, s.Send(context.Background(), exps(2)))
+	assert.Equal(t, 2, strings.Count(logs.String(), "level=ERROR"))
+	assert.Contains(t, logs.String(), "suppressed_since_last_log=4")
+	assert.NotContains(t, logs.String(), "wrong-token-123")
+}
+
+func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
+	const token, secret = "tok-SECRET-8d1e", "sa-SECRET-77aa"
+	// A hostile proxy echoes the Authorization header and the token back.
+	echo := func(status int) *httptest.Server {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, `{"error":"bad auth %s token=%s secret=%s","failed_records":[{"index":0,"insert_id":"x","field":"f","message":"token %s"}]}`,
+				r.Header.Get("Authorization"), token, secret, token)
+		}))
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	for _, status := range []int{400, 401, 403, 404, 413, 429, 500} {
+		srv := echo(status)
+		for _, cfg := range []mixpanel.Config{
+			{Token: token, Endpoint: srv.URL},
+			{Token: token, ServiceAccountUser: "u", ServiceAccountSecret: secret, ProjectID: "1", Endpoint: srv.URL},
+		} {
+			logs := &logBuffer{}
+			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			s := newSink(t, cfg)
+			err := s.Send(context.Background(), exps(1))
+			require.Error(t, err, "status %d", status)
+			var be *exposure.BatchError
+			if errors.As(err, &be) {
+				for _, f := range be.Failures {
+					assert.NotContains(t, f.Err.Error(), token)
+				}
+			}
+			secrets := []string{token, mixpaneltest.Authorization(token, "")[len("Basic "):]}
+			if cfg.ServiceAccountSecret != "" {
+				secrets = []string{secret, mixpaneltest.Authorization("u", secret)[len("Basic "):]}
+			}
+			for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err), logs.String()} {
+				for _, v := range secrets {
+					assert.NotContains(t, out, v, "status %d", status)
+				}
+			}
+		}
+	}
+	// Connection errors name the path, not the credentials.
+	s := newSink(t, mixpanel.Config{Token: token, Endpoint: "http://127.0.0.1:1"})
+	err := s.Send(context.Background(), exps(1))
+	retry, _ := exposure.IsRetryable(err)
+	assert.True(t, retry)
+	assert.NotContains(t, err.Error(), token)
+}
+
+func TestTrackMode(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	cfg := srv.SinkConfig()
+	cfg.Track = true
+	s := newSink(t, cfg)
+	require.NoError(t, s.Send(context.Background(), exps(4)))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "/track", reqs[0].Path)
+	assert.Equal(t, "ip=0&verbose=1", reqs[0].Query)
+	assert.Empty(t, reqs[0].Header.Get("Authorization"), "/track authenticates with the token in each event")
+	assert.Equal(t, 4, srv.Len())
+
+	cfg.Token = "wrong"
+	s = newSink(t, cfg)
+	err := s.Send(context.Background(), exps(1))
+	assert.ErrorIs(t, err, mixpanel.ErrUnauthorized)
+
+	cfg.Token = "tok"
+	s = newSink(t, cfg)
+	bad := exps(2)
+	bad[1].Identity.DistinctID = "null"
+	err = s.Send(context.Background(), bad)
+	require.Error(t, err)
+	retry, _ := exposure.IsRetryable(err)
+	assert.False(t, retry)
+	assert.Contains(t, err.Error(), "distinct_id")
+}
+
+func TestLongAndOddStrings(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	cfg := srv.SinkConfig()
+	cfg.Properties = map[string]any{"note": "tab\there \"quoted\" \u2028 \xff", "long": strings.Repeat("é", 200)}
+	s := newSink(t, cfg)
+	e := exp(0)
+	e.Experiment = strings.Repeat("a", 254) + "日本"
+	e.Variant = "line\nbreak <b>&</b>"
+	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{e}))
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	p := evs[0].Properties
+	assert.Equal(t, strings.Repeat("a", 254), p["Experiment name"], "cut before the rune straddling 255 bytes")
+	assert.Equal(t, "line\nbreak <b>&</b>", p["Variant name"])
+	assert.Equal(t, "tab\there \"quoted\" \u2028 \ufffd", p["note"])
+	long := p["long"].(string)
+	assert.True(t, utf8.ValidString(long))
+	assert.Len(t, long, 254)
+	assert.Equal(t, "exposure-go", p["mp_lib"])
+	assert.Equal(t, json.Number(fmt.Sprint(commitTime.UnixMilli())), p["time"])
+	assert.Equal(t, commitTime, evs[0].Time)
+}
+
+func TestSendHonoursContext(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
+	defer srv.Close()
+	s := newSink(t, srv.SinkConfig())
+	srv.SetDelay(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Send(ctx, exps(3))
+	assert.Less(t, time.Since(start), 2*time.Second)
+	retry, _ := exposure.IsRetryable(err)
+	assert.True(t, retry, "%v", err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	srv.SetDelay(0)
+}
+
+func TestEmptyBatch(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
+	defer srv.Close()
+	s := newSink(t, srv.SinkConfig())
+	assert.NoError(t, s.Send(context.Background(), nil))
+	assert.Empty(t, srv.Requests())
+}
