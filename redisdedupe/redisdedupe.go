@@ -1,0 +1,603 @@
+// Package redisdedupe shares exposure's dedupe window across app instances
+// through Redis.
+//
+// Web apps run several instances behind a load balancer. With the default
+// in-memory deduper each instance remembers only the users it served, so a
+// user who hits three instances is exposed three times. A [Deduper] keeps the
+// claims in Redis instead, so that exactly one instance sends each
+// (user, experiment, variant) exposure per window:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
+//	tracker, err := exposure.New(
+//		exposure.WithDeduper(redisdedupe.New(rdb)),
+//		// WithExperiments, WithSink, ...
+//	)
+//
+// A claim is one SET key 1 NX PX window; all claims of one commit go to Redis
+// in one pipelined round trip ([Deduper.ClaimBatch]). Any
+// [redis.UniversalClient] works: single node, cluster, sentinel or ring.
+//
+// # When Redis is down or slow
+//
+// The request path never waits on Redis for longer than the timeout
+// ([WithTimeout], 50ms by default) and never fails because of it. A claim
+// that Redis does not answer in time, or answers with an error, is answered by
+// the fallback deduper ([WithFallback], in memory by default) instead: during
+// an outage each instance still dedupes its own users, so exposures keep
+// flowing, at worst one per instance. Such claims are counted
+// ([Deduper.Stats]) and logged once per interval ([WithLogInterval]), not once
+// per request.
+//
+// After a failure the Deduper stops asking Redis for a short cool-down
+// ([WithCooldown], 1s by default), so a dead Redis does not cost every request
+// the timeout. Then one claim at a time probes Redis (the others keep using
+// the fallback until it answers); the first answer switches back to Redis.
+// There is no circuit that stays open.
+//
+// Two things keep the outage from causing more duplicates than it must:
+//
+//   - The fallback also remembers every claim Redis answered (write-through),
+//     so during an outage an instance does not expose again the users it
+//     already saw.
+//   - The claims the fallback granted during the outage are written to Redis
+//     when it answers again (SET NX with the rest of their window, at most
+//     [WithBackfillLimit] of them), in the same round trip as the next claims,
+//     so the other instances do not expose those users again either.
+//
+// A Redis that restarts without persistence forgets its claims: users
+// claimed before are exposed once more. Mixpanel deduplicates retries by
+// $insert_id, not repeated exposures, so give Redis persistence (or a
+// replica) if that matters to you.
+package redisdedupe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of the options.
+const (
+	DefaultKeyPrefix     = "exposure:"
+	DefaultTimeout       = 50 * time.Millisecond
+	DefaultCooldown      = time.Second
+	DefaultLogInterval   = time.Minute
+	DefaultBackfillLimit = 10000
+)
+
+// backfillChunk is the most backfill claims added to one round trip.
+const backfillChunk = 256
+
+// errTimeout is what a round trip abandoned at the timeout reports.
+var errTimeout = errors.New("redisdedupe: no answer from Redis within the timeout")
+
+// Deduper is an [exposure.BatchDeduper] that keeps claims in Redis, with a
+// fallback deduper for when Redis is unavailable. Create it with [New]; it is
+// safe for concurrent use. Its methods never return an error: a failed Redis
+// call is answered by the fallback and counted in [Deduper.Stats].
+type Deduper struct {
+	client        redis.UniversalClient
+	prefix        string
+	timeout       time.Duration
+	cooldown      time.Duration
+	logInterval   time.Duration
+	backfillLimit int
+	fallback      exposure.Deduper
+	log           *slog.Logger
+	now           func() time.Time
+
+	// up is true while Redis answers; it is the lock-free fast path of every
+	// claim. The rest of the health state is under mu.
+	up              atomic.Bool
+	mu              sync.Mutex
+	downSince       time.Time
+	downUntil       time.Time // no Redis calls before this, while !up
+	probing         bool      // a claim is asking Redis whether it is back
+	lastLog         time.Time
+	unlogged        int64                // fallbacks since the last warning
+	fallbacksAtDown int64                // Stats.Fallbacks when Redis went down
+	backfill        map[string]time.Time // fallback claims to write to Redis, by key: end of window
+
+	claims, fallbacks, errs, timeouts, roundTrips, releases, backfilled, backfillDropped atomic.Int64
+}
+
+var _ exposure.BatchDeduper = (*Deduper)(nil)
+
+// An Option configures a [Deduper].
+type Option func(*Deduper)
+
+// WithKeyPrefix sets the prefix of every Redis key the Deduper writes, so that
+// its keys do not collide with others in the same database and several
+// environments can share one Redis. Default [DefaultKeyPrefix] ("exposure:").
+// Keys are the prefix followed by the Tracker's dedupe key, a hash: no user
+// id appears in Redis.
+func WithKeyPrefix(prefix string) Option {
+	return func(d *Deduper) { d.prefix = prefix }
+}
+
+// WithTimeout sets the longest a claim or release waits for Redis before the
+// fallback answers instead. Default [DefaultTimeout] (50ms). It must be
+// positive.
+//
+// The call to Redis goes on in the background after the timeout until the
+// client's own timeouts end it; give the client ContextTimeoutEnabled: true so
+// that it ends at the timeout too.
+func WithTimeout(d time.Duration) Option {
+	return func(dd *Deduper) { dd.timeout = d }
+}
+
+// WithCooldown sets how long the Deduper stops asking Redis after a failed
+// call; every claim meanwhile goes straight to the fallback. After the
+// cool-down one claim at a time asks Redis again, and the first answer brings
+// every claim back to Redis. Default [DefaultCooldown] (1s); 0 retries Redis
+// on the next claim. It must not be negative.
+func WithCooldown(d time.Duration) Option {
+	return func(dd *Deduper) { dd.cooldown = d }
+}
+
+// WithFallback sets the deduper that answers while Redis is unavailable, and
+// that also remembers the claims Redis answered (see the package doc). It
+// should be local and fast. Default: exposure's in-memory deduper.
+func WithFallback(f exposure.Deduper) Option {
+	return func(d *Deduper) { d.fallback = f }
+}
+
+// WithLogger sets where the Deduper reports that Redis became unavailable
+// (a warning, at most once per log interval) and that it answers again (info).
+// Default [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return func(d *Deduper) { d.log = l }
+}
+
+// WithLogInterval sets the least time between two "Redis unavailable"
+// warnings: a Redis that stays down is reported once per interval, with the
+// number of claims that fell back meanwhile, not once per request. Default
+// [DefaultLogInterval] (1 minute). It must be positive.
+func WithLogInterval(d time.Duration) Option {
+	return func(dd *Deduper) { dd.logInterval = d }
+}
+
+// WithBackfillLimit sets how many claims granted by the fallback during an
+// outage are remembered, to be written to Redis when it answers again; beyond
+// it new ones are not remembered (counted in Stats.BackfillDropped). 0 disables the
+// backfill. Default [DefaultBackfillLimit] (10000). It must not be negative.
+func WithBackfillLimit(n int) Option {
+	return func(d *Deduper) { d.backfillLimit = n }
+}
+
+// New returns a Deduper that claims keys in Redis through client, which the
+// caller keeps and closes.
+//
+// New panics if client is nil or an option is invalid (a negative timeout,
+// say): those are programming errors, found at startup, and the message names
+// the option.
+func New(client redis.UniversalClient, opts ...Option) *Deduper {
+	if client == nil {
+		panic("redisdedupe.New: client is nil")
+	}
+	d := &Deduper{
+		client:        client,
+		prefix:        DefaultKeyPrefix,
+		timeout:       DefaultTimeout,
+		cooldown:      DefaultCooldown,
+		logInterval:   DefaultLogInterval,
+		backfillLimit: DefaultBackfillLimit,
+		now:           time.Now,
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	switch {
+	case d.timeout <= 0:
+		panic(fmt.Sprintf("redisdedupe.New: WithTimeout(%v): the timeout must be positive", d.timeout))
+	case d.cooldown < 0:
+		panic(fmt.Sprintf("redisdedupe.New: WithCooldown(%v): the cool-down must not be negative", d.cooldown))
+	case d.logInterval <= 0:
+		panic(fmt.Sprintf("redisdedupe.New: WithLogInterval(%v): the interval must be positive", d.logInterval))
+	case d.backfillLimit < 0:
+		panic(fmt.Sprintf("redisdedupe.New: WithBackfillLimit(%d): the limit must not be negative", d.backfillLimit))
+	}
+	if d.fallback == nil {
+		d.fallback = exposure.NewMemoryDeduper(0)
+	}
+	if d.log == nil {
+		d.log = slog.Default()
+	}
+	d.backfill = make(map[string]time.Time)
+	d.up.Store(true)
+	return d
+}
+
+// Claim reports whether key was not claimed within the last window, by any
+// instance sharing the Redis; if so it is now claimed for window. Exactly one
+// of several concurrent claims of a key wins.
+//
+// Claim waits at most the timeout. A canceled ctx does not stop it: a commit
+// runs as the response finishes, when the request's context may already be
+// canceled. The error is always nil.
+func (d *Deduper) Claim(ctx context.Context, key string, window time.Duration) (bool, error) {
+	first, _ := d.ClaimBatch(ctx, []string{key}, window)
+	return first[0], nil
+}
+
+// ClaimBatch is Claim for each key, in one round trip to Redis (a pipeline);
+// first[i] answers keys[i]. A key repeated in keys is first at most once.
+// The error is always nil.
+func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Duration) ([]bool, error) {
+	first := make([]bool, len(keys))
+	if len(keys) == 0 {
+		return first, nil
+	}
+	d.claims.Add(int64(len(keys)))
+	ctx = context.WithoutCancel(ctx)
+	if !d.admit() {
+		d.noteFallbacks(int64(len(keys)))
+		d.fallbackClaims(ctx, keys, window, first, nil)
+		return first, nil
+	}
+
+	px := windowMillis(window)
+	pending := d.takeBackfill()
+	cmds := make([]*redis.BoolCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = redis.NewBoolCmd(ctx, "set", d.prefix+k, 1, "px", px, "nx")
+	}
+	err, done := d.roundTrip(ctx, func(ctx context.Context) error {
+		if len(keys) == 1 && len(pending) == 0 {
+			return d.client.Process(ctx, cmds[0])
+		}
+		_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, b := range pending {
+				_ = p.Process(ctx, b.cmd)
+			}
+			for _, c := range cmds {
+				_ = p.Process(ctx, c)
+			}
+			return nil
+		})
+		return err
+	})
+	// After a timeout the abandoned call still owns cmds: read them only
+	// when it is done.
+	if !done || (err != nil && !answeredAny(cmds, pending)) {
+		// The round trip failed as a whole (connection refused, timeout...).
+		d.failed(err, len(keys))
+		d.restoreBackfill(pending)
+		d.fallbackClaims(ctx, keys, window, first, nil)
+		return first, nil
+	}
+
+	// Redis answered. A command can still fail on its own (a key of another
+	// type under our prefix, OOM): those keys fall back one by one.
+	d.answered()
+	d.settleBackfill(pending)
+	var failed []int
+	for i, c := range cmds {
+		if c.Err() != nil {
+			failed = append(failed, i)
+			continue
+		}
+		first[i] = c.Val()
+	}
+	if len(failed) > 0 {
+		d.errs.Add(1)
+		d.noteFallbacks(int64(len(failed)))
+		d.fallbackClaims(ctx, keys, window, first, failed)
+	}
+	// Write-through: the fallback learns what Redis said, so that in an
+	// outage this instance still knows the users it saw.
+	for i, k := range keys {
+		if !containsInt(failed, i) {
+			_, _ = d.fallback.Claim(ctx, k, window)
+		}
+	}
+	return first, nil
+}
+
+// Release undoes a claim whose exposure could not be queued, so that the next
+// render sends it: it deletes key from Redis and from the fallback. It waits
+// at most the timeout; while Redis is unavailable only the fallback forgets
+// the claim. The error is always nil.
+func (d *Deduper) Release(ctx context.Context, key string) error {
+	d.releases.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	_ = d.fallback.Release(ctx, key)
+	d.mu.Lock()
+	delete(d.backfill, key)
+	d.mu.Unlock()
+	if !d.admit() {
+		return nil
+	}
+	cmd := redis.NewIntCmd(ctx, "del", d.prefix+key)
+	if err, _ := d.roundTrip(ctx, func(ctx context.Context) error { return d.client.Process(ctx, cmd) }); err != nil {
+		d.failed(err, 0)
+		return nil
+	}
+	d.answered()
+	return nil
+}
+
+// Stats are a Deduper's counters since New.
+type Stats struct {
+	// Claims is the number of keys claimed: 1 per Claim, len(keys) per
+	// ClaimBatch.
+	Claims int64
+	// Fallbacks is the number of those claims the fallback deduper answered
+	// because Redis failed, did not answer within the timeout, or was cooling
+	// down after a failure.
+	Fallbacks int64
+	// Errors is the number of Redis calls that failed, timeouts included
+	// (one per round trip, not per key).
+	Errors int64
+	// Timeouts is the number of Errors that were calls abandoned at the
+	// timeout.
+	Timeouts int64
+	// RoundTrips is the number of calls made to Redis (one per ClaimBatch,
+	// Claim or Release that asked Redis).
+	RoundTrips int64
+	// Releases is the number of Release calls.
+	Releases int64
+	// Backfilled is the number of claims granted by the fallback during an
+	// outage that were written to Redis once it answered again.
+	Backfilled int64
+	// BackfillDropped is the number of such claims not written, because
+	// more than the backfill limit piled up or their window ended first.
+	BackfillDropped int64
+	// Down reports whether Redis is considered unavailable now.
+	Down bool
+}
+
+// Stats returns the Deduper's counters.
+func (d *Deduper) Stats() Stats {
+	return Stats{
+		Claims:          d.claims.Load(),
+		Fallbacks:       d.fallbacks.Load(),
+		Errors:          d.errs.Load(),
+		Timeouts:        d.timeouts.Load(),
+		RoundTrips:      d.roundTrips.Load(),
+		Releases:        d.releases.Load(),
+		Backfilled:      d.backfilled.Load(),
+		BackfillDropped: d.backfillDropped.Load(),
+		Down:            !d.up.Load(),
+	}
+}
+
+// admit reports whether this call may ask Redis: always while Redis is up;
+// while it is down, only one call at a time after the cool-down (the probe).
+func (d *Deduper) admit() bool {
+	if d.up.Load() {
+		return true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.up.Load() {
+		return true
+	}
+	if d.probing || d.now().Before(d.downUntil) {
+		return false
+	}
+	d.probing = true
+	return true
+}
+
+// roundTrip runs call with a context that ends at the timeout, and returns
+// when it does or at the timeout, whichever comes first: a client that
+// ignores context deadlines cannot hold the request longer. done is false
+// when call was abandoned (and may still be running).
+func (d *Deduper) roundTrip(ctx context.Context, call func(context.Context) error) (err error, done bool) {
+	d.roundTrips.Add(1)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	result := make(chan error, 1)
+	go func() {
+		defer cancel()
+		result <- call(ctx)
+	}()
+	select {
+	case err := <-result:
+		return err, true
+	case <-ctx.Done():
+		select {
+		case err := <-result: // answered just in time
+			return err, true
+		default:
+			d.timeouts.Add(1)
+			return errTimeout, false
+		}
+	}
+}
+
+// failed records a failed Redis call that made n claims fall back.
+func (d *Deduper) failed(err error, n int) {
+	d.errs.Add(1)
+	d.fallbacks.Add(int64(n))
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.probing = false
+	if d.up.Load() {
+		d.up.Store(false)
+		d.downSince = now
+		d.fallbacksAtDown = d.fallbacks.Load() - int64(n)
+	}
+	d.downUntil = now.Add(d.cooldown)
+	d.unlogged += int64(n)
+	if d.lastLog.IsZero() || now.Sub(d.lastLog) >= d.logInterval {
+		d.log.Warn("redisdedupe: Redis unavailable; deduplicating exposures in this process until it answers",
+			slog.String("error", err.Error()),
+			slog.Int64("fallbacks", d.unlogged),
+			slog.Duration("retry_in", d.cooldown))
+		d.lastLog = now
+		d.unlogged = 0
+	}
+}
+
+// noteFallbacks counts claims that fell back while a call still succeeded.
+func (d *Deduper) noteFallbacks(n int64) {
+	d.fallbacks.Add(n)
+	d.mu.Lock()
+	d.unlogged += n
+	d.mu.Unlock()
+}
+
+// answered records that Redis answered a call.
+func (d *Deduper) answered() {
+	if d.up.Load() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.probing = false
+	if d.up.Load() {
+		return
+	}
+	d.up.Store(true)
+	d.log.Info("redisdedupe: Redis answers again; deduplicating exposures across instances",
+		slog.Duration("down_for", d.now().Sub(d.downSince).Round(time.Millisecond)),
+		slog.Int64("fallbacks", d.fallbacks.Load()-d.fallbacksAtDown),
+		slog.Int("backfill", len(d.backfill)))
+}
+
+// fallbackClaims answers keys (all of them, or those at the indexes in only)
+// from the fallback, and remembers the ones it granted for the backfill. The
+// caller counts them.
+func (d *Deduper) fallbackClaims(ctx context.Context, keys []string, window time.Duration, first []bool, only []int) {
+	end := d.now().Add(window)
+	var granted []string
+	claim := func(i int) {
+		ok, err := d.fallback.Claim(ctx, keys[i], window)
+		if err != nil {
+			// Better a possible duplicate than a lost exposure.
+			ok = true
+		}
+		first[i] = ok
+		if ok {
+			granted = append(granted, keys[i])
+		}
+	}
+	if only == nil {
+		for i := range keys {
+			claim(i)
+		}
+	} else {
+		for _, i := range only {
+			claim(i)
+		}
+	}
+	if d.backfillLimit == 0 || len(granted) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, k := range granted {
+		d.addBackfillLocked(k, end)
+	}
+}
+
+// addBackfillLocked remembers a fallback claim for the backfill, unless the
+// limit is reached.
+func (d *Deduper) addBackfillLocked(key string, end time.Time) {
+	if _, ok := d.backfill[key]; !ok && len(d.backfill) >= d.backfillLimit {
+		d.backfillDropped.Add(1)
+		return
+	}
+	d.backfill[key] = end
+}
+
+type backfillClaim struct {
+	key string
+	end time.Time
+	cmd *redis.BoolCmd
+}
+
+// takeBackfill removes up to backfillChunk pending backfill claims, as
+// commands to send ahead of the next claims.
+func (d *Deduper) takeBackfill() []backfillClaim {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.backfill) == 0 {
+		return nil
+	}
+	now := d.now()
+	var out []backfillClaim
+	for k, end := range d.backfill {
+		if len(out) == backfillChunk {
+			break
+		}
+		delete(d.backfill, k)
+		rest := end.Sub(now)
+		if rest < time.Millisecond {
+			d.backfillDropped.Add(1)
+			continue
+		}
+		cmd := redis.NewBoolCmd(context.Background(), "set", d.prefix+k, 1, "px", windowMillis(rest), "nx")
+		out = append(out, backfillClaim{key: k, end: end, cmd: cmd})
+	}
+	return out
+}
+
+// restoreBackfill puts back claims whose round trip failed.
+func (d *Deduper) restoreBackfill(pending []backfillClaim) {
+	if len(pending) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, b := range pending {
+		if _, ok := d.backfill[b.key]; !ok {
+			d.addBackfillLocked(b.key, b.end)
+		}
+	}
+}
+
+// settleBackfill counts the backfill claims Redis took and puts back those
+// that failed on their own.
+func (d *Deduper) settleBackfill(pending []backfillClaim) {
+	var failed []backfillClaim
+	for _, b := range pending {
+		if b.cmd.Err() != nil {
+			failed = append(failed, b)
+			continue
+		}
+		d.backfilled.Add(1)
+	}
+	d.restoreBackfill(failed)
+}
+
+func answeredAny(cmds []*redis.BoolCmd, pending []backfillClaim) bool {
+	for _, c := range cmds {
+		if c.Err() == nil {
+			return true
+		}
+	}
+	for _, b := range pending {
+		if b.cmd.Err() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// windowMillis is window in whole milliseconds, rounded up, at least 1.
+func windowMillis(window time.Duration) int64 {
+	ms := int64((window + time.Millisecond - 1) / time.Millisecond)
+	if ms < 1 {
+		return 1
+	}
+	return ms
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

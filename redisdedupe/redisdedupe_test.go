@@ -1,0 +1,517 @@
+package redisdedupe
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// roundTrips counts the SET and DEL commands a client sends to Redis, alone
+// or in pipelines (not the handshake of new connections).
+type roundTrips struct {
+	singles, pipelines, pipelined atomic.Int64
+}
+
+func ours(cmd redis.Cmder) bool { return cmd.Name() == "set" || cmd.Name() == "del" }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if ours(cmd) {
+			h.singles.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n := 0
+		for _, c := range cmds {
+			if ours(c) {
+				n++
+			}
+		}
+		if n > 0 {
+			h.pipelines.Add(1)
+			h.pipelined.Add(int64(n))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// logBuffer is a concurrency-safe slog destination.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeClock is a settable clock for cool-down and log-interval tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestClaimAndRelease(t *testing.T) {
+	rdb := sharedClient(t)
+	prefix := testPrefix(t)
+	d := New(rdb, WithKeyPrefix(prefix))
+	ctx := context.Background()
+	const window = time.Hour
+
+	first, err := d.Claim(ctx, "a", window)
+	require.NoError(t, err)
+	assert.True(t, first, "first claim of a key")
+
+	first, err = d.Claim(ctx, "a", window)
+	require.NoError(t, err)
+	assert.False(t, first, "second claim of the same key")
+
+	first, err = d.Claim(ctx, "b", window)
+	require.NoError(t, err)
+	assert.True(t, first, "another key")
+
+	// The claim is SET prefix+key NX PX window.
+	val, err := rdb.Get(ctx, prefix+"a").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "1", val)
+	ttl, err := rdb.PTTL(ctx, prefix+"a").Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, window-time.Minute)
+	assert.LessOrEqual(t, ttl, window)
+
+	require.NoError(t, d.Release(ctx, "a"))
+	n, err := rdb.Exists(ctx, prefix+"a").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "Release deletes the key")
+
+	first, err = d.Claim(ctx, "a", window)
+	require.NoError(t, err)
+	assert.True(t, first, "a released key can be claimed again")
+
+	st := d.Stats()
+	assert.Equal(t, int64(4), st.Claims)
+	assert.Equal(t, int64(1), st.Releases)
+	assert.Zero(t, st.Fallbacks)
+	assert.Zero(t, st.Errors)
+	assert.False(t, st.Down)
+}
+
+func TestClaimBatchOneRoundTrip(t *testing.T) {
+	rdb := sharedClient(t)
+	rt := &roundTrips{}
+	rdb.AddHook(rt)
+	prefix := testPrefix(t)
+	d := New(rdb, WithKeyPrefix(prefix))
+	ctx := context.Background()
+	const window = time.Hour
+
+	_, err := d.Claim(ctx, "old", window)
+	require.NoError(t, err)
+	singles, pipelines := rt.singles.Load(), rt.pipelines.Load()
+
+	tests := []struct {
+		name string
+		keys []string
+		want []bool
+	}{
+		{"new, claimed, new", []string{"x", "old", "y"}, []bool{true, false, true}},
+		{"all claimed now", []string{"y", "x", "old"}, []bool{false, false, false}},
+		{"a key twice in one batch wins once", []string{"z", "z"}, []bool{true, false}},
+		{"empty batch", nil, []bool{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := d.ClaimBatch(ctx, tt.keys, window)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+	assert.Equal(t, int64(3), rt.pipelines.Load()-pipelines, "one pipeline per non-empty batch")
+	assert.Equal(t, int64(8), rt.pipelined.Load(), "3 + 3 + 2 keys")
+	assert.Equal(t, singles, rt.singles.Load(), "no single commands for batches")
+	assert.Equal(t, int64(9), d.Stats().Claims, "1 + 3 + 3 + 2 keys")
+}
+
+func TestWindowExpires(t *testing.T) {
+	rdb := sharedClient(t)
+	prefix := testPrefix(t)
+	d := New(rdb, WithKeyPrefix(prefix))
+	ctx := context.Background()
+	const window = 30 * time.Millisecond
+
+	first, _ := d.Claim(ctx, "k", window)
+	require.True(t, first)
+	first, _ = d.Claim(ctx, "k", window)
+	require.False(t, first, "claimed within the window")
+
+	// Wait for Redis to expire the key, not for a wall-clock guess.
+	require.Eventually(t, func() bool {
+		return rdb.Exists(ctx, prefix+"k").Val() == 0
+	}, 5*time.Second, 5*time.Millisecond)
+	first, _ = d.Claim(ctx, "k", window)
+	assert.True(t, first, "claimable again after the window")
+}
+
+func TestWindowMillis(t *testing.T) {
+	tests := []struct {
+		window time.Duration
+		want   int64
+	}{
+		{90 * 24 * time.Hour, 90 * 24 * 3600 * 1000},
+		{time.Second, 1000},
+		{1500 * time.Microsecond, 2},
+		{time.Nanosecond, 1},
+		{0, 1},
+		{-time.Second, 1},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, windowMillis(tt.window), "%v", tt.window)
+	}
+}
+
+// Three instances (three clients) claim the same keys concurrently, with
+// Claim and ClaimBatch mixed: every key has exactly one winner.
+func TestExactlyOneWinnerAcrossInstances(t *testing.T) {
+	sharedClient(t) // skips without REDIS_URL
+	prefix := testPrefix(t)
+	var instances []*Deduper
+	for range 3 {
+		// A generous timeout: this test is about Redis deciding, not about
+		// falling back when 24 workers under -race make it slow.
+		instances = append(instances, New(sharedClient(t), WithKeyPrefix(prefix), WithTimeout(10*time.Second)))
+	}
+	const keys, workers = 300, 24
+	var wins [keys]atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			d := instances[w%len(instances)]
+			ctx := context.Background()
+			for k := 0; k < keys; k += 3 {
+				if w%2 == 0 {
+					batch := []string{fmt.Sprint(k), fmt.Sprint(k + 1), fmt.Sprint(k + 2)}
+					first, err := d.ClaimBatch(ctx, batch, time.Hour)
+					assert.NoError(t, err)
+					for i, f := range first {
+						if f {
+							wins[k+i].Add(1)
+						}
+					}
+					continue
+				}
+				for i := range 3 {
+					if f, err := d.Claim(ctx, fmt.Sprint(k+i), time.Hour); assert.NoError(t, err) && f {
+						wins[k+i].Add(1)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range wins {
+		assert.Equal(t, int64(1), wins[k].Load(), "winners of key %d", k)
+	}
+	for i, d := range instances {
+		assert.Zero(t, d.Stats().Fallbacks, "instance %d fell back", i)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer rdb.Close()
+	tests := []struct {
+		name string
+		opt  Option
+		want string
+	}{
+		{"zero timeout", WithTimeout(0), "WithTimeout"},
+		{"negative cooldown", WithCooldown(-time.Second), "WithCooldown"},
+		{"zero log interval", WithLogInterval(0), "WithLogInterval"},
+		{"negative backfill limit", WithBackfillLimit(-1), "WithBackfillLimit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.PanicsWithValue(t, mustPanicMessage(t, tt.opt), func() { New(rdb, tt.opt) })
+			assert.Contains(t, mustPanicMessage(t, tt.opt), tt.want)
+		})
+	}
+	assert.PanicsWithValue(t, "redisdedupe.New: client is nil", func() { New(nil) })
+	assert.NotPanics(t, func() { New(rdb, WithCooldown(0), WithBackfillLimit(0)) })
+}
+
+func mustPanicMessage(t *testing.T, opt Option) (msg any) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer rdb.Close()
+	defer func() { msg = recover() }()
+	New(rdb, opt)
+	t.Fatal("New did not panic")
+	return nil
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// With Redis unreachable, claims are answered by the fallback (deduped in
+// this process), never fail, are counted, and are logged once per interval.
+func TestUnreachableRedisFallsBack(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
+	defer rdb.Close()
+	logs := &logBuffer{}
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	d := New(rdb, WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+		WithCooldown(time.Second), WithLogInterval(time.Minute))
+	d.now = clock.Now
+	ctx := context.Background()
+
+	first, err := d.Claim(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.True(t, first, "the fallback grants the first claim")
+	first, err = d.Claim(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.False(t, first, "the fallback dedupes in this process")
+	got, err := d.ClaimBatch(ctx, []string{"k", "j"}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true}, got)
+
+	st := d.Stats()
+	assert.Equal(t, int64(4), st.Claims)
+	assert.Equal(t, int64(4), st.Fallbacks)
+	assert.Equal(t, int64(1), st.Errors, "one failed call; then the cool-down")
+	// 1 + 1 + 2 fell back; the first was in the first warning.
+	assert.Equal(t, int64(1), st.RoundTrips)
+	assert.True(t, st.Down)
+	assert.Equal(t, 1, logs.count("Redis unavailable"))
+	assert.NotContains(t, logs.String(), "level=ERROR")
+
+	// Every cool-down, one call probes Redis; still down: no new warning
+	// within the log interval.
+	for range 10 {
+		clock.Advance(time.Second)
+		_, err := d.Claim(ctx, "k", time.Hour)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(11), d.Stats().RoundTrips)
+	assert.Equal(t, 1, logs.count("Redis unavailable"), "logged once per interval, not per failure")
+	clock.Advance(time.Minute)
+	_, _ = d.Claim(ctx, "k", time.Hour)
+	assert.Equal(t, 2, logs.count("Redis unavailable"), "and again after the interval")
+	assert.Contains(t, logs.String(), "fallbacks=14", "the warning counts the claims that fell back since the last one")
+
+	// Release while down: the fallback forgets the key.
+	require.NoError(t, d.Release(ctx, "k"))
+	first, _ = d.Claim(ctx, "k", time.Hour)
+	assert.True(t, first)
+}
+
+// A Redis that accepts connections but does not answer costs a request at
+// most the timeout, then nothing during the cool-down; only one call at a time
+// probes it.
+func TestHungRedisBoundedByTimeout(t *testing.T) {
+	srv := startOwnServer(t)
+	// A client with its default 3s read timeout and no context deadlines:
+	// the Deduper must bound the wait itself.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	require.NoError(t, rdb.Ping(context.Background()).Err())
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	d := New(rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond),
+		WithCooldown(time.Second), WithLogger(slog.New(slog.DiscardHandler)))
+	d.now = clock.Now
+	ctx := context.Background()
+
+	srv.Pause()
+	start := time.Now()
+	first, err := d.Claim(ctx, "k", time.Hour)
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	assert.True(t, first)
+	assert.Less(t, elapsed, 2*time.Second, "waited for the client's read timeout, not ours")
+	st := d.Stats()
+	assert.Equal(t, int64(1), st.Timeouts)
+	assert.True(t, st.Down)
+
+	// During the cool-down: no call at all.
+	for range 20 {
+		_, _ = d.Claim(ctx, "other", time.Hour)
+	}
+	assert.Equal(t, int64(1), d.Stats().RoundTrips)
+
+	// After it, many concurrent claims: one probe, the others fall back.
+	clock.Advance(time.Second)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			_, err := d.ClaimBatch(ctx, []string{fmt.Sprint("c", i)}, time.Hour)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(2), d.Stats().RoundTrips, "one probe after the cool-down")
+
+	srv.Resume()
+	clock.Advance(time.Second)
+	first, err = d.Claim(ctx, "fresh", time.Hour)
+	require.NoError(t, err)
+	assert.True(t, first)
+	assert.False(t, d.Stats().Down, "back to Redis once it answers")
+	require.NoError(t, rdb.Close()) // ends the calls abandoned at the timeout
+}
+
+// Redis stopped, then started again (empty): claims fall back meanwhile, go
+// back to Redis when it answers, and the claims granted during the outage
+// are written to Redis so that other instances do not grant them again.
+func TestRedisRestartBackfill(t *testing.T) {
+	srv := startOwnServer(t)
+	a := srv.Client()
+	b := srv.Client()
+	clock := &fakeClock{t: time.Now()}
+	logs := &logBuffer{}
+	prefix := testPrefix(t)
+	da := New(a, WithKeyPrefix(prefix), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	da.now = clock.Now
+	db := New(b, WithKeyPrefix(prefix))
+	ctx := context.Background()
+
+	first, _ := da.Claim(ctx, "before", time.Hour)
+	require.True(t, first)
+
+	srv.Stop()
+	got, err := da.ClaimBatch(ctx, []string{"before", "during1", "during2"}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true, true}, got,
+		"the fallback knows what Redis answered before the outage (write-through)")
+	require.True(t, da.Stats().Down)
+
+	srv.Start()
+	clock.Advance(time.Second)
+	first, _ = da.Claim(ctx, "after", time.Hour)
+	assert.True(t, first)
+	st := da.Stats()
+	assert.False(t, st.Down)
+	assert.Equal(t, int64(2), st.Backfilled)
+	assert.Equal(t, 1, logs.count("Redis answers again"))
+
+	// Instance b never saw the outage's users, yet does not expose them again.
+	got, err = db.ClaimBatch(ctx, []string{"during1", "during2", "after", "new"}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, false, false, true}, got)
+	ttl := a.PTTL(ctx, prefix+"during1").Val()
+	assert.Greater(t, ttl, 50*time.Minute, "backfilled with the rest of the window")
+	assert.LessOrEqual(t, ttl, time.Hour)
+}
+
+// A released claim is not backfilled.
+func TestReleaseDuringOutageIsNotBackfilled(t *testing.T) {
+	srv := startOwnServer(t)
+	a := srv.Client()
+	clock := &fakeClock{t: time.Now()}
+	prefix := testPrefix(t)
+	d := New(a, WithKeyPrefix(prefix), WithLogger(slog.New(slog.DiscardHandler)))
+	d.now = clock.Now
+	ctx := context.Background()
+
+	srv.Stop()
+	got, _ := d.ClaimBatch(ctx, []string{"kept", "released"}, time.Hour)
+	require.Equal(t, []bool{true, true}, got)
+	require.NoError(t, d.Release(ctx, "released"))
+
+	srv.Start()
+	clock.Advance(DefaultCooldown)
+	_, _ = d.Claim(ctx, "probe", time.Hour)
+	require.False(t, d.Stats().Down)
+	assert.Equal(t, int64(1), a.Exists(ctx, prefix+"kept").Val())
+	assert.Equal(t, int64(0), a.Exists(ctx, prefix+"released").Val())
+}
+
+// A Redis that answers with errors (out of memory) is treated like one that
+// is down: the fallback answers and the request goes on.
+func TestRedisErrorsFallBack(t *testing.T) {
+	srv := startOwnServer(t)
+	a := srv.Client()
+	ctx := context.Background()
+	d := New(a, WithKeyPrefix(testPrefix(t)), WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, a.ConfigSet(ctx, "maxmemory", "1").Err())
+	require.NoError(t, a.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+
+	got, err := d.ClaimBatch(ctx, []string{"k", "k"}, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false}, got)
+	st := d.Stats()
+	assert.Equal(t, int64(2), st.Fallbacks)
+	assert.Equal(t, int64(1), st.Errors)
+	assert.Zero(t, st.Timeouts)
+}
+
+// The fallback's errors do not lose exposures: the claim is granted.
+func TestFallbackErrorGrants(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
+	defer rdb.Close()
+	d := New(rdb, WithFallback(exposure.NewMemoryDeduper(10)), WithLogger(slog.New(slog.DiscardHandler)))
+	first, err := d.Claim(context.Background(), "k", 0) // the memory deduper rejects a zero window
+	require.NoError(t, err)
+	assert.True(t, first)
+}
+
+func TestBackfillLimit(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
+	defer rdb.Close()
+	d := New(rdb, WithBackfillLimit(2), WithLogger(slog.New(slog.DiscardHandler)))
+	_, _ = d.ClaimBatch(context.Background(), []string{"a", "b", "c", "d"}, time.Hour)
+	assert.Equal(t, int64(2), d.Stats().BackfillDropped)
+	d.mu.Lock()
+	assert.Len(t, d.backfill, 2)
+	d.mu.Unlock()
+}
