@@ -3,7 +3,12 @@ module github.com/exposurekit/exposure
 go 1.26.0
 
 require (
-	github.com/open-feature/go-sdk v1.20.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
+	github.com/open-feature/go-sdk v1.20.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	go.uber.org/mock v0.6.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

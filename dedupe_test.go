@@ -1,0 +1,93 @@
+package exposure_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMemoryDeduperClaimAndRelease(t *testing.T) {
+	d := exposure.NewMemoryDeduper(0)
+	ctx := t.Context()
+	first, err := d.Claim(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.True(t, first)
+	first, err = d.Claim(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.False(t, first)
+
+	require.NoError(t, d.Release(ctx, "k"))
+	first, err = d.Claim(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.True(t, first, "a released key is claimable again")
+
+	_, err = d.Claim(ctx, "k", 0)
+	assert.Error(t, err)
+}
+
+func TestMemoryDeduperWindowExpires(t *testing.T) {
+	d := exposure.NewMemoryDeduper(0)
+	ctx := t.Context()
+	first, _ := d.Claim(ctx, "k", 30*time.Millisecond)
+	require.True(t, first)
+	first, _ = d.Claim(ctx, "k", 30*time.Millisecond)
+	require.False(t, first)
+	time.Sleep(60 * time.Millisecond)
+	first, _ = d.Claim(ctx, "k", 30*time.Millisecond)
+	assert.True(t, first, "claimable again once the window passed")
+}
+
+func TestMemoryDeduperOneWinnerPerKey(t *testing.T) {
+	d := exposure.NewMemoryDeduper(0)
+	const keys, contenders = 500, 16
+	var wins [keys]atomic.Int32
+	var wg sync.WaitGroup
+	for range contenders {
+		wg.Go(func() {
+			for k := range keys {
+				if first, err := d.Claim(t.Context(), fmt.Sprint("key-", k), time.Hour); err == nil && first {
+					wins[k].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		assert.Equal(t, int32(1), wins[k].Load(), "key %d", k)
+	}
+}
+
+func TestMemoryDeduperIsBounded(t *testing.T) {
+	const capacity = 64 * 10 // ten per shard
+	d := exposure.NewMemoryDeduper(capacity)
+	for i := range 20 * capacity {
+		first, err := d.Claim(t.Context(), fmt.Sprint("user-", i), time.Hour)
+		require.NoError(t, err)
+		require.True(t, first)
+	}
+	assert.LessOrEqual(t, d.Len(), capacity)
+	assert.Greater(t, d.Len(), capacity/2)
+	// The newest key is still remembered.
+	first, _ := d.Claim(t.Context(), fmt.Sprint("user-", 20*capacity-1), time.Hour)
+	assert.False(t, first)
+}
+
+func TestMemoryDeduperEvictsExpiredFirst(t *testing.T) {
+	d := exposure.NewMemoryDeduper(64) // one key per shard
+	// Fill with short-lived keys, let them expire, then add long-lived ones:
+	// every long-lived key must survive, since expired keys go first.
+	for i := range 2000 {
+		_, _ = d.Claim(t.Context(), fmt.Sprint("short-", i), time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	first, _ := d.Claim(t.Context(), "long", time.Hour)
+	require.True(t, first)
+	first, _ = d.Claim(t.Context(), "long", time.Hour)
+	assert.False(t, first)
+}
