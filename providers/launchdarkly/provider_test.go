@@ -212,8 +212,8 @@ func TestProviderDisabledFlag(t *testing.T) {
 
 func TestProviderExperimentMetadata(t *testing.T) {
 	tests := []struct {
-		name                   string
-		opts                   []Option
+		name                  string
+		opts                  []Option
 		wantName, wantVariant string
 	}{
 		{"defaults: flag key and variation index", nil, "checkout-redesign", "1"},
