@@ -265,9 +265,15 @@ func reason(res *gb.FeatureResult) openfeature.Reason {
 	}
 }
 
-// detail builds the resolution detail of a successful evaluation.
+// detail builds the resolution detail of a successful evaluation. A value
+// not decided by an experiment the subject is counted in carries
+// experiment.inExperiment=false, so that the exposure Tracker does not count
+// a registered flag's default or forced value as a variant.
 func detail(res *gb.FeatureResult) openfeature.ProviderResolutionDetail {
-	d := openfeature.ProviderResolutionDetail{Reason: reason(res)}
+	d := openfeature.ProviderResolutionDetail{
+		Reason:       reason(res),
+		FlagMetadata: openfeature.FlagMetadata{exposure.MetadataInExperiment: false},
+	}
 	if exp, r, in := experimentOf(res); exp != nil {
 		d.FlagMetadata = openfeature.FlagMetadata{
 			exposure.MetadataExperimentName: ExperimentName(exp),
@@ -303,7 +309,10 @@ func resolve[T any](p *Provider, ctx context.Context, flag string, def T, flat o
 	if ev.res.Value == nil {
 		// A feature without a value (no default, or gated off by a
 		// prerequisite): the caller's default.
-		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{Reason: openfeature.DefaultReason}}
+		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{
+			Reason:       openfeature.DefaultReason,
+			FlagMetadata: openfeature.FlagMetadata{exposure.MetadataInExperiment: false},
+		}}
 	}
 	v, ok := convert(ev.res.Value)
 	if !ok {

@@ -134,6 +134,7 @@ func TestEvaluatesEveryType(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, b.Value)
 	assert.Equal(t, openfeature.TargetingMatchReason, b.Reason)
+	assert.Equal(t, openfeature.FlagMetadata{exposure.MetadataInExperiment: false}, b.FlagMetadata)
 
 	b, err = c.BooleanValueDetails(ctx, "dark-mode", true, us)
 	require.NoError(t, err)
@@ -253,6 +254,7 @@ func TestNotInExperiment(t *testing.T) {
 			assert.Equal(t, want, d.Value, flag)
 			assert.Equal(t, openfeature.DefaultReason, d.Reason, flag)
 			assert.NotContains(t, d.FlagMetadata, exposure.MetadataExperimentName, flag)
+			assert.Equal(t, false, d.FlagMetadata[exposure.MetadataInExperiment], flag+": not an assignment, even if registered")
 		}
 	})
 	t.Run("forced variation is not counted", func(t *testing.T) {

@@ -110,6 +110,9 @@ func NewSink(p *Provider, track gb.ExperimentCallback, opts ...SinkOption) (*Sin
 	return s, nil
 }
 
+// Name identifies the sink in exposure.Stats.
+func (s *Sink) Name() string { return "growthbook" }
+
 // Send implements [exposure.Sink]. Exposures that cannot be reported are
 // listed in a [*exposure.BatchError]; none is worth retrying.
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
