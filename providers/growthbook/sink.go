@@ -2,7 +2,6 @@ package growthbook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -10,20 +9,6 @@ import (
 	gb "github.com/growthbook/growthbook-golang"
 
 	"github.com/exposurekit/exposure"
-)
-
-var (
-	// ErrVariantChanged is a failed exposure whose variation GrowthBook no
-	// longer assigns to the subject (the feature changed between the render
-	// and the delivery). The Sink never reports a variation the subject did
-	// not see, so the exposure is not sent to GrowthBook.
-	ErrVariantChanged = errors.New("growthbook: the subject's variation changed since the render; not sent")
-
-	// ErrNotExperiment is a failed exposure of a flag that GrowthBook does
-	// not evaluate as an experiment the subject is counted in (such as a
-	// registered flag decided by a force rule, or a forced/QA variation):
-	// there is no GrowthBook experiment to report it to.
-	ErrNotExperiment = errors.New("growthbook: the flag is not a GrowthBook experiment the subject is in; not sent")
 )
 
 // Sink is an [exposure.Sink] that reports each rendered exposure to
@@ -34,9 +19,12 @@ var (
 // To rebuild GrowthBook's experiment and result for the callback, the Sink
 // evaluates the flag again, silently, with the exposure's evaluation
 // context. It reports the exposure only when GrowthBook still assigns the
-// variation the subject saw; otherwise the exposure fails with
-// [ErrVariantChanged] (or [ErrNotExperiment]) and is counted in
-// [Sink.Stats]. Neither failure is retried.
+// variation the subject saw: it never reports a variation the subject did
+// not see. An exposure whose variation changed since the render (the
+// feature was edited in between) is counted as mismatched, one whose flag
+// GrowthBook no longer evaluates as an experiment the subject is counted in
+// (a deleted feature, a registered flag decided by a force rule) as
+// skipped; both are logged and not sent, and neither is a delivery failure.
 type Sink struct {
 	p      *Provider
 	track  gb.ExperimentCallback
@@ -44,15 +32,15 @@ type Sink struct {
 	extra  any
 	logger *slog.Logger
 
-	sent, changed, notExperiment, panicked atomic.Int64
+	sent, mismatched, skipped, failed atomic.Uint64
 }
 
 // SinkStats counts what a [Sink] did with the exposures it was given.
 type SinkStats struct {
-	Sent          int64 // reported to the callback
-	Changed       int64 // not sent: ErrVariantChanged
-	NotExperiment int64 // not sent: ErrNotExperiment
-	Panicked      int64 // the callback panicked
+	Sent       uint64 // reported to the callback
+	Mismatched uint64 // not sent: GrowthBook now assigns another variation
+	Skipped    uint64 // not sent: not a GrowthBook experiment the subject is in
+	Failed     uint64 // the callback panicked
 }
 
 // A SinkOption configures a [Sink].
@@ -113,8 +101,9 @@ func NewSink(p *Provider, track gb.ExperimentCallback, opts ...SinkOption) (*Sin
 // Name identifies the sink in exposure.Stats.
 func (s *Sink) Name() string { return "growthbook" }
 
-// Send implements [exposure.Sink]. Exposures that cannot be reported are
-// listed in a [*exposure.BatchError]; none is worth retrying.
+// Send implements [exposure.Sink]. Only exposures whose callback panicked
+// (not retried) or that were not reached before ctx ended (retried) are
+// failures, listed in a [*exposure.BatchError].
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	var failures []exposure.Failure
 	for i := range batch {
@@ -138,23 +127,25 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 	ev := s.p.eval(ctx, x.FlagKey, flatten(x.Context))
 	if ev.err != nil {
-		s.notExperiment.Add(1)
-		s.logger.WarnContext(ctx, "growthbook exposure not sent", "flag", x.FlagKey, "experiment", x.Experiment, "error", ev.err.Error())
-		return fmt.Errorf("%w: %v", ErrNotExperiment, ev.err.Error())
+		s.skipped.Add(1)
+		s.logger.InfoContext(ctx, "growthbook: exposure not sent: the flag did not evaluate", "flag", x.FlagKey, "experiment", x.Experiment, "error", ev.err.Error())
+		return nil
 	}
 	exp, res, in := experimentOf(ev.res)
 	if !in {
-		s.notExperiment.Add(1)
-		s.logger.WarnContext(ctx, "growthbook exposure not sent: not an experiment the subject is in", "flag", x.FlagKey, "experiment", x.Experiment)
-		return ErrNotExperiment
+		s.skipped.Add(1)
+		s.logger.InfoContext(ctx, "growthbook: exposure not sent: not a GrowthBook experiment the subject is in", "flag", x.FlagKey, "experiment", x.Experiment)
+		return nil
 	}
 	if !s.sameVariant(x.FlagKey, x.Variant, VariationName(res)) {
-		s.changed.Add(1)
-		s.logger.WarnContext(ctx, "growthbook exposure not sent: variation changed since the render",
-			"flag", x.FlagKey, "experiment", x.Experiment, "rendered", x.Variant, "now", VariationName(res))
-		return ErrVariantChanged
+		s.mismatched.Add(1)
+		s.logger.InfoContext(ctx, "growthbook: exposure not sent: the feature now serves another variation",
+			"flag", x.FlagKey, "experiment", x.Experiment, "seen", x.Variant, "now", VariationName(res))
+		return nil
 	}
 	if err := s.call(ctx, exp, res, ev.attrs); err != nil {
+		s.failed.Add(1)
+		s.logger.ErrorContext(ctx, "growthbook: experiment-viewed callback failed", "flag", x.FlagKey, "error", err)
 		return err
 	}
 	s.sent.Add(1)
@@ -172,7 +163,6 @@ func (s *Sink) sameVariant(flag, rendered, now string) bool {
 func (s *Sink) call(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, attrs gb.Attributes) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.panicked.Add(1)
 			err = fmt.Errorf("growthbook: experiment-viewed callback panicked: %v", r)
 		}
 	}()
@@ -182,12 +172,7 @@ func (s *Sink) call(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentR
 
 // Stats returns the Sink's counters.
 func (s *Sink) Stats() SinkStats {
-	return SinkStats{
-		Sent:          s.sent.Load(),
-		Changed:       s.changed.Load(),
-		NotExperiment: s.notExperiment.Load(),
-		Panicked:      s.panicked.Load(),
-	}
+	return SinkStats{Sent: s.sent.Load(), Mismatched: s.mismatched.Load(), Skipped: s.skipped.Load(), Failed: s.failed.Load()}
 }
 
 var _ exposure.Sink = (*Sink)(nil)

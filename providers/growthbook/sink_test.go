@@ -110,19 +110,12 @@ func TestSinkNeverReportsAnotherVariation(t *testing.T) {
 	red := userIn(t, p, "red")
 
 	// The user saw "Control", but GrowthBook now assigns "Redesign" (the
-	// feature changed since the render): not sent, not retried.
-	err := s.Send(context.Background(), []exposure.Exposure{
+	// feature changed since the render): not sent, not a failure.
+	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{
 		exposureOf("checkout-redesign", "Checkout Redesign", "Control", red),
-	})
-	var be *exposure.BatchError
-	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 1)
-	assert.Equal(t, 0, be.Failures[0].Index)
-	assert.ErrorIs(t, be.Failures[0].Err, growthbook.ErrVariantChanged)
-	retry, _ := exposure.IsRetryable(be.Failures[0].Err)
-	assert.False(t, retry)
+	}))
 	assert.Empty(t, v.all())
-	assert.Equal(t, growthbook.SinkStats{Changed: 1}, s.Stats())
+	assert.Equal(t, growthbook.SinkStats{Mismatched: 1}, s.Stats())
 }
 
 func TestSinkRenamedVariants(t *testing.T) {
@@ -134,9 +127,9 @@ func TestSinkRenamedVariants(t *testing.T) {
 	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "Checkout v2", "B", red)}))
 	require.Len(t, v.all(), 1)
 
-	err := s.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "Checkout v2", "A", red)})
-	assert.ErrorIs(t, err.(*exposure.BatchError).Failures[0].Err, growthbook.ErrVariantChanged)
+	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "Checkout v2", "A", red)}))
 	assert.Len(t, v.all(), 1)
+	assert.Equal(t, growthbook.SinkStats{Sent: 1, Mismatched: 1}, s.Stats())
 }
 
 func TestSinkNotAnExperiment(t *testing.T) {
@@ -149,18 +142,10 @@ func TestSinkNotAnExperiment(t *testing.T) {
 		exposureOf("unnamed-exp", "price-test", "1", "u1"),         // fine
 		exposureOf("no-coverage", "Zero coverage", "b", "someone"), // excluded
 	}
-	err := s.Send(context.Background(), batch)
-	var be *exposure.BatchError
-	require.ErrorAs(t, err, &be)
-	var idx []int
-	for _, f := range be.Failures {
-		idx = append(idx, f.Index)
-		assert.ErrorIs(t, f.Err, growthbook.ErrNotExperiment)
-	}
-	assert.Equal(t, []int{0, 1, 2, 4}, idx)
+	require.NoError(t, s.Send(context.Background(), batch))
 	require.Len(t, v.all(), 1)
 	assert.Equal(t, "price-test", v.all()[0].Experiment.Key)
-	assert.Equal(t, growthbook.SinkStats{Sent: 1, NotExperiment: 4}, s.Stats())
+	assert.Equal(t, growthbook.SinkStats{Sent: 1, Skipped: 4}, s.Stats())
 }
 
 func TestSinkRecoversCallbackPanic(t *testing.T) {
@@ -173,8 +158,11 @@ func TestSinkRecoversCallbackPanic(t *testing.T) {
 	err = s.Send(context.Background(), []exposure.Exposure{exposureOf("unnamed-exp", "price-test", "1", "u1")})
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
+	require.Len(t, be.Failures, 1)
 	assert.ErrorContains(t, be.Failures[0].Err, "panicked")
-	assert.Equal(t, int64(1), s.Stats().Panicked)
+	retry, _ := exposure.IsRetryable(be.Failures[0].Err)
+	assert.False(t, retry, "a panicking callback is not retried")
+	assert.Equal(t, growthbook.SinkStats{Failed: 1}, s.Stats())
 }
 
 func TestSinkCanceledContextIsRetryable(t *testing.T) {

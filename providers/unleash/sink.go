@@ -2,7 +2,6 @@ package unleash
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -11,20 +10,6 @@ import (
 	"github.com/Unleash/unleash-go-sdk/v5/api"
 
 	"github.com/exposurekit/exposure"
-)
-
-var (
-	// ErrVariantChanged is a failed exposure whose variant Unleash no
-	// longer assigns to the subject (the toggle changed between the render
-	// and the delivery). The Sink never records a variant the subject did
-	// not see, so nothing is counted in Unleash.
-	ErrVariantChanged = errors.New("unleash: the subject's variant changed since the render; not sent")
-
-	// ErrNotExperiment is a failed exposure of a flag for which Unleash
-	// assigns the subject no variant (a missing or disabled toggle, a
-	// toggle without variants, or a boolean evaluation of a registered
-	// flag): there is no Unleash variant to record.
-	ErrNotExperiment = errors.New("unleash: the toggle assigns the subject no variant; not sent")
 )
 
 // Sink is an [exposure.Sink] that records each rendered exposure in
@@ -43,9 +28,12 @@ var (
 //
 // The Sink first evaluates the flag again, silently, with the exposure's
 // evaluation context; it records the exposure only when Unleash still
-// assigns the variant the subject saw. Otherwise the exposure fails with
-// [ErrVariantChanged] (or [ErrNotExperiment]), is counted in [Sink.Stats],
-// and is not retried.
+// assigns the variant the subject saw: it never records a variant the
+// subject did not see. An exposure whose variant changed since the render
+// (the toggle was edited in between) is counted as mismatched, one for
+// which Unleash assigns no variant (a missing or disabled toggle, a toggle
+// without variants, a boolean evaluation of a registered flag) as skipped;
+// both are logged and not sent, and neither is a delivery failure.
 //
 // Close the exposure Tracker before the Unleash client: the SDK blocks
 // evaluations of a closed client that counts metrics.
@@ -55,14 +43,15 @@ type Sink struct {
 	names  map[string]map[string]string // flag -> Unleash variant -> exposure variant
 	logger *slog.Logger
 
-	sent, changed, notExperiment atomic.Int64
+	sent, mismatched, skipped, failed atomic.Uint64
 }
 
 // SinkStats counts what a [Sink] did with the exposures it was given.
 type SinkStats struct {
-	Sent          int64 // counted in the client's metrics
-	Changed       int64 // not sent: ErrVariantChanged
-	NotExperiment int64 // not sent: ErrNotExperiment
+	Sent       uint64 // counted in the client's metrics
+	Mismatched uint64 // not sent: Unleash now assigns another variant
+	Skipped    uint64 // not sent: Unleash assigns the subject no variant
+	Failed     uint64 // the SDK did not resolve the pinned variant
 }
 
 // A SinkOption configures a [Sink].
@@ -120,8 +109,9 @@ func NewSink(p *Provider, client *unleashsdk.Client, opts ...SinkOption) (*Sink,
 // Name identifies the sink in exposure.Stats.
 func (s *Sink) Name() string { return "unleash" }
 
-// Send implements [exposure.Sink]. Exposures that cannot be recorded are
-// listed in a [*exposure.BatchError]; none is worth retrying.
+// Send implements [exposure.Sink]. Only exposures the SDK failed to record
+// (not retried) or that were not reached before ctx ended (retried) are
+// failures, listed in a [*exposure.BatchError].
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	var failures []exposure.Failure
 	for i := range batch {
@@ -145,15 +135,15 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 	uc := Context(flatten(x.Context))
 	v, rerr := s.p.variantOf(x.FlagKey, uc)
 	if rerr != nil || v == nil || !v.Enabled {
-		s.notExperiment.Add(1)
-		s.logger.WarnContext(ctx, "unleash exposure not sent: the toggle assigns the subject no variant", "flag", x.FlagKey, "experiment", x.Experiment)
-		return ErrNotExperiment
+		s.skipped.Add(1)
+		s.logger.InfoContext(ctx, "unleash: exposure not sent: the toggle assigns the subject no variant", "flag", x.FlagKey, "experiment", x.Experiment)
+		return nil
 	}
 	if !s.sameVariant(x.FlagKey, x.Variant, v.Name) {
-		s.changed.Add(1)
-		s.logger.WarnContext(ctx, "unleash exposure not sent: variant changed since the render",
-			"flag", x.FlagKey, "experiment", x.Experiment, "rendered", x.Variant, "now", v.Name)
-		return ErrVariantChanged
+		s.mismatched.Add(1)
+		s.logger.InfoContext(ctx, "unleash: exposure not sent: the toggle now serves another variant",
+			"flag", x.FlagKey, "experiment", x.Experiment, "seen", x.Variant, "now", v.Name)
+		return nil
 	}
 	// Resolve through the regular client with a resolver pinned to the
 	// variant the subject saw: the SDK counts it and emits its impression
@@ -171,6 +161,7 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 		unleashsdk.WithVariantContext(uc),
 		unleashsdk.WithVariantResolver(func(string) *api.Feature { f := pinned; return &f }))
 	if got == nil || got.Name != v.Name {
+		s.failed.Add(1)
 		return fmt.Errorf("unleash: the SDK resolved the pinned variant %q as %v", v.Name, got)
 	}
 	s.sent.Add(1)
@@ -187,7 +178,7 @@ func (s *Sink) sameVariant(flag, rendered, now string) bool {
 
 // Stats returns the Sink's counters.
 func (s *Sink) Stats() SinkStats {
-	return SinkStats{Sent: s.sent.Load(), Changed: s.changed.Load(), NotExperiment: s.notExperiment.Load()}
+	return SinkStats{Sent: s.sent.Load(), Mismatched: s.mismatched.Load(), Skipped: s.skipped.Load(), Failed: s.failed.Load()}
 }
 
 var _ exposure.Sink = (*Sink)(nil)

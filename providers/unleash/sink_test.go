@@ -94,22 +94,15 @@ func TestSinkNeverRecordsAnotherVariant(t *testing.T) {
 	e := newSinkEnv(t)
 	red := userIn(t, e.p, "redesign")
 
-	err := e.sink.Send(context.Background(), []exposure.Exposure{
+	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{
 		exposureOf("checkout-redesign", "control", red), // Unleash assigns red "redesign"
 		exposureOf("price-test", "twelve", red),         // a sentinel that is sent
-	})
-	var be *exposure.BatchError
-	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 1)
-	assert.Equal(t, 0, be.Failures[0].Index)
-	assert.ErrorIs(t, be.Failures[0].Err, unleash.ErrVariantChanged)
-	retry, _ := exposure.IsRetryable(be.Failures[0].Err)
-	assert.False(t, retry)
+	}))
 
 	e.srv.waitMetrics(t)
 	assert.Equal(t, map[string]toggleCount{"price-test": {Yes: 1, Variants: map[string]int32{"twelve": 1}}},
 		e.srv.counts(exposureInstance))
-	assert.Equal(t, unleash.SinkStats{Sent: 1, Changed: 1}, e.sink.Stats())
+	assert.Equal(t, unleash.SinkStats{Sent: 1, Mismatched: 1}, e.sink.Stats())
 }
 
 func TestSinkRenamedVariants(t *testing.T) {
@@ -119,8 +112,8 @@ func TestSinkRenamedVariants(t *testing.T) {
 	}))
 	red := userIn(t, e.p, "redesign")
 	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "B", red)}))
-	err := e.sink.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "A", red)})
-	assert.ErrorIs(t, err.(*exposure.BatchError).Failures[0].Err, unleash.ErrVariantChanged)
+	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "A", red)}))
+	assert.Equal(t, unleash.SinkStats{Sent: 1, Mismatched: 1}, e.sink.Stats())
 
 	e.srv.waitMetrics(t)
 	assert.Equal(t, map[string]toggleCount{"checkout-redesign": {Yes: 1, Variants: map[string]int32{"redesign": 1}}},
@@ -129,20 +122,17 @@ func TestSinkRenamedVariants(t *testing.T) {
 
 func TestSinkNoVariant(t *testing.T) {
 	e := newSinkEnv(t)
-	err := e.sink.Send(context.Background(), []exposure.Exposure{
+	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{
 		exposureOf("off-toggle", "x", "u1"),
 		exposureOf("no-variants", "true", "u1"),
 		exposureOf("gone", "x", "u1"),
 		exposureOf("dark-mode", "true", "alice"), // a boolean toggle
-	})
-	var be *exposure.BatchError
-	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 4)
-	for i, f := range be.Failures {
-		assert.Equal(t, i, f.Index)
-		assert.ErrorIs(t, f.Err, unleash.ErrNotExperiment)
-	}
-	assert.Equal(t, unleash.SinkStats{NotExperiment: 4}, e.sink.Stats())
+		exposureOf("price-test", "twelve", "u1"), // a sentinel that is sent
+	}))
+	assert.Equal(t, unleash.SinkStats{Sent: 1, Skipped: 4}, e.sink.Stats())
+	e.srv.waitMetrics(t)
+	assert.Equal(t, map[string]toggleCount{"price-test": {Yes: 1, Variants: map[string]int32{"twelve": 1}}},
+		e.srv.counts(exposureInstance))
 }
 
 func TestSinkCanceledContextIsRetryable(t *testing.T) {
