@@ -350,13 +350,20 @@ type Stats struct {
 	// BackfillDropped is the number of such claims not written, because
 	// more than the backfill limit piled up or their window ended first.
 	BackfillDropped int64
+	// BackfillPending is the number of such claims waiting to be written:
+	// they ride along with the next round trips, a few hundred at a time.
+	BackfillPending int
 	// Down reports whether Redis is considered unavailable now.
 	Down bool
 }
 
 // Stats returns the Deduper's counters.
 func (d *Deduper) Stats() Stats {
+	d.mu.Lock()
+	pending := len(d.backfill)
+	d.mu.Unlock()
 	return Stats{
+		BackfillPending: pending,
 		Claims:          d.claims.Load(),
 		Fallbacks:       d.fallbacks.Load(),
 		Errors:          d.errs.Load(),
@@ -461,7 +468,7 @@ func (d *Deduper) answered() {
 	d.log.Info("redisdedupe: Redis answers again; deduplicating exposures across instances",
 		slog.Duration("down_for", d.now().Sub(d.downSince).Round(time.Millisecond)),
 		slog.Int64("fallbacks", d.fallbacks.Load()-d.fallbacksAtDown),
-		slog.Int("backfill", len(d.backfill)))
+		slog.Int("backfill_pending", len(d.backfill)))
 }
 
 // fallbackClaims answers keys (all of them, or those at the indexes in only)

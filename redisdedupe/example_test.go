@@ -1,0 +1,46 @@
+package redisdedupe_test
+
+import (
+	"log"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/exposuretest"
+	"github.com/exposurekit/exposure/redisdedupe"
+	"github.com/redis/go-redis/v9"
+)
+
+// Every instance of the app creates its Tracker with a Deduper on the same
+// Redis, so that a user is exposed once per window, whichever instance
+// serves them.
+func ExampleNew() {
+	opt, err := redis.ParseURL(os.Getenv("REDIS_URL")) // redis://host:6379/0
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Let the client end a call at the Deduper's timeout too.
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+
+	dedupe := redisdedupe.New(rdb,
+		redisdedupe.WithKeyPrefix("shop:exposure:"),
+		redisdedupe.WithTimeout(50*time.Millisecond), // a request never waits longer on Redis
+		redisdedupe.WithLogger(slog.Default()),
+	)
+	tracker, err := exposure.New(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
+		exposure.WithSink(exposuretest.NewRecorder()), // mixpanel.NewSink(...) in production
+		exposure.WithDeduper(dedupe),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = tracker // openfeature.AddHooks(tracker.Hook()); http.ListenAndServe(addr, tracker.Middleware(mux))
+
+	// Watch the fallback in your metrics:
+	st := dedupe.Stats()
+	_ = st.Fallbacks // claims answered in memory because Redis was down or slow
+}
