@@ -176,3 +176,36 @@ func (s *Sink) Stats() SinkStats {
 }
 
 var _ exposure.Sink = (*Sink)(nil)
+
+// LogExperimentViewed returns an experiment-viewed callback for [NewSink]
+// that logs GrowthBook's built-in "Experiment Viewed" event
+// ([gb.EventExperimentViewed]) through client's event logger and plugins,
+// with the properties GrowthBook's own exposure tracking gives it
+// (experimentId, variationId, hashAttribute, hashValue) and the subject's
+// attributes. With the GrowthBook tracking plugin on client
+// (gb.WithGrowthBookTracking), the event goes to GrowthBook's ingestor, as
+// it would at evaluation without this package, but only once the variant is
+// rendered.
+//
+// client is a tracking client of its own, such as
+//
+//	gb.NewClient(ctx, gb.WithClientKey(key), gb.WithGrowthBookTracking(gb.TrackingPluginConfig{}))
+//
+// It needs no features. Never give it to [New]: GrowthBook runs a client's
+// plugins at every evaluation.
+func LogExperimentViewed(client *gb.Client) gb.ExperimentCallback {
+	return func(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, user *gb.TrackingUserContext, _ any) {
+		c := client
+		if user != nil {
+			if withUser, err := client.WithAttributes(user.Attributes); err == nil {
+				c = withUser
+			}
+		}
+		c.LogEvent(ctx, gb.EventExperimentViewed, gb.EventProperties{
+			"experimentId":  exp.Key,
+			"variationId":   res.Key,
+			"hashAttribute": res.HashAttribute,
+			"hashValue":     res.HashValue,
+		})
+	}
+}
