@@ -104,6 +104,9 @@ type Deduper struct {
 	unlogged        int64                // fallbacks since the last warning
 	fallbacksAtDown int64                // Stats.Fallbacks when Redis went down
 	backfill        map[string]time.Time // fallback claims to write to Redis, by key: end of window
+	// backfillLen is len(backfill), written under mu, read without it so
+	// that claims skip the lock when there is nothing to backfill.
+	backfillLen atomic.Int64
 
 	claims, fallbacks, errs, timeouts, roundTrips, releases, backfilled, backfillDropped atomic.Int64
 }
@@ -309,9 +312,12 @@ func (d *Deduper) Release(ctx context.Context, key string) error {
 	d.releases.Add(1)
 	ctx = context.WithoutCancel(ctx)
 	_ = d.fallback.Release(ctx, key)
-	d.mu.Lock()
-	delete(d.backfill, key)
-	d.mu.Unlock()
+	if d.backfillLen.Load() > 0 {
+		d.mu.Lock()
+		delete(d.backfill, key)
+		d.backfillLen.Store(int64(len(d.backfill)))
+		d.mu.Unlock()
+	}
 	if !d.admit() {
 		return nil
 	}
@@ -426,7 +432,6 @@ func (d *Deduper) failed(err error, n int) {
 	d.fallbacks.Add(int64(n))
 	now := d.now()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.probing = false
 	if d.up.Load() {
 		d.up.Store(false)
@@ -435,13 +440,18 @@ func (d *Deduper) failed(err error, n int) {
 	}
 	d.downUntil = now.Add(d.cooldown)
 	d.unlogged += int64(n)
-	if d.lastLog.IsZero() || now.Sub(d.lastLog) >= d.logInterval {
-		d.log.Warn("redisdedupe: Redis unavailable; deduplicating exposures in this process until it answers",
-			slog.String("error", err.Error()),
-			slog.Int64("fallbacks", d.unlogged),
-			slog.Duration("retry_in", d.cooldown))
+	logNow := d.lastLog.IsZero() || now.Sub(d.lastLog) >= d.logInterval
+	unlogged := d.unlogged
+	if logNow {
 		d.lastLog = now
 		d.unlogged = 0
+	}
+	d.mu.Unlock()
+	if logNow {
+		d.log.Warn("redisdedupe: Redis unavailable; deduplicating exposures in this process until it answers",
+			slog.String("error", err.Error()),
+			slog.Int64("fallbacks", unlogged),
+			slog.Duration("retry_in", d.cooldown))
 	}
 }
 
@@ -459,16 +469,20 @@ func (d *Deduper) answered() {
 		return
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.probing = false
 	if d.up.Load() {
+		d.mu.Unlock()
 		return
 	}
 	d.up.Store(true)
+	downFor := d.now().Sub(d.downSince).Round(time.Millisecond)
+	fellBack := d.fallbacks.Load() - d.fallbacksAtDown
+	pending := len(d.backfill)
+	d.mu.Unlock()
 	d.log.Info("redisdedupe: Redis answers again; deduplicating exposures across instances",
-		slog.Duration("down_for", d.now().Sub(d.downSince).Round(time.Millisecond)),
-		slog.Int64("fallbacks", d.fallbacks.Load()-d.fallbacksAtDown),
-		slog.Int("backfill_pending", len(d.backfill)))
+		slog.Duration("down_for", downFor),
+		slog.Int64("fallbacks", fellBack),
+		slog.Int("backfill_pending", pending))
 }
 
 // fallbackClaims answers keys (all of them, or those at the indexes in only)
@@ -515,6 +529,7 @@ func (d *Deduper) addBackfillLocked(key string, end time.Time) {
 		return
 	}
 	d.backfill[key] = end
+	d.backfillLen.Store(int64(len(d.backfill)))
 }
 
 type backfillClaim struct {
@@ -526,11 +541,12 @@ type backfillClaim struct {
 // takeBackfill removes up to backfillChunk pending backfill claims, as
 // commands to send ahead of the next claims.
 func (d *Deduper) takeBackfill() []backfillClaim {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.backfill) == 0 {
+	if d.backfillLen.Load() == 0 {
 		return nil
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer func() { d.backfillLen.Store(int64(len(d.backfill))) }()
 	now := d.now()
 	var out []backfillClaim
 	for k, end := range d.backfill {
