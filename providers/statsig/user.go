@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	sdk "github.com/statsig-io/go-sdk"
 	"github.com/open-feature/go-sdk/openfeature"
+	sdk "github.com/statsig-io/go-sdk"
 )
 
 // Evaluation-context attributes with a meaning of their own in a Statsig
