@@ -70,7 +70,7 @@ func NewMemoryDeduper(capacity int) *MemoryDeduper {
 	if capacity <= 0 {
 		capacity = DefaultDedupeCapacity
 	}
-	d := &MemoryDeduper{seed: maphash.MakeSeed(), now: time.Now}
+	d := &MemoryDeduper{seed: maphash.MakeSeed(), now: clock.Now}
 	per := max(capacity/memoryShards, 1)
 	for i := range d.shards {
 		d.shards[i].capacity = per
@@ -79,9 +79,8 @@ func NewMemoryDeduper(capacity int) *MemoryDeduper {
 	return d
 }
 
-func (d *MemoryDeduper) locate(key string) (*memoryShard, uint64) {
-	h := maphash.String(d.seed, key)
-	return &d.shards[h>>58], h // top 6 bits pick one of 64 shards
+func (d *MemoryDeduper) shard(h uint64) *memoryShard {
+	return &d.shards[h>>58] // top 6 bits pick one of 64 shards
 }
 
 // Claim reports whether key was not claimed within the last window and, if
@@ -90,17 +89,34 @@ func (d *MemoryDeduper) Claim(_ context.Context, key string, window time.Duratio
 	if window <= 0 {
 		return false, fmt.Errorf("exposure: dedupe window must be positive, got %v", window)
 	}
-	s, h := d.locate(key)
+	return d.claimHash(maphash.String(d.seed, key), window), nil
+}
+
+// assignmentHash is the key of (subject, experiment, variant) without
+// building a string: the Tracker's fast path for its default deduper.
+func (d *MemoryDeduper) assignmentHash(a *Assignment) uint64 {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	h.WriteString(a.Identity.DistinctID)
+	h.WriteByte(0)
+	h.WriteString(a.Experiment)
+	h.WriteByte(0)
+	h.WriteString(a.Variant)
+	return h.Sum64()
+}
+
+func (d *MemoryDeduper) claimHash(h uint64, window time.Duration) bool {
+	s := d.shard(h)
 	now := d.now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if exp, ok := s.expiries[h]; ok && exp > now {
-		return false, nil
+		return false
 	} else if !ok && len(s.expiries) >= s.capacity {
 		s.evict(now)
 	}
 	s.expiries[h] = now + int64(window)
-	return true, nil
+	return true
 }
 
 // evict removes one key: an expired one among those sampled, else the
@@ -127,11 +143,15 @@ func (s *memoryShard) evict(now int64) {
 
 // Release forgets key, so that its next claim wins.
 func (d *MemoryDeduper) Release(_ context.Context, key string) error {
-	s, h := d.locate(key)
+	d.releaseHash(maphash.String(d.seed, key))
+	return nil
+}
+
+func (d *MemoryDeduper) releaseHash(h uint64) {
+	s := d.shard(h)
 	s.mu.Lock()
 	delete(s.expiries, h)
 	s.mu.Unlock()
-	return nil
 }
 
 // Len returns the number of keys held, expired ones included until they

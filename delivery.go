@@ -32,7 +32,8 @@ type sinkConfig struct {
 
 // WithQueueSize bounds how many exposures wait for delivery; when the queue
 // is full, new exposures are dropped (and counted) rather than block a
-// request. Default [DefaultQueueSize].
+// request. The delivery goroutine holds at most as many again while it
+// sends. Default [DefaultQueueSize].
 func WithQueueSize(n int) SinkOption {
 	return func(c *sinkConfig) error {
 		if n <= 0 {
@@ -100,9 +101,15 @@ type queue struct {
 	policy RetryPolicy
 	log    *slog.Logger
 
-	mu     sync.RWMutex // write-held only to close
-	closed bool
-	ch     chan *Exposure
+	// pending is the queue: commits append under mu, the worker takes the
+	// whole slice. A commit wakes the worker only when a batch is full, so
+	// a busy request path does not pay for a goroutine wake-up per exposure.
+	mu       sync.Mutex
+	pending  []*Exposure
+	spare    []*Exposure // the worker's previous slice, reused
+	capacity int
+	closed   bool
+	wake     chan struct{} // capacity 1
 
 	flushReq chan chan int // answered with the count that failed
 	stop     chan struct{}
@@ -132,7 +139,8 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger) *queue {
 	q := &queue{
 		name: name, sink: s, cfg: cfg, policy: policy,
 		log:      log.With("sink", name),
-		ch:       make(chan *Exposure, cfg.queueSize),
+		capacity: cfg.queueSize,
+		wake:     make(chan struct{}, 1),
 		flushReq: make(chan chan int),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -145,21 +153,55 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger) *queue {
 
 // enqueue never blocks: a full or closed queue drops e and reports false.
 func (q *queue) enqueue(e *Exposure) bool {
-	q.mu.RLock()
-	defer q.mu.RUnlock()
-	if !q.closed {
+	q.mu.Lock()
+	if q.closed || len(q.pending) >= q.capacity {
+		closed := q.closed
+		q.mu.Unlock()
+		q.counters.dropped.Add(1)
+		if q.dropLog.allow(time.Minute) {
+			q.log.Warn("exposure: queue full or closed, dropping exposures", "capacity", q.capacity, "closed", closed)
+		}
+		return false
+	}
+	q.pending = append(q.pending, e)
+	n := len(q.pending)
+	q.mu.Unlock()
+	q.counters.enqueued.Add(1)
+	if n == q.cfg.batchSize {
 		select {
-		case q.ch <- e:
-			q.counters.enqueued.Add(1)
-			return true
+		case q.wake <- struct{}{}:
 		default:
 		}
 	}
-	q.counters.dropped.Add(1)
-	if q.dropLog.allow(time.Minute) {
-		q.log.Warn("exposure: queue full or closed, dropping exposures", "capacity", cap(q.ch), "closed", q.closed)
+	return true
+}
+
+// queued is how many exposures wait for the worker.
+func (q *queue) queued() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// take hands the worker everything queued.
+func (q *queue) take() []*Exposure {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	taken := q.pending
+	q.pending = q.spare[:0]
+	q.spare = nil
+	return taken
+}
+
+// giveBack returns a drained slice for reuse, unless it grew large.
+func (q *queue) giveBack(s []*Exposure) {
+	if cap(s) > 4*q.cfg.batchSize {
+		return
 	}
-	return false
+	clear(s)
+	q.mu.Lock()
+	q.spare = s[:0]
+	q.mu.Unlock()
 }
 
 func (q *queue) run() {
@@ -169,10 +211,10 @@ func (q *queue) run() {
 	b := batcher{q: q, batch: make([]Exposure, 0, min(q.cfg.batchSize, 256))}
 	for {
 		select {
-		case e := <-q.ch:
-			b.add(e)
+		case <-q.wake:
+			b.drain()
 		case <-ticker.C:
-			b.send()
+			b.drain()
 		case ack := <-q.flushReq:
 			b.failed = 0
 			b.drain()
@@ -204,16 +246,20 @@ func (b *batcher) add(e *Exposure) {
 	}
 }
 
-// drain sends everything queued now, in full batches.
+// drain sends everything queued now, in full batches, until the queue is
+// empty (exposures queued meanwhile included).
 func (b *batcher) drain() {
 	for {
-		select {
-		case e := <-b.q.ch:
-			b.add(e)
-		default:
+		taken := b.q.take()
+		if len(taken) == 0 {
+			b.q.giveBack(taken)
 			b.send()
 			return
 		}
+		for _, e := range taken {
+			b.add(e)
+		}
+		b.q.giveBack(taken)
 	}
 }
 
@@ -344,6 +390,8 @@ func (q *queue) close(ctx context.Context) (undelivered uint64) {
 	already := q.closed
 	q.closed = true
 	q.mu.Unlock()
+	// From here on nothing is added to pending: the worker's last drain
+	// sees everything.
 	if already {
 		<-q.done
 		return 0

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,7 +119,7 @@ type Tracker struct {
 // experiment name is empty or longer than 255 bytes, or when no sink is
 // given.
 func New(opts ...Option) (*Tracker, error) {
-	c := config{window: DefaultDedupeWindow, identity: DefaultIdentity, now: time.Now}
+	c := config{window: DefaultDedupeWindow, identity: DefaultIdentity, now: clock.Now}
 	var errs []error
 	for _, o := range opts {
 		if o == nil {
@@ -162,46 +163,68 @@ func (t *Tracker) commit(ctx context.Context, as []Assignment) {
 	if len(as) == 0 {
 		return
 	}
-	var keyBuf [4]string
-	keys := keyBuf[:0]
-	for i := range as {
-		keys = append(keys, dedupeKey(&as[i]))
+	// The default deduper is claimed by a hash of the assignment's fields;
+	// any other by the stable string key, built only for it.
+	md, fast := t.deduper.(*MemoryDeduper)
+	var (
+		hashBuf  [4]uint64
+		keyBuf   [4]string
+		firstBuf [4]bool
+		hashes   = hashBuf[:0]
+		keys     = keyBuf[:0]
+		firsts   = firstBuf[:0]
+	)
+	if fast {
+		for i := range as {
+			h := md.assignmentHash(&as[i])
+			hashes = append(hashes, h)
+			firsts = append(firsts, md.claimHash(h, t.window))
+		}
+	} else {
+		for i := range as {
+			keys = append(keys, dedupeKey(&as[i]))
+		}
+		firsts = t.claim(ctx, keys, firsts)
 	}
-	firsts := t.claim(ctx, keys)
-	now := t.now()
+	var now time.Time
 	for i := range as {
 		if !firsts[i] {
 			t.counters.duplicates.Add(1)
 			continue
 		}
+		if now.IsZero() {
+			now = t.now()
+		}
 		e := &Exposure{Assignment: as[i], Time: now}
-		e.InsertID = insertID(keys[i], now)
+		e.InsertID = insertID(&as[i], now)
 		queued := false
 		for _, q := range t.queues {
 			if q.enqueue(e) {
 				queued = true
 			}
 		}
-		if !queued {
-			// Not queued anywhere: forget the claim so the next render sends it.
-			if err := t.deduper.Release(ctx, keys[i]); err != nil {
-				t.logDedupeError(err)
-			}
+		if queued {
+			t.counters.committed.Add(1)
 			continue
 		}
-		t.counters.committed.Add(1)
+		// Not queued anywhere: forget the claim so the next render sends it.
+		if fast {
+			md.releaseHash(hashes[i])
+		} else if err := t.deduper.Release(ctx, keys[i]); err != nil {
+			t.logDedupeError(err)
+		}
 	}
 }
 
-// claim asks the deduper which keys are new, in one call when it can. A
-// failing deduper counts as "new": a repeat is better than a loss.
-func (t *Tracker) claim(ctx context.Context, keys []string) []bool {
-	var firstBuf [4]bool
-	firsts := firstBuf[:0]
+// claim asks the deduper which keys are new, in one call when it can, and
+// appends the answers to firsts. A failing deduper counts as "new": a repeat
+// is better than a loss.
+func (t *Tracker) claim(ctx context.Context, keys []string, firsts []bool) []bool {
 	if bd, ok := t.deduper.(BatchDeduper); ok && len(keys) > 1 {
-		got, err := bd.ClaimBatch(ctx, keys, t.window)
+		// A copy, so that the caller's stack buffer does not escape.
+		got, err := bd.ClaimBatch(ctx, slices.Clone(keys), t.window)
 		if err == nil && len(got) == len(keys) {
-			return got
+			return append(firsts, got...)
 		}
 		if err == nil {
 			err = fmt.Errorf("ClaimBatch answered %d results for %d keys", len(got), len(keys))
@@ -231,27 +254,30 @@ func (t *Tracker) logDedupeError(err error) {
 	}
 }
 
-// dedupeKey identifies (subject, experiment, variant): 32 hex characters
-// of a SHA-256, the same in every process so that a shared deduper works.
+// dedupeKey identifies (subject, experiment, variant) for a Deduper: 32
+// hex characters of a SHA-256, the same in every process so that a shared
+// deduper works.
 func dedupeKey(a *Assignment) string {
 	var buf [256]byte
-	b := append(buf[:0], a.Identity.DistinctID...)
-	b = append(b, 0)
-	b = append(b, a.Experiment...)
-	b = append(b, 0)
-	b = append(b, a.Variant...)
+	sum := sha256.Sum256(appendAssignmentKey(buf[:0], a))
+	return hex.EncodeToString(sum[:16])
+}
+
+// insertID is deterministic for (subject, experiment, variant, time in
+// ms), so every retry of an exposure carries the same $insert_id.
+func insertID(a *Assignment, at time.Time) string {
+	var buf [256]byte
+	b := binary.BigEndian.AppendUint64(appendAssignmentKey(buf[:0], a), uint64(at.UnixMilli()))
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 
-// insertID is deterministic for (key, time), so every retry of an exposure
-// carries the same $insert_id.
-func insertID(key string, at time.Time) string {
-	var buf [64]byte
-	b := append(buf[:0], key...)
-	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixMilli()))
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+func appendAssignmentKey(b []byte, a *Assignment) []byte {
+	b = append(b, a.Identity.DistinctID...)
+	b = append(b, 0)
+	b = append(b, a.Experiment...)
+	b = append(b, 0)
+	return append(b, a.Variant...)
 }
 
 // Flush delivers everything queued when it is called and waits until it is

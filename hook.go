@@ -53,11 +53,10 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		return nil
 	}
 	a := Assignment{
-		FlagKey:     hc.FlagKey(),
-		Identity:    id,
-		Reason:      string(d.Reason),
-		EvaluatedAt: t.now(),
-		Context:     hc.EvaluationContext(),
+		FlagKey:  hc.FlagKey(),
+		Identity: id,
+		Reason:   string(d.Reason),
+		Context:  hc.EvaluationContext(),
 	}
 	metaVariant, _ := meta[MetadataExperimentVariant].(string)
 	if exp != nil {
@@ -72,7 +71,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		t.counters.skipped.Add(1)
 		return nil
 	}
-	s.assign(a)
+	s.assign(&a)
 	t.counters.assignments.Add(1)
 	return nil
 }

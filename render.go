@@ -42,7 +42,8 @@ type scopeEntry struct {
 // evaluation succeeded (Finally) or failed (Error).
 type undoEntry struct {
 	flagKey string
-	prev    *scopeEntry // nil: there was no entry
+	hadPrev bool
+	prev    scopeEntry
 }
 
 type scopeKey struct{}
@@ -77,27 +78,30 @@ func (s *Scope) find(flagKey string) int {
 }
 
 // assign records a pending assignment; a later evaluation of the same flag
-// in the scope replaces it (the render shows the latest value).
-func (s *Scope) assign(a Assignment) {
+// in the scope replaces it (the render shows the latest value). The same
+// assignment again changes nothing, so it needs no undo record.
+func (s *Scope) assign(a *Assignment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.discarded {
 		return
 	}
-	u := undoEntry{flagKey: a.FlagKey}
-	if i := s.find(a.FlagKey); i >= 0 {
-		prev := s.entries[i]
-		u.prev = &prev
-		if prev.a.Variant == a.Variant && prev.a.Experiment == a.Experiment && prev.a.Identity == a.Identity {
-			// Same assignment again: keep the mark and delivery state.
-			s.entries[i].a = a
-		} else {
-			s.entries[i] = scopeEntry{a: a}
+	i := s.find(a.FlagKey)
+	if i >= 0 {
+		prev := &s.entries[i].a
+		if prev.Variant == a.Variant && prev.Experiment == a.Experiment && prev.Identity == a.Identity {
+			return
 		}
-	} else {
-		s.entries = append(s.entries, scopeEntry{a: a})
 	}
-	s.undo = append(s.undo, u)
+	a.EvaluatedAt = s.t.now()
+	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey})
+	if i >= 0 {
+		u := &s.undo[len(s.undo)-1]
+		u.hadPrev, u.prev = true, s.entries[i]
+		s.entries[i] = scopeEntry{a: *a}
+	} else {
+		s.entries = append(s.entries, scopeEntry{a: *a})
+	}
 	s.undoCount.Add(1)
 }
 
@@ -118,8 +122,8 @@ func (s *Scope) revert(flagKey string) {
 		i := s.find(flagKey)
 		switch {
 		case i < 0:
-		case u.prev != nil:
-			s.entries[i] = *u.prev
+		case u.hadPrev:
+			s.entries[i] = u.prev
 		default:
 			s.entries = append(s.entries[:i], s.entries[i+1:]...)
 		}

@@ -106,7 +106,7 @@ func (t *Tracker) Stats() Stats {
 		sc.mu.Unlock()
 		s.Sinks[i] = SinkStats{
 			Name:        q.name,
-			Queued:      len(q.ch),
+			Queued:      q.queued(),
 			Enqueued:    sc.enqueued.Load(),
 			Dropped:     sc.dropped.Load(),
 			Delivered:   sc.delivered.Load(),

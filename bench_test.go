@@ -1,0 +1,162 @@
+package exposure_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// discardSink accepts everything, so benchmarks measure our side only.
+type discardSink struct{}
+
+func (discardSink) Send(context.Context, []exposure.Exposure) error { return nil }
+
+func benchTracker(b *testing.B) *exposure.Tracker {
+	tr, err := exposure.New(exposure.WithLogger(quietLogger), exposure.WithExperiments(checkout),
+		exposure.WithSink(discardSink{}, exposure.WithQueueSize(1<<20)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tr.Close(context.Background()) })
+	return tr
+}
+
+// BenchmarkEvaluation compares one flag evaluation through the real
+// OpenFeature client with no hook, a no-op hook and the exposure hook, in a
+// request scope (the hook's steady state: the flag is evaluated again).
+func BenchmarkEvaluation(b *testing.B) {
+	tr := benchTracker(b)
+	cases := []struct {
+		name  string
+		hooks []openfeature.Hook
+	}{
+		{"hook=none", nil},
+		{"hook=noop", []openfeature.Hook{openfeature.UnimplementedHook{}}},
+		{"hook=exposure", []openfeature.Hook{tr.Hook()}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			client := newClient(b, newProvider(nil), c.hooks...)
+			ctx, _ := tr.Scope(context.Background())
+			ec := userCtx("bench-user")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := client.StringValue(ctx, flagKey, "classic", ec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMarkToQueue measures MarkRendered plus Commit of one scope: for a
+// new subject (dedupe claim, exposure built and queued) and for a subject
+// already exposed (suppressed as a duplicate). Scopes with their assignment
+// are prepared outside the timer.
+func BenchmarkMarkToQueue(b *testing.B) {
+	for _, mode := range []string{"new", "duplicate"} {
+		b.Run(mode, func(b *testing.B) {
+			tr := benchTracker(b)
+			client := newClient(b, newProvider(nil), tr.Hook())
+			const chunk = 4096
+			ctxs := make([]context.Context, chunk)
+			scopes := make([]*exposure.Scope, chunk)
+			prepare := func(round int) {
+				for i := range chunk {
+					user := "dup-user"
+					if mode == "new" {
+						user = fmt.Sprintf("user-%d-%d", round, i)
+					}
+					ctxs[i], scopes[i] = tr.Scope(context.Background())
+					if _, err := client.StringValue(ctxs[i], flagKey, "classic", userCtx(user)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if mode == "duplicate" { // expose the subject once
+				prepare(0)
+				_ = exposure.MarkRendered(ctxs[0], flagKey)
+				_ = scopes[0].Commit(ctxs[0])
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done, round := 0, 0; done < b.N; round++ {
+				b.StopTimer()
+				prepare(round)
+				b.StartTimer()
+				for i := 0; i < chunk && done < b.N; i, done = i+1, done+1 {
+					_ = exposure.MarkRendered(ctxs[i], flagKey)
+					_ = scopes[i].Commit(ctxs[i])
+				}
+			}
+			b.StopTimer()
+			st := tr.Stats()
+			if mode == "new" && st.Duplicates > 0 || st.Sinks[0].Dropped > 0 {
+				b.Fatalf("benchmark measured the wrong path: %+v", st)
+			}
+		})
+	}
+}
+
+// BenchmarkBaselineKeyHash is the floor under a new exposure: the SHA-256
+// of one dedupe key, for the ratio in BENCHMARKS.md.
+func BenchmarkBaselineKeyHash(b *testing.B) {
+	buf := []byte("user-123456\x00Checkout Redesign\x00Variant B")
+	for b.Loop() {
+		_ = sha256.Sum256(buf)
+	}
+}
+
+// BenchmarkMemoryDeduperClaim measures one claim of a new key and of a
+// known key.
+func BenchmarkMemoryDeduperClaim(b *testing.B) {
+	d := exposure.NewMemoryDeduper(0)
+	keys := make([]string, 1<<16)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%032x", i)
+	}
+	b.Run("known", func(b *testing.B) {
+		for _, k := range keys {
+			_, _ = d.Claim(context.Background(), k, time.Hour)
+		}
+		i := 0
+		for b.Loop() {
+			_, _ = d.Claim(context.Background(), keys[i&(len(keys)-1)], time.Hour)
+			i++
+		}
+	})
+}
+
+// BenchmarkMemoryDeduper1M fills a deduper with 1,000,000 keys and reports
+// the live heap it holds, in bytes per key and MiB.
+func BenchmarkMemoryDeduper1M(b *testing.B) {
+	const n = 1_000_000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%032x", i*7919)
+	}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		d := exposure.NewMemoryDeduper(n)
+		for _, k := range keys {
+			_, _ = d.Claim(context.Background(), k, time.Hour)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if d.Len() < n*9/10 {
+			b.Fatalf("held %d keys", d.Len())
+		}
+		runtime.KeepAlive(d)
+	}
+	held := float64(after.HeapAlloc - before.HeapAlloc)
+	b.ReportMetric(held/n, "B/key")
+	b.ReportMetric(held/(1<<20), "MiB")
+}
