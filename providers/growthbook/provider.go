@@ -71,7 +71,7 @@ type Provider struct {
 type Option func(*Provider)
 
 // WithWaitForLoad makes the provider's initialization wait, within the
-// context given to openfeature's SetProviderAndWait (or InitWithContext),
+// context given to openfeature's SetProviderWithContextAndWait (or InitWithContext),
 // until the client's data source has loaded features
 // (gb.Client.EnsureLoaded). Use it with gb.WithPollDataSource or
 // gb.WithSseDataSource; without a data source the wait never ends.
