@@ -32,7 +32,13 @@
 // ([WithCooldown], 1s by default), so a dead Redis does not cost every request
 // the timeout. Then one claim at a time probes Redis (the others keep using
 // the fallback until it answers); the first answer switches back to Redis.
-// There is no circuit that stays open.
+// There is no circuit that stays open. A call abandoned at the timeout that
+// succeeds later (Redis was slow once) ends the cool-down at once.
+//
+// New connects in the background, so that the first request does not pay
+// for dialing. Size the client's pool for your concurrency (PoolSize,
+// MinIdleConns): a claim that must dial a new connection under load can
+// outlast the timeout.
 //
 // Two things keep the outage from causing more duplicates than it must:
 //
@@ -71,6 +77,9 @@ const (
 	DefaultLogInterval   = time.Minute
 	DefaultBackfillLimit = 10000
 )
+
+// warmUpTimeout bounds the connection New opens in the background.
+const warmUpTimeout = 5 * time.Second
 
 // backfillChunk is the most backfill claims added to one round trip.
 const backfillChunk = 256
@@ -215,6 +224,15 @@ func New(client redis.UniversalClient, opts ...Option) *Deduper {
 	}
 	d.backfill = make(map[string]time.Time)
 	d.up.Store(true)
+	// Connect now, off the request path and with more time than a claim
+	// has, so that the first claim does not pay for dialing (a dial that
+	// outlasts the claim's timeout is abandoned and would start a
+	// cool-down).
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), warmUpTimeout)
+		defer cancel()
+		_ = client.Ping(ctx).Err()
+	}()
 	return d
 }
 
@@ -252,7 +270,7 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 	for i, k := range keys {
 		cmds[i] = redis.NewBoolCmd(ctx, "set", d.prefix+k, 1, "px", px, "nx")
 	}
-	err, done := d.roundTrip(ctx, func(ctx context.Context) error {
+	err, done := d.roundTrip(ctx, len(keys), func(ctx context.Context) error {
 		if len(keys) == 1 && len(pending) == 0 {
 			return d.client.Process(ctx, cmds[0])
 		}
@@ -268,9 +286,14 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 		return err
 	})
 	// After a timeout the abandoned call still owns cmds: read them only
-	// when it is done.
-	if !done || (err != nil && !answeredAny(cmds, pending)) {
-		// The round trip failed as a whole (connection refused, timeout...).
+	// when it is done. roundTrip recorded the failure.
+	if !done {
+		d.restoreBackfill(pending)
+		d.fallbackClaims(ctx, keys, window, first, nil)
+		return first, nil
+	}
+	if err != nil && !answeredAny(cmds, pending) {
+		// The round trip failed as a whole (connection refused, ...).
 		d.failed(err, len(keys))
 		d.restoreBackfill(pending)
 		d.fallbackClaims(ctx, keys, window, first, nil)
@@ -322,7 +345,11 @@ func (d *Deduper) Release(ctx context.Context, key string) error {
 		return nil
 	}
 	cmd := redis.NewIntCmd(ctx, "del", d.prefix+key)
-	if err, _ := d.roundTrip(ctx, func(ctx context.Context) error { return d.client.Process(ctx, cmd) }); err != nil {
+	err, done := d.roundTrip(ctx, 0, func(ctx context.Context) error { return d.client.Process(ctx, cmd) })
+	if !done {
+		return nil
+	}
+	if err != nil {
 		d.failed(err, 0)
 		return nil
 	}
@@ -402,28 +429,56 @@ func (d *Deduper) admit() bool {
 
 // roundTrip runs call with a context that ends at the timeout, and returns
 // when it does or at the timeout, whichever comes first: a client that
-// ignores context deadlines cannot hold the request longer. done is false
-// when call was abandoned (and may still be running).
-func (d *Deduper) roundTrip(ctx context.Context, call func(context.Context) error) (err error, done bool) {
+// ignores context deadlines cannot hold the request longer.
+//
+// When call is abandoned at the timeout, roundTrip records the failure
+// itself (n claims fall back) and returns done == false; call may still be
+// running and owns its commands. If it then succeeds after all, Redis is
+// alive but was slow once (a cold connection, a pause): the cool-down ends
+// early, and the next claim asks Redis again.
+func (d *Deduper) roundTrip(ctx context.Context, n int, call func(context.Context) error) (err error, done bool) {
 	d.roundTrips.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	const (
+		pending int32 = iota
+		finished
+		abandoned
+	)
+	var state atomic.Int32
 	result := make(chan error, 1)
+	recorded := make(chan struct{})
 	go func() {
 		defer cancel()
-		result <- call(ctx)
+		err := call(ctx)
+		if state.CompareAndSwap(pending, finished) {
+			result <- err
+			return
+		}
+		<-recorded // the timeout is recorded: a late answer comes after it
+		if err == nil {
+			d.lateAnswer()
+		}
 	}()
 	select {
 	case err := <-result:
 		return err, true
 	case <-ctx.Done():
-		select {
-		case err := <-result: // answered just in time
-			return err, true
-		default:
-			d.timeouts.Add(1)
-			return errTimeout, false
+		if !state.CompareAndSwap(pending, abandoned) {
+			return <-result, true // answered just in time
 		}
+		d.timeouts.Add(1)
+		d.failed(errTimeout, n)
+		close(recorded)
+		return errTimeout, false
 	}
+}
+
+// lateAnswer records that a call abandoned at the timeout succeeded: the
+// cool-down ends now.
+func (d *Deduper) lateAnswer() {
+	d.mu.Lock()
+	d.downUntil = time.Time{}
+	d.mu.Unlock()
 }
 
 // failed records a failed Redis call that made n claims fall back.

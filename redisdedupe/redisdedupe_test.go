@@ -515,3 +515,34 @@ func TestBackfillLimit(t *testing.T) {
 	assert.Len(t, d.backfill, 2)
 	d.mu.Unlock()
 }
+
+// A call abandoned at the timeout that Redis answers later ends the
+// cool-down: Redis was slow once, not down.
+func TestLateAnswerEndsCooldown(t *testing.T) {
+	srv := startOwnServer(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	require.NoError(t, rdb.Ping(context.Background()).Err())
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	prefix := testPrefix(t)
+	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(50*time.Millisecond),
+		WithCooldown(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
+	d.now = clock.Now
+	ctx := context.Background()
+
+	srv.Pause()
+	first, _ := d.Claim(ctx, "slow", time.Hour)
+	require.True(t, first)
+	require.True(t, d.Stats().Down)
+	first, _ = d.Claim(ctx, "cooling", time.Hour)
+	require.True(t, first)
+	require.Equal(t, int64(1), d.Stats().RoundTrips, "cooling down")
+
+	srv.Resume() // the abandoned SET is answered now
+	require.Eventually(t, func() bool {
+		_, _ = d.Claim(ctx, "probe", time.Hour)
+		return !d.Stats().Down
+	}, 10*time.Second, 10*time.Millisecond, "the late answer did not end the cool-down (the clock never moved)")
+	assert.Equal(t, int64(1), rdb.Exists(ctx, prefix+"slow").Val(), "the abandoned claim reached Redis")
+	assert.Equal(t, int64(1), rdb.Exists(ctx, prefix+"cooling").Val(), "the cool-down's claim was backfilled")
+	require.NoError(t, rdb.Close())
+}
