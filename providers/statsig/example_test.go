@@ -74,6 +74,6 @@ func ExampleNewSink() {
 		panic(err)
 	}
 	openfeature.AddHooks(tracker.Hook())
-	defer openfeature.Shutdown()             // 2. flushes what Statsig logged
+	defer openfeature.Shutdown()              // 2. flushes what Statsig logged
 	defer tracker.Close(context.Background()) // 1. delivers the exposures
 }
