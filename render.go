@@ -42,8 +42,7 @@ type scopeEntry struct {
 // evaluation succeeded (Finally) or failed (Error).
 type undoEntry struct {
 	flagKey string
-	hadPrev bool
-	prev    scopeEntry
+	prev    *scopeEntry // nil: the evaluation added the entry
 }
 
 type scopeKey struct{}
@@ -96,8 +95,8 @@ func (s *Scope) assign(a *Assignment) {
 	a.EvaluatedAt = s.t.now()
 	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey})
 	if i >= 0 {
-		u := &s.undo[len(s.undo)-1]
-		u.hadPrev, u.prev = true, s.entries[i]
+		prev := s.entries[i] // a changed assignment in one request is rare: the copy may cost
+		s.undo[len(s.undo)-1].prev = &prev
 		s.entries[i] = scopeEntry{a: *a}
 	} else {
 		s.entries = append(s.entries, scopeEntry{a: *a})
@@ -122,8 +121,8 @@ func (s *Scope) revert(flagKey string) {
 		i := s.find(flagKey)
 		switch {
 		case i < 0:
-		case u.hadPrev:
-			s.entries[i] = u.prev
+		case u.prev != nil:
+			s.entries[i] = *u.prev
 		default:
 			s.entries = append(s.entries[:i], s.entries[i+1:]...)
 		}
