@@ -18,6 +18,7 @@ type config struct {
 	variationNames  map[string]map[int]string
 	experimentNames map[string]string
 	variants        map[string]map[string]string // flag -> provider variant -> registry variant
+	strict          bool
 	initTimeout     time.Duration
 	flushTimeout    time.Duration
 	log             *slog.Logger
@@ -70,6 +71,19 @@ func WithExperimentNames(names map[string]string) Option {
 			}
 		}
 		c.experimentNames = names
+		return nil
+	}
+}
+
+// WithStrictExperiments makes the Provider report experiment.inExperiment
+// false for every evaluation that LaunchDarkly does not count in an
+// experiment, so that a flag registered with exposure.WithExperiments is an
+// assignment only for the users an LD experiment samples. By default only
+// in-experiment evaluations carry experiment metadata, and registered flags
+// count every evaluation (percentage rollouts analysed in Mixpanel alone).
+func WithStrictExperiments() Option {
+	return func(c *config) error {
+		c.strict = true
 		return nil
 	}
 }

@@ -248,10 +248,13 @@ func (p *Provider) resolution(flag string, d ldreason.EvaluationDetail) openfeat
 		res.Variant = p.cfg.variantName(flag, idx)
 		res.FlagMetadata[MetadataVariationIndex] = idx
 	}
-	if r.IsInExperiment() && res.Variant != "" {
+	switch {
+	case r.IsInExperiment() && res.Variant != "":
 		res.FlagMetadata[exposure.MetadataInExperiment] = true
 		res.FlagMetadata[exposure.MetadataExperimentName] = p.cfg.experimentName(flag)
 		res.FlagMetadata[exposure.MetadataExperimentVariant] = res.Variant
+	case p.cfg.strict:
+		res.FlagMetadata[exposure.MetadataInExperiment] = false
 	}
 	return res
 }

@@ -236,12 +236,21 @@ func TestProviderExperimentMetadata(t *testing.T) {
 		})
 	}
 
-	// A flag that is not an experiment carries no experiment metadata.
+	// A flag that is not an experiment carries no experiment metadata...
 	of, _ := newTestProvider(t, nil)
 	d, err := of.StringValueDetails(context.Background(), "string-flag", "x", openfeature.NewEvaluationContext("u-1", nil))
 	require.NoError(t, err)
 	assert.NotContains(t, d.FlagMetadata, exposure.MetadataInExperiment)
 	assert.NotContains(t, d.FlagMetadata, exposure.MetadataExperimentName)
+
+	// ...unless strict: then it says "not in an experiment".
+	strict, _ := newTestProvider(t, nil, WithStrictExperiments())
+	d, err = strict.StringValueDetails(context.Background(), "string-flag", "x", openfeature.NewEvaluationContext("u-1", nil))
+	require.NoError(t, err)
+	assert.Equal(t, false, d.FlagMetadata[exposure.MetadataInExperiment])
+	d, err = strict.StringValueDetails(context.Background(), "checkout-redesign", "x", openfeature.NewEvaluationContext("u-1", nil))
+	require.NoError(t, err)
+	assert.Equal(t, true, d.FlagMetadata[exposure.MetadataInExperiment])
 }
 
 func TestProviderLifecycle(t *testing.T) {
