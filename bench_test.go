@@ -28,8 +28,10 @@ func benchTracker(b *testing.B) *exposure.Tracker {
 }
 
 // BenchmarkEvaluation compares one flag evaluation through the real
-// OpenFeature client with no hook, a no-op hook and the exposure hook, in a
-// request scope (the hook's steady state: the flag is evaluated again).
+// OpenFeature client with no hook, a no-op hook and the exposure hook. With
+// scope=fresh every evaluation is the first of its request (a new Scope,
+// created in all three cases alike); with scope=reused the flag is evaluated
+// again in the same request.
 func BenchmarkEvaluation(b *testing.B) {
 	tr := benchTracker(b)
 	cases := []struct {
@@ -40,18 +42,23 @@ func BenchmarkEvaluation(b *testing.B) {
 		{"hook=noop", []openfeature.Hook{openfeature.UnimplementedHook{}}},
 		{"hook=exposure", []openfeature.Hook{tr.Hook()}},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			client := newClient(b, newProvider(nil), c.hooks...)
-			ctx, _ := tr.Scope(context.Background())
-			ec := userCtx("bench-user")
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := client.StringValue(ctx, flagKey, "classic", ec); err != nil {
-					b.Fatal(err)
+	for _, scope := range []string{"fresh", "reused"} {
+		for _, c := range cases {
+			b.Run("scope="+scope+"/"+c.name, func(b *testing.B) {
+				client := newClient(b, newProvider(nil), c.hooks...)
+				ctx, _ := tr.Scope(context.Background())
+				ec := userCtx("bench-user")
+				b.ReportAllocs()
+				for b.Loop() {
+					if scope == "fresh" {
+						ctx, _ = tr.Scope(context.Background())
+					}
+					if _, err := client.StringValue(ctx, flagKey, "classic", ec); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
