@@ -187,7 +187,9 @@ func (p *Provider) Init(ec openfeature.EvaluationContext) error {
 
 // InitWithContext implements [openfeature.ContextAwareStateHandler]: it
 // waits for the first toggle fetch until ctx ends, or for the ready timeout
-// when ctx has no deadline.
+// when ctx has no deadline. If the fetch has not succeeded by then, it
+// fails, unless the client holds toggles from its storage (a bootstrap, or
+// the backup file of an earlier run), which it then evaluates with.
 func (p *Provider) InitWithContext(ctx context.Context, _ openfeature.EvaluationContext) error {
 	if p.isClosed() {
 		return errors.New("unleash: provider was shut down; create a new one")
@@ -201,6 +203,12 @@ func (p *Provider) InitWithContext(ctx context.Context, _ openfeature.Evaluation
 	case <-p.listener.ready:
 		return nil
 	case <-ctx.Done():
+		if len(p.client.ListFeatures()) > 0 {
+			// Not fetched, but bootstrapped (unleash.BootstrapStorage) or
+			// loaded from the backup file: evaluate with those while the
+			// client keeps fetching.
+			return nil
+		}
 		return fmt.Errorf("unleash: toggles not fetched yet: %w", ctx.Err())
 	}
 }
@@ -326,11 +334,16 @@ func (p *Provider) variantOf(flag string, uc ucontext.Context) (*api.Variant, *o
 		e := openfeature.NewProviderNotReadyResolutionError("unleash provider is shut down")
 		return nil, &e
 	}
+	v := p.client.GetVariant(flag, unleashsdk.WithVariantContext(uc))
+	if v != nil && (v.Enabled || v.FeatureEnabled) {
+		return v, nil
+	}
+	// Not enabled: a missing toggle looks the same, so ask once more.
 	if _, found := p.enabled(flag, uc); !found {
 		e := openfeature.NewFlagNotFoundResolutionError(fmt.Sprintf("unleash toggle %q not found", flag))
 		return nil, &e
 	}
-	return p.client.GetVariant(flag, unleashsdk.WithVariantContext(uc)), nil
+	return v, nil
 }
 
 func errDetail(e openfeature.ResolutionError) openfeature.ProviderResolutionDetail {

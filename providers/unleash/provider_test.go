@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -309,6 +310,26 @@ func TestInitTimesOut(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.DeadlineExceeded))
 	assert.Contains(t, err.Error(), "not fetched")
+}
+
+func TestInitWithBootstrapWhenTheServerIsDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	features, err := os.Open("testdata/features.json")
+	require.NoError(t, err)
+	defer features.Close()
+	p, err := unleash.New(unleash.WithReadyTimeout(30*time.Millisecond), unleash.WithClientOptions(
+		unleashsdk.WithUrl(down.URL), unleashsdk.WithAppName("shop"), unleashsdk.WithBackupPath(t.TempDir()),
+		unleashsdk.WithStorage(&unleashsdk.BootstrapStorage{Reader: features})))
+	require.NoError(t, err)
+	t.Cleanup(p.Shutdown)
+
+	require.NoError(t, p.Init(openfeature.EvaluationContext{}), "the bootstrapped toggles are usable")
+	d := p.IntEvaluation(context.Background(), "price-test", 0, openfeature.FlattenedContext{openfeature.TargetingKey: "u1"})
+	assert.Equal(t, int64(12), d.Value)
+	assert.Equal(t, "twelve", d.Variant)
 }
 
 func TestShutdown(t *testing.T) {
