@@ -142,20 +142,24 @@ func run(w io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	srv, metricsPosted := fakeUnleash(out)
 	defer srv.Close()
-	backups, err := os.MkdirTemp("", "unleash-example-")
-	if err != nil {
-		return err
+	// Each client keeps its own backup of the toggles.
+	var backups [2]string
+	for i := range backups {
+		dir, err := os.MkdirTemp("", "unleash-example-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		backups[i] = dir
 	}
-	defer os.RemoveAll(backups)
 
 	common := []unleashsdk.ConfigOption{
 		unleashsdk.WithUrl(srv.URL),
 		unleashsdk.WithAppName("shop"),
-		unleashsdk.WithBackupPath(backups),
 	}
 
 	// The provider's client: metrics off, no impression listener.
-	provider, err := unleash.New(unleash.WithClientOptions(common...))
+	provider, err := unleash.New(unleash.WithClientOptions(append(common, unleashsdk.WithBackupPath(backups[0]))...))
 	if err != nil {
 		return err
 	}
@@ -164,6 +168,7 @@ func run(w io.Writer) error {
 	// usage metrics and emits impression events.
 	imps := &impressions{out: out, ready: make(chan struct{})}
 	exposureClient, err := unleashsdk.NewClient(append(common,
+		unleashsdk.WithBackupPath(backups[1]),
 		unleashsdk.WithMetricsInterval(metricsInterval),
 		unleashsdk.WithListener(imps),
 	)...)
