@@ -335,3 +335,28 @@ func TestWaitForLoad(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "features not loaded")
 }
+
+func TestConcurrentEvaluations(t *testing.T) {
+	tr := &tracking{}
+	p, err := growthbook.New(newTrackedClient(t, tr))
+	require.NoError(t, err)
+	c := newOFClient(t, p)
+	want := map[string]string{}
+	for i := range 20 {
+		id := "user-" + strconv.Itoa(i)
+		want[id], _ = c.StringValue(context.Background(), "checkout-redesign", "", user(id))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				id := "user-" + strconv.Itoa((g+i)%20)
+				v, err := c.StringValue(context.Background(), "checkout-redesign", "", user(id))
+				assert.NoError(t, err)
+				assert.Equal(t, want[id], v, "assignment is deterministic")
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, tr.calls())
+}

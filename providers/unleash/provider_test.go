@@ -347,3 +347,25 @@ func TestShutdown(t *testing.T) {
 	assert.Equal(t, openfeature.ProviderNotReadyCode, b.ResolutionDetail().ErrorCode)
 	assert.Error(t, p.InitWithContext(ctx, openfeature.EvaluationContext{}))
 }
+
+func TestConcurrentEvaluations(t *testing.T) {
+	p := newProvider(t, newServer(t))
+	c := newOFClient(t, p)
+	want := map[string]string{}
+	for i := range 20 {
+		id := "user-" + strconv.Itoa(i)
+		want[id], _ = c.StringValue(context.Background(), "checkout-redesign", "", user(id))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				id := "user-" + strconv.Itoa((g+i)%20)
+				v, err := c.StringValue(context.Background(), "checkout-redesign", "", user(id))
+				assert.NoError(t, err)
+				assert.Equal(t, want[id], v, "assignment is sticky")
+			}
+		})
+	}
+	wg.Wait()
+}
