@@ -26,7 +26,7 @@ type eventServer struct {
 	posts  int
 }
 
-func newEventServer(t *testing.T) *eventServer {
+func newEventServer(t testing.TB) *eventServer {
 	t.Helper()
 	s := &eventServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +86,7 @@ func (s *eventServer) evaluations(flag string) int {
 // newClient returns a client over td. With events on, its events go to
 // events; with events off, it is pointed there anyway, to show it sends
 // nothing.
-func newClient(t *testing.T, td *ldtestdata.TestDataSource, events *eventServer, eventsOn bool) *ldclient.LDClient {
+func newClient(t testing.TB, td *ldtestdata.TestDataSource, events *eventServer, eventsOn bool) *ldclient.LDClient {
 	t.Helper()
 	cfg := ldclient.Config{
 		DataSource:       td,

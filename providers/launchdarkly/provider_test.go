@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 }
 
 // newOFClient registers p on an isolated OpenFeature API and returns a client.
-func newOFClient(t *testing.T, p openfeature.FeatureProvider) *openfeature.Client {
+func newOFClient(t testing.TB, p openfeature.FeatureProvider) *openfeature.Client {
 	t.Helper()
 	api := isolated.NewAPI()
 	require.NoError(t, api.SetProviderAndWait(context.Background(), p))

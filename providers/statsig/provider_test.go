@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	)
 }
 
-func readSpecs(t *testing.T, name string) []byte {
+func readSpecs(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name)
 	require.NoError(t, err)
@@ -39,7 +39,7 @@ func readSpecs(t *testing.T, name string) []byte {
 }
 
 // newAPI starts a fake Statsig API serving testdata/specs.json.
-func newAPI(t *testing.T) *statsigtest.Server {
+func newAPI(t testing.TB) *statsigtest.Server {
 	t.Helper()
 	srv := statsigtest.NewServer(readSpecs(t, "specs.json"))
 	t.Cleanup(srv.Close)
@@ -48,7 +48,7 @@ func newAPI(t *testing.T) *statsigtest.Server {
 
 // newOFClient registers p on an isolated OpenFeature API (which calls Init)
 // and returns a client; the API's shutdown (at cleanup) shuts p down.
-func newOFClient(t *testing.T, p openfeature.FeatureProvider) *openfeature.Client {
+func newOFClient(t testing.TB, p openfeature.FeatureProvider) *openfeature.Client {
 	t.Helper()
 	api := isolated.NewAPI()
 	require.NoError(t, api.SetProviderAndWait(context.Background(), p))
