@@ -101,6 +101,7 @@ type Deduper struct {
 	fallback      exposure.Deduper
 	log           *slog.Logger
 	now           func() time.Time
+	inline        bool // the client honors context deadlines
 
 	// up is true while Redis answers; it is the lock-free fast path of every
 	// claim. The rest of the health state is under mu.
@@ -138,9 +139,12 @@ func WithKeyPrefix(prefix string) Option {
 // fallback answers instead. Default [DefaultTimeout] (50ms). It must be
 // positive.
 //
-// The call to Redis goes on in the background after the timeout until the
-// client's own timeouts end it; give the client ContextTimeoutEnabled: true so
-// that it ends at the timeout too.
+// Give the client ContextTimeoutEnabled: true (a *redis.Client,
+// *redis.ClusterClient or *redis.Ring): it then ends each call at the
+// timeout itself, and the call runs on the caller's goroutine. Otherwise the
+// Deduper runs each call on a goroutine of its own, stops waiting at the
+// timeout, and the call goes on in the background until the client's own
+// read and write timeouts end it; that costs a goroutine hand-off per call.
 func WithTimeout(d time.Duration) Option {
 	return func(dd *Deduper) { dd.timeout = d }
 }
@@ -223,6 +227,7 @@ func New(client redis.UniversalClient, opts ...Option) *Deduper {
 		d.log = slog.Default()
 	}
 	d.backfill = make(map[string]time.Time)
+	d.inline = honorsDeadlines(client)
 	d.up.Store(true)
 	// Connect now, off the request path and with more time than a claim
 	// has, so that the first claim does not pay for dialing (a dial that
@@ -439,6 +444,17 @@ func (d *Deduper) admit() bool {
 func (d *Deduper) roundTrip(ctx context.Context, n int, call func(context.Context) error) (err error, done bool) {
 	d.roundTrips.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	if d.inline {
+		// The client ends its own calls at ctx's deadline: no goroutine.
+		defer cancel()
+		err := call(ctx)
+		if err != nil && ctx.Err() != nil {
+			d.timeouts.Add(1)
+			d.failed(errTimeout, n)
+			return errTimeout, false
+		}
+		return err, true
+	}
 	const (
 		pending int32 = iota
 		finished
@@ -676,6 +692,21 @@ func containsInt(s []int, v int) bool {
 		if x == v {
 			return true
 		}
+	}
+	return false
+}
+
+// honorsDeadlines reports whether client ends its calls at the context's
+// deadline (ContextTimeoutEnabled), so that a call can run on the caller's
+// goroutine.
+func honorsDeadlines(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
 	}
 	return false
 }

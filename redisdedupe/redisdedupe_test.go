@@ -361,10 +361,20 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 // most the timeout, then nothing during the cool-down; only one call at a time
 // probes it.
 func TestHungRedisBoundedByTimeout(t *testing.T) {
+	for _, ctxTimeouts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
+			testHungRedis(t, ctxTimeouts)
+		})
+	}
+}
+
+func testHungRedis(t *testing.T, ctxTimeouts bool) {
 	srv := startOwnServer(t)
-	// A client with its default 3s read timeout and no context deadlines:
-	// the Deduper must bound the wait itself.
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1})
+	// With ContextTimeoutEnabled false, the client waits for its 3s read
+	// timeout: the Deduper must bound the wait itself. With it, the client
+	// ends the call at the Deduper's deadline.
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: ctxTimeouts})
+	require.Equal(t, ctxTimeouts, New(rdb).inline)
 	require.NoError(t, rdb.Ping(context.Background()).Err())
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	d := New(rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond),

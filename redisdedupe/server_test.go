@@ -21,7 +21,8 @@ const howToRun = "run ./scripts/test from the repository root, or start redis-se
 
 // sharedClient connects to the redis-server named by REDIS_URL, or skips the
 // test. Tests using it must use their own key prefix (see testPrefix).
-func sharedClient(t testing.TB) *redis.Client {
+// Options edit the client's options.
+func sharedClient(t testing.TB, edit ...func(*redis.Options)) *redis.Client {
 	t.Helper()
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
@@ -29,6 +30,9 @@ func sharedClient(t testing.TB) *redis.Client {
 	}
 	opt, err := redis.ParseURL(url)
 	require.NoError(t, err, "REDIS_URL")
+	for _, e := range edit {
+		e(opt)
+	}
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { _ = c.Close() })
 	require.NoError(t, c.Ping(context.Background()).Err(), "redis-server at REDIS_URL does not answer")
@@ -115,9 +119,16 @@ func (s *ownServer) Stop() {
 func (s *ownServer) Pause()  { require.NoError(s.t, s.cmd.Process.Signal(syscall.SIGSTOP)) }
 func (s *ownServer) Resume() { require.NoError(s.t, s.cmd.Process.Signal(syscall.SIGCONT)) }
 
+// contextTimeouts makes a client end its calls at the context's deadline.
+func contextTimeouts(o *redis.Options) { o.ContextTimeoutEnabled = true }
+
 // Client returns a client of this server, closed when the test ends.
-func (s *ownServer) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+func (s *ownServer) Client(edit ...func(*redis.Options)) *redis.Client {
+	o := &redis.Options{Addr: s.Addr()}
+	for _, e := range edit {
+		e(o)
+	}
+	c := redis.NewClient(o)
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
