@@ -55,6 +55,7 @@ type Provider struct {
 	options sdk.Options
 	cfg     *config
 
+	initMu sync.Mutex
 	mu     sync.RWMutex
 	client *sdk.Client
 	specs  atomic.Pointer[specIndex]
@@ -106,9 +107,11 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 // (bounded by Options.InitTimeout when set). It fails when the client got
 // no rules; the client keeps trying in the background.
 func (p *Provider) Init(openfeature.EvaluationContext) (err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.client != nil {
+	// initMu serializes Init; mu is held only to publish the client, so
+	// evaluations never wait for the network.
+	p.initMu.Lock()
+	defer p.initMu.Unlock()
+	if p.Client() != nil {
 		return nil
 	}
 	o := p.options
@@ -125,14 +128,21 @@ func (p *Provider) Init(openfeature.EvaluationContext) (err error) {
 		}
 	}()
 	client, details := sdk.NewClientWithDetails(p.sdkKey, &o)
-	p.client = client
 	if o.DataAdapter != nil && p.specs.Load() == nil {
 		if raw := o.DataAdapter.Get(sdk.CONFIG_SPECS_KEY); raw != "" {
 			p.loadSpecs(raw)
 		}
 	}
+	p.mu.Lock()
+	p.client = client
+	p.mu.Unlock()
 	if !details.Success && !o.LocalMode {
-		return fmt.Errorf("statsig: client initialized without rules (source %s): %v", details.Source, details.Error)
+		cause := "no error reported"
+		if details.Error != nil {
+			// The SDK's errors may hold the download URL, which holds the key.
+			cause = strings.ReplaceAll(details.Error.Error(), p.sdkKey, "secret-****")
+		}
+		return fmt.Errorf("statsig: client initialized without rules (source %s): %s", details.Source, cause)
 	}
 	return nil
 }
