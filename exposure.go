@@ -70,7 +70,11 @@ type Assignment struct {
 	FlagKey    string // the OpenFeature flag key
 	Experiment string // canonical experiment name (Mixpanel "Experiment name")
 	Variant    string // variant name (Mixpanel "Variant name")
-	Identity   Identity
+	// ProviderVariant is the variant as the provider named it, before
+	// Experiment.Variants renamed it: what a vendor sink compares with a
+	// fresh evaluation.
+	ProviderVariant string
+	Identity        Identity
 	// Reason is the OpenFeature resolution reason, such as "TARGETING_MATCH".
 	Reason      string
 	EvaluatedAt time.Time

@@ -44,6 +44,7 @@ func TestRenderSendsOneExposure(t *testing.T) {
 	x := got[0]
 	assert.Equal(t, "Checkout Redesign", x.Experiment)
 	assert.Equal(t, "Variant B", x.Variant)
+	assert.Equal(t, "b", x.ProviderVariant)
 	assert.Equal(t, flagKey, x.FlagKey)
 	assert.Equal(t, "alice", x.Identity.DistinctID)
 	assert.Equal(t, string(openfeature.SplitReason), x.Reason)

@@ -67,6 +67,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		a.Experiment = hc.FlagKey()
 	}
 	a.Variant = exp.variantName(metaVariant, d.Variant, d.Value)
+	a.ProviderVariant = d.Variant
 	if a.Variant == "" {
 		t.counters.skipped.Add(1)
 		return nil
