@@ -73,8 +73,9 @@ type Config struct {
 	// "insert_id" in failed_records (Mixpanel's documentation shows both).
 	DollarInsertIDKey bool
 
-	// DiscardBodies keeps Request.Body empty, for tests sending many
-	// events.
+	// DiscardBodies keeps neither Request.Body nor the events' JSON
+	// (Event.Raw and Event.Properties stay empty), for tests and benchmarks
+	// sending many events.
 	DiscardBodies bool
 
 	// Now is the server's clock, for the "not more than 1 hour in the
@@ -162,7 +163,7 @@ type Server struct {
 	cfg Config
 
 	mu         sync.Mutex
-	events     []stored
+	events     storage
 	seen       map[dedupeKey]struct{}
 	duplicates int
 	requests   []Request
@@ -177,6 +178,32 @@ type stored struct {
 	name, distinctID, insertID string
 	timeMS                     int64
 	raw                        []byte
+}
+
+// storage holds stored events in fixed-size chunks, so that a fake holding
+// millions of events never copies them to grow.
+type storage struct {
+	chunks [][]stored
+	n      int
+}
+
+const chunkLen = 8192
+
+func (st *storage) add(ev stored) {
+	if len(st.chunks) == 0 || len(st.chunks[len(st.chunks)-1]) == chunkLen {
+		st.chunks = append(st.chunks, make([]stored, 0, chunkLen))
+	}
+	last := &st.chunks[len(st.chunks)-1]
+	*last = append(*last, ev)
+	st.n++
+}
+
+func (st *storage) all() []stored {
+	out := make([]stored, 0, st.n)
+	for _, c := range st.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 type dedupeKey struct {
@@ -201,7 +228,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Seed == 0 {
 		cfg.Seed = 1
 	}
-	s := &Server{cfg: cfg, seen: make(map[dedupeKey]struct{}), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
+	s := &Server{cfg: cfg, seen: make(map[dedupeKey]struct{}, 1024), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -262,7 +289,7 @@ func (s *Server) SetDelay(d time.Duration) {
 // deduplication.
 func (s *Server) Events() []Event {
 	s.mu.Lock()
-	evs := append([]stored(nil), s.events...)
+	evs := s.events.all()
 	s.mu.Unlock()
 	out := make([]Event, len(evs))
 	for i, e := range evs {
@@ -288,16 +315,16 @@ func (s *Server) Events() []Event {
 func (s *Server) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.events)
+	return s.events.n
 }
 
 // InsertIDs returns the $insert_id of every stored event, in order.
 func (s *Server) InsertIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, len(s.events))
-	for i, e := range s.events {
-		ids[i] = e.insertID
+	ids := make([]string, 0, s.events.n)
+	for _, e := range s.events.all() {
+		ids = append(ids, e.insertID)
 	}
 	return ids
 }
@@ -321,7 +348,7 @@ func (s *Server) Requests() []Request {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events, s.requests, s.faults, s.duplicates = nil, nil, nil, 0
+	s.events, s.requests, s.faults, s.duplicates = storage{}, nil, nil, 0
 	s.seen = make(map[dedupeKey]struct{})
 	s.rate, s.rateFaults = 0, nil
 }
@@ -353,7 +380,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rec.Fault = fault.String()
 	}
 	// Read the whole body first, as a real server behind a proxy does.
-	body, status, msg := s.readBody(r)
+	body, status, msg, release := s.readBody(r)
+	defer release()
 	if !s.cfg.DiscardBodies && status == 0 {
 		rec.Body = body
 	}
@@ -462,29 +490,43 @@ func hijackClose(w http.ResponseWriter) {
 
 // readBody returns the uncompressed body, or a status and message when it
 // cannot be read or exceeds the byte cap.
-func (s *Server) readBody(r *http.Request) ([]byte, int, string) {
+func (s *Server) readBody(r *http.Request) (body []byte, status int, msg string, release func()) {
+	release = func() {}
 	var rd io.Reader = r.Body
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
-			return nil, http.StatusBadRequest, "unable to decompress gzip body"
+			return nil, http.StatusBadRequest, "unable to decompress gzip body", release
 		}
 		defer zr.Close()
 		rd = zr
 	default:
-		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q", enc)
+		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q", enc), release
 	}
-	body, err := io.ReadAll(io.LimitReader(rd, int64(s.cfg.MaxBytes)+1))
-	if err != nil {
-		return nil, http.StatusBadRequest, "unable to read body: " + err.Error()
+	// Read into a pooled scratch buffer. Stored events point into the body,
+	// so it is copied unless the server keeps no JSON (DiscardBodies), in
+	// which case the buffer goes back to the pool after the answer.
+	buf := scratch.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(rd, int64(s.cfg.MaxBytes)+1)); err != nil {
+		scratch.Put(buf)
+		return nil, http.StatusBadRequest, "unable to read body: " + err.Error(), release
 	}
-	if len(body) > s.cfg.MaxBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d bytes", s.cfg.MaxBytes)
+	if buf.Len() > s.cfg.MaxBytes {
+		scratch.Put(buf)
+		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d bytes", s.cfg.MaxBytes), release
 	}
-	return body, 0, ""
+	if s.cfg.DiscardBodies {
+		return buf.Bytes(), 0, "", func() { scratch.Put(buf) }
+	}
+	body = bytes.Clone(buf.Bytes())
+	scratch.Put(buf)
+	return body, 0, "", release
 }
+
+var scratch = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // authorized checks /import's basic auth: the token with an empty
 // password and no project_id, or a service account with its project_id.
@@ -602,6 +644,9 @@ func (s *Server) trackEvents(r *http.Request, body []byte, status int, msg strin
 }
 
 func (s *Server) store(ev stored) {
+	if s.cfg.DiscardBodies {
+		ev.raw = nil // points into a pooled buffer
+	}
 	k := dedupeKey{ev.name, ev.distinctID, ev.insertID, ev.timeMS}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -610,7 +655,7 @@ func (s *Server) store(ev stored) {
 		return
 	}
 	s.seen[k] = struct{}{}
-	s.events = append(s.events, ev)
+	s.events.add(ev)
 }
 
 // split cuts a body into events: a JSON array (or a single object) for
@@ -621,10 +666,15 @@ func (s *Server) split(r *http.Request, body []byte) ([]json.RawMessage, int, st
 	switch ct {
 	case "application/json", "":
 		trimmed := bytes.TrimSpace(body)
-		if len(trimmed) > 0 && trimmed[0] == '{' {
+		switch {
+		case !json.Valid(trimmed):
+			return nil, http.StatusBadRequest, "unable to parse the body as JSON"
+		case trimmed[0] == '{':
 			raws = []json.RawMessage{trimmed}
-		} else if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, http.StatusBadRequest, "unable to parse the body as a JSON array of events: " + err.Error()
+		case trimmed[0] == '[':
+			raws = splitArray(trimmed)
+		default:
+			return nil, http.StatusBadRequest, "the body must be a JSON array of events"
 		}
 	case "application/x-ndjson":
 		sc := bufio.NewScanner(bytes.NewReader(body))
@@ -681,39 +731,34 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 	if len(raw) >= MaxEventBytes {
 		return ev, "event", fmt.Sprintf("event is %d bytes, must be smaller than 1MB", len(raw))
 	}
-	var wire struct {
-		Event      *string                    `json:"event"`
-		Properties map[string]json.RawMessage `json:"properties"`
+	w, object := scanEvent(raw)
+	if w.insertID != nil {
+		ev.insertID, _ = str(w.insertID)
 	}
-	if err := json.Unmarshal(raw, &wire); err != nil {
-		return ev, "event", "event is not a valid JSON object: " + err.Error()
-	}
-	props := wire.Properties
-	if id, ok := props["$insert_id"]; ok {
-		_ = json.Unmarshal(id, &ev.insertID)
-	}
+	name, nameOK := str(w.event)
 	switch {
-	case wire.Event == nil || strings.TrimSpace(*wire.Event) == "":
+	case !object:
+		return ev, "event", "each event must be a JSON object"
+	case !nameOK || strings.TrimSpace(name) == "":
 		return ev, "event", "'event' must be a non-empty string"
-	case props == nil:
+	case len(w.properties) == 0 || w.properties[0] != '{':
 		return ev, "properties", "'properties' must be an object"
-	case len(props) > MaxProperties:
-		return ev, "properties", fmt.Sprintf("event has %d properties, must have fewer than 255", len(props))
+	case w.nprops > MaxProperties:
+		return ev, "properties", fmt.Sprintf("event has %d properties, must have fewer than 255", w.nprops)
 	}
-	ev.name = *wire.Event
+	ev.name = name
 	if token != "" {
-		var t string
-		if json.Unmarshal(props["token"], &t) != nil || subtle.ConstantTimeCompare([]byte(t), []byte(token)) != 1 {
+		t, ok := str(w.tokn)
+		if !ok || subtle.ConstantTimeCompare([]byte(t), []byte(token)) != 1 {
 			return ev, "properties.token", "'properties.token' is missing or not this project's token"
 		}
 	}
 	// time: seconds or milliseconds since the epoch.
-	rawTime, ok := props["time"]
-	if !ok {
+	if w.time == nil {
 		return ev, "properties.time", "'properties.time' is required"
 	}
-	var t float64
-	if err := json.Unmarshal(rawTime, &t); err != nil {
+	t, err := strconv.ParseFloat(string(w.time), 64)
+	if err != nil {
 		return ev, "properties.time", "'properties.time' is invalid: must be specified as seconds or milliseconds since epoch"
 	}
 	ms := int64(t * 1000)
@@ -728,11 +773,11 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 		return ev, "properties.time", "'properties.time' is invalid: must not be more than 1 hour in the future"
 	}
 	// distinct_id: a string, may be empty, not a placeholder.
-	rawID, ok := props["distinct_id"]
-	if !ok {
+	if w.distinctID == nil {
 		return ev, "properties.distinct_id", "'properties.distinct_id' is required (use \"\" for events without a user)"
 	}
-	if err := json.Unmarshal(rawID, &ev.distinctID); err != nil {
+	var ok bool
+	if ev.distinctID, ok = str(w.distinctID); !ok {
 		return ev, "properties.distinct_id", "'properties.distinct_id' must be a string"
 	}
 	switch {
@@ -742,11 +787,10 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 		return ev, "properties.distinct_id", fmt.Sprintf("'properties.distinct_id' is invalid: %q is not allowed", ev.distinctID)
 	}
 	// $insert_id: required, at most 36 characters of [a-zA-Z0-9-].
-	rawIns, ok := props["$insert_id"]
-	if !ok {
+	if w.insertID == nil {
 		return ev, "properties.$insert_id", "'properties.$insert_id' is required"
 	}
-	if err := json.Unmarshal(rawIns, &ev.insertID); err != nil {
+	if _, ok := str(w.insertID); !ok {
 		return ev, "properties.$insert_id", "'properties.$insert_id' must be a string"
 	}
 	if !validInsertID(ev.insertID) || Blocked(ev.insertID) {

@@ -459,3 +459,26 @@ func TestBlocked(t *testing.T) {
 		assert.False(t, mixpaneltest.Blocked(id), id)
 	}
 }
+
+// Whatever valid JSON spelling a client uses (whitespace, escaped keys and
+// values, nested values before the known keys) is read as encoding/json
+// reads it.
+func TestAnyJSONSpelling(t *testing.T) {
+	srv := newServer(t, mixpaneltest.Config{})
+	ms := now.Add(-time.Minute).UnixMilli()
+	body := fmt.Sprintf(` [ { "properties" : { "nested": {"time": "x", "a": [1, {"}": "]"}]},
+		"\u0074ime" : %d , "distinct_id":"user-\u0031\"q", "$insert_id" : "id-1", "token": "test-token" } ,
+		"event" : "$experiment_\u0073tarted" } , {"event":"x","properties":{"time":%d,"distinct_id":"\u0061non","$insert_id":"id-2"}} ] `, ms, ms)
+	status, out, _ := post{body: []byte(body)}.do(t, srv)
+	require.Equal(t, 400, status, "%v", out)
+	recs := out["failed_records"].([]any)
+	require.Len(t, recs, 1)
+	assert.Equal(t, float64(1), recs[0].(map[string]any)["index"])
+	assert.Equal(t, "properties.distinct_id", recs[0].(map[string]any)["field"], "escaped \"anon\" is still anon")
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	assert.Equal(t, "$experiment_started", evs[0].Name)
+	assert.Equal(t, "user-1\"q", evs[0].DistinctID)
+	assert.Equal(t, now.Add(-time.Minute), evs[0].Time.UTC())
+	assert.Len(t, evs[0].Properties, 5)
+}

@@ -1,0 +1,287 @@
+package mixpanel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/mixpanel"
+	"github.com/exposurekit/exposure/mixpanel/mixpaneltest"
+)
+
+const flagKey = "checkout-redesign"
+
+var domainSeq atomic.Int64
+
+// newFlagClient is OpenFeature's real in-memory provider with the
+// checkout-redesign flag split 50/50 by user, under a fresh domain.
+func newFlagClient(t testing.TB) *openfeature.Client {
+	t.Helper()
+	split := func(f memprovider.InMemoryFlag, ctx openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
+		user, _ := ctx[openfeature.TargetingKey].(string)
+		h := fnv.New32a()
+		_, _ = io.WriteString(h, user)
+		v := []string{"classic", "one-page"}[h.Sum32()%2]
+		return f.Variants[v], openfeature.ProviderResolutionDetail{Variant: v, Reason: openfeature.SplitReason}
+	}
+	provider := memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		flagKey: {Key: flagKey, State: memprovider.Enabled, DefaultVariant: "classic",
+			Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, ContextEvaluator: &split},
+	})
+	domain := fmt.Sprintf("mixpanel-e2e-%d", domainSeq.Add(1))
+	require.NoError(t, openfeature.SetNamedProviderAndWait(domain, provider))
+	return openfeature.NewClient(domain)
+}
+
+type harness struct {
+	tr     *exposure.Tracker
+	client *openfeature.Client
+	srv    *mixpaneltest.Server
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newHarness wires client -> Tracker -> mixpanel.Sink -> fake, with short
+// backoffs so retries take milliseconds.
+func newHarness(t testing.TB, client *openfeature.Client, srv *mixpaneltest.Server, cfg mixpanel.Config, opts ...exposure.SinkOption) *harness {
+	t.Helper()
+	if cfg.Token == "" {
+		cfg = srv.SinkConfig()
+	}
+	if cfg.MinBackoff == 0 {
+		cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, 20*time.Millisecond
+	}
+	cfg.Logger = quiet
+	sink, err := mixpanel.NewSink(cfg)
+	require.NoError(t, err)
+	tr, err := exposure.New(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: flagKey, Name: "Checkout Redesign"}),
+		exposure.WithSink(sink, opts...),
+		exposure.WithLogger(quiet),
+	)
+	require.NoError(t, err)
+	client.AddHooks(tr.Hook())
+	return &harness{tr: tr, client: client, srv: srv}
+}
+
+// expose renders the experiment to user, as a request would: evaluate,
+// mark, commit.
+func (h *harness) expose(user string) error {
+	ctx, scope := h.tr.Scope(context.Background())
+	if _, err := h.client.StringValue(ctx, flagKey, "classic", openfeature.NewEvaluationContext(user, nil)); err != nil {
+		return err
+	}
+	if err := exposure.MarkRendered(ctx, flagKey); err != nil {
+		return err
+	}
+	return scope.Commit(ctx)
+}
+
+func (h *harness) exposeN(t testing.TB, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		if err := h.expose(fmt.Sprintf("%s-%d", prefix, i)); err != nil {
+			require.NoError(t, err)
+		}
+	}
+}
+
+func TestEndToEndFlakyMixpanelLosesNothing(t *testing.T) {
+	const n = 100_000
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true, Seed: 42})
+	defer srv.Close()
+	// 30% of requests fail: rate limits, server errors, answers slower than
+	// the client waits (processed anyway), and connections dropped before
+	// or after the events were stored.
+	srv.SetFaultRate(0.30,
+		mixpaneltest.Fault{Status: 429}, mixpaneltest.Fault{Status: 500},
+		mixpaneltest.Fault{Status: 502}, mixpaneltest.Fault{Status: 503},
+		mixpaneltest.Fault{Delay: 250 * time.Millisecond},
+		mixpaneltest.Fault{Drop: true}, mixpaneltest.Fault{DropAfterStore: true},
+	)
+	cfg := srv.SinkConfig()
+	cfg.RequestTimeout = 100 * time.Millisecond
+	h := newHarness(t, newFlagClient(t), srv, cfg, exposure.WithQueueSize(n), exposure.WithBatchSize(500))
+	start := time.Now()
+	h.exposeN(t, "user", n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	require.NoError(t, h.tr.Flush(ctx))
+	require.NoError(t, h.tr.Close(ctx))
+	t.Logf("%d exposures in %v", n, time.Since(start))
+
+	ids := srv.InsertIDs()
+	require.Len(t, ids, n, "every exposure stored once")
+	distinct := make(map[string]struct{}, n)
+	for _, id := range ids {
+		distinct[id] = struct{}{}
+	}
+	assert.Len(t, distinct, n, "no duplicate after Mixpanel's dedupe")
+
+	st := h.tr.Stats().Sinks[0]
+	assert.Equal(t, uint64(n), st.Enqueued)
+	assert.Equal(t, uint64(n), st.Delivered)
+	assert.Zero(t, st.Failed)
+	assert.Zero(t, st.Dropped)
+	assert.Positive(t, st.Retried)
+
+	faults := map[string]int{}
+	for _, r := range srv.Requests() {
+		faults[r.Fault]++
+	}
+	total := len(srv.Requests())
+	t.Logf("requests %d, faults %v, resent duplicates %d", total, faults, srv.Duplicates())
+	for _, f := range []string{"429", "500", "502", "503", "delay=250ms", "drop", "drop-after-store"} {
+		assert.Positive(t, faults[f], "fault %s never happened", f)
+	}
+	assert.InDelta(t, 0.30, float64(total-faults[""])/float64(total), 0.08)
+	assert.Positive(t, srv.Duplicates(), "stored-then-failed requests were resent and deduplicated")
+}
+
+func TestEndToEndOutageThenRecovery(t *testing.T) {
+	const capacity = 3000
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
+	defer srv.Close()
+	h := newHarness(t, newFlagClient(t), srv, mixpanel.Config{},
+		exposure.WithQueueSize(capacity), exposure.WithBatchSize(250), exposure.WithFlushInterval(5*time.Millisecond))
+	srv.SetFaultRate(1, mixpaneltest.Fault{Status: 503}, mixpaneltest.Fault{Drop: true})
+
+	h.exposeN(t, "outage", capacity)
+	require.Eventually(t, func() bool { return len(srv.Requests()) >= 20 }, 10*time.Second, 5*time.Millisecond, "delivery keeps retrying")
+	assert.Zero(t, srv.Len())
+	// More than the queue holds: the excess is dropped and counted, never
+	// blocking the request path.
+	h.exposeN(t, "excess", 500)
+
+	srv.SetFaultRate(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, h.tr.Flush(ctx))
+	require.NoError(t, h.tr.Close(ctx))
+
+	st := h.tr.Stats().Sinks[0]
+	assert.Equal(t, uint64(capacity+500), st.Enqueued+st.Dropped)
+	assert.GreaterOrEqual(t, st.Enqueued, uint64(capacity), "the whole capacity was accepted")
+	assert.Equal(t, int(st.Enqueued), srv.Len(), "nothing accepted was lost")
+	assert.Equal(t, st.Enqueued, st.Delivered)
+	assert.Zero(t, st.Failed)
+	seen := map[string]bool{}
+	for _, e := range srv.Events() {
+		seen[e.DistinctID] = true
+	}
+	for i := range capacity {
+		require.True(t, seen[fmt.Sprintf("outage-%d", i)], "outage-%d lost", i)
+	}
+}
+
+func TestEndToEndPartialFailureIsNotRetried(t *testing.T) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
+	defer srv.Close()
+	h := newHarness(t, newFlagClient(t), srv, mixpanel.Config{}, exposure.WithFlushInterval(time.Hour))
+	users := []string{"u1", "anon", "u2", "u3", "null", "u4"} // Mixpanel refuses the placeholders
+	for _, u := range users {
+		require.NoError(t, h.expose(u))
+	}
+	err := h.tr.Flush(context.Background())
+	require.ErrorIs(t, err, exposure.ErrUndelivered)
+	assert.Contains(t, err.Error(), "2 exposure(s) failed for good")
+	st := h.tr.Stats().Sinks[0]
+	assert.Equal(t, uint64(4), st.Delivered)
+	assert.Equal(t, uint64(2), st.Failed)
+	assert.Zero(t, st.Retried, "a 400 is never retried")
+	assert.Contains(t, st.LastError, "distinct_id")
+	require.Len(t, srv.Requests(), 1)
+	assert.Equal(t, 400, srv.Requests()[0].Status)
+	var stored []string
+	for _, e := range srv.Events() {
+		stored = append(stored, e.DistinctID)
+	}
+	assert.ElementsMatch(t, []string{"u1", "u2", "u3", "u4"}, stored)
+	require.NoError(t, h.tr.Close(context.Background()))
+}
+
+func TestEndToEndCloseDuringOutage(t *testing.T) {
+	client := newFlagClient(t) // OpenFeature's own goroutines predate the check
+	ignore := goleak.IgnoreCurrent()
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
+	h := newHarness(t, client, srv, mixpanel.Config{}, exposure.WithBatchSize(100), exposure.WithFlushInterval(5*time.Millisecond))
+	srv.SetFaultRate(1, mixpaneltest.Fault{Status: 503}, mixpaneltest.Fault{Delay: 50 * time.Millisecond, Status: 502})
+	h.exposeN(t, "closing", 1000)
+	require.Eventually(t, func() bool { return len(srv.Requests()) >= 3 }, 5*time.Second, 5*time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := h.tr.Close(ctx)
+	elapsed := time.Since(start)
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, exposure.ErrUndelivered), "%v", err)
+	assert.Contains(t, err.Error(), "1000 exposure(s)")
+	assert.Less(t, elapsed, 3*time.Second, "Close returns once its context ends")
+	st := h.tr.Stats().Sinks[0]
+	assert.Equal(t, uint64(1000), st.Undelivered)
+	assert.Zero(t, st.Delivered)
+	assert.Zero(t, srv.Len())
+
+	srv.Close()
+	goleak.VerifyNone(t, ignore)
+}
+
+// BenchmarkEndToEnd is exposures through the whole path (OpenFeature
+// evaluation, mark, commit, dedupe, queue, batching, the Mixpanel sink,
+// HTTP over loopback, the fake's parsing and validation), per second.
+func BenchmarkEndToEnd(b *testing.B) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
+	defer srv.Close()
+	h := newHarness(b, newFlagClient(b), srv, mixpanel.Config{}, exposure.WithQueueSize(max(b.N, 1000)))
+	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := h.expose(prefix + "-" + fmt.Sprint(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := h.tr.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if st := h.tr.Stats().Sinks[0]; st.Delivered != uint64(b.N) {
+		b.Fatalf("delivered %d of %d", st.Delivered, b.N)
+	}
+	_ = h.tr.Close(context.Background())
+}
+
+// BenchmarkSendToFake is the sink alone: full batches of 2000 exposures
+// over loopback into the fake, per event.
+func BenchmarkSendToFake(b *testing.B) {
+	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
+	defer srv.Close()
+	s, err := mixpanel.NewSink(srv.SinkConfig())
+	require.NoError(b, err)
+	batch := exps(2000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range batch {
+			batch[j].InsertID = fmt.Sprintf("%016x%016x", i, j)
+		}
+		if err := s.Send(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+}
