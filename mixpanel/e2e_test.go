@@ -232,6 +232,7 @@ func TestEndToEndCloseDuringOutage(t *testing.T) {
 	assert.Contains(t, err.Error(), "1000 exposure(s)")
 	assert.Less(t, elapsed, 3*time.Second, "Close returns once its context ends")
 	st := h.tr.Stats().Sinks[0]
+	assert.Equal(t, "mixpanel", st.Name)
 	assert.Equal(t, uint64(1000), st.Undelivered)
 	assert.Zero(t, st.Delivered)
 	assert.Zero(t, srv.Len())
