@@ -285,7 +285,7 @@ func TestFailureClassification(t *testing.T) {
 		"504":                  {fault: mixpaneltest.Fault{Status: 504}, retryable: true},
 		"dropped connection":   {fault: mixpaneltest.Fault{Drop: true}, retryable: true, contains: "/import"},
 		"dropped after store":  {fault: mixpaneltest.Fault{DropAfterStore: true}, retryable: true},
-		"slow answer":          {fault: mixpaneltest.Fault{Delay: 2 * time.Second}, retryable: true, contains: "timed out"},
+		"slow answer":          {fault: mixpaneltest.Fault{Delay: 4 * time.Second}, retryable: true, contains: "timed out"},
 		"401":                  {fault: mixpaneltest.Fault{Status: 401}, auth: true, contains: "configuration error"},
 		"403":                  {fault: mixpaneltest.Fault{Status: 403}, auth: true, contains: "configuration error"},
 		"404":                  {fault: mixpaneltest.Fault{Status: 404}, contains: "404"},
@@ -294,7 +294,7 @@ func TestFailureClassification(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
 			defer srv.Close()
-			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, RequestTimeout: 200 * time.Millisecond})
+			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, RequestTimeout: time.Second})
 			srv.InjectFaults(tc.fault)
 			err := s.Send(context.Background(), exps(5))
 			require.Error(t, err)
