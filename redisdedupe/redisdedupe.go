@@ -61,6 +61,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,8 +306,9 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 		return first, nil
 	}
 
-	// Redis answered. A command can still fail on its own (a key of another
-	// type under our prefix, OOM): those keys fall back one by one.
+	// Redis answered. A command can still fail on its own (in a cluster,
+	// one node of several may be unreachable): those keys fall back one by
+	// one.
 	d.answered()
 	d.settleBackfill(pending)
 	var failed []int
@@ -448,7 +450,7 @@ func (d *Deduper) roundTrip(ctx context.Context, n int, call func(context.Contex
 		// The client ends its own calls at ctx's deadline: no goroutine.
 		defer cancel()
 		err := call(ctx)
-		if err != nil && ctx.Err() != nil {
+		if err != nil && timedOut(ctx, err) {
 			d.timeouts.Add(1)
 			d.failed(errTimeout, n)
 			return errTimeout, false
@@ -709,4 +711,18 @@ func honorsDeadlines(client redis.UniversalClient) bool {
 		return c.Options().ContextTimeoutEnabled
 	}
 	return false
+}
+
+// timedOut reports whether err ended a call at ctx's deadline: the client
+// may report its own network timeout a moment before ctx notices.
+func timedOut(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
