@@ -161,14 +161,15 @@ func WithCooldown(d time.Duration) Option {
 
 // WithFallback sets the deduper that answers while Redis is unavailable, and
 // that also remembers the claims Redis answered (see the package doc). It
-// should be local and fast. Default: exposure's in-memory deduper.
+// should be local and fast. Default (and nil): exposure.NewMemoryDeduper(0),
+// bounded to [exposure.DefaultDedupeCapacity] keys of about 40 bytes.
 func WithFallback(f exposure.Deduper) Option {
 	return func(d *Deduper) { d.fallback = f }
 }
 
 // WithLogger sets where the Deduper reports that Redis became unavailable
 // (a warning, at most once per log interval) and that it answers again (info).
-// Default [slog.Default].
+// Default (and nil): [slog.Default] at the time New is called.
 func WithLogger(l *slog.Logger) Option {
 	return func(d *Deduper) { d.log = l }
 }
