@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/exposurekit/exposure/mixpanel"
 	"github.com/exposurekit/exposure/mixpanel/mixpaneltest"
 )
@@ -265,6 +266,38 @@ func BenchmarkEndToEnd(b *testing.B) {
 		b.Fatalf("delivered %d of %d", st.Delivered, b.N)
 	}
 	_ = h.tr.Close(context.Background())
+}
+
+// BenchmarkEndToEndRecorder is the baseline for BenchmarkEndToEnd: the same
+// path into an in-memory recording sink, without encoding or HTTP.
+func BenchmarkEndToEndRecorder(b *testing.B) {
+	rec := exposuretest.NewRecorder()
+	tr, err := exposure.New(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: flagKey, Name: "Checkout Redesign"}),
+		exposure.WithSink(rec, exposure.WithQueueSize(max(b.N, 1000))),
+		exposure.WithLogger(quiet),
+	)
+	require.NoError(b, err)
+	client := newFlagClient(b)
+	client.AddHooks(tr.Hook())
+	h := &harness{tr: tr, client: client}
+	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := h.expose(prefix + "-" + fmt.Sprint(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tr.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if rec.Len() != b.N {
+		b.Fatalf("recorded %d of %d", rec.Len(), b.N)
+	}
+	_ = tr.Close(context.Background())
 }
 
 // BenchmarkSendToFake is the sink alone: full batches of 2000 exposures

@@ -82,26 +82,35 @@ func splitArray(b []byte) []json.RawMessage {
 	}
 }
 
-// eachMember calls f with the raw key (quotes included) and raw value of
-// each member of the object starting at b[i] == '{'.
-func eachMember(b []byte, i int, f func(key, val []byte)) {
-	i++
-	for {
-		i = skipWS(b, i)
-		if i >= len(b) || b[i] == '}' {
-			return
-		}
-		kEnd := skipString(b, i)
-		key := b[i:kEnd]
-		i = skipWS(b, kEnd) + 1 // ':'
-		i = skipWS(b, i)
-		vEnd := skipValue(b, i)
-		f(key, b[i:vEnd])
-		i = skipWS(b, vEnd)
-		if i < len(b) && b[i] == ',' {
-			i++
-		}
+// members iterates over the members of the object starting at b[i] == '{'
+// without allocating.
+type members struct {
+	b []byte
+	i int
+}
+
+func newMembers(b []byte, i int) members { return members{b, i + 1} }
+
+// next returns the raw key (quotes included) and raw value of the next
+// member; ok is false at the end of the object.
+func (m *members) next() (key, val []byte, ok bool) {
+	b := m.b
+	i := skipWS(b, m.i)
+	if i >= len(b) || b[i] == '}' {
+		return nil, nil, false
 	}
+	kEnd := skipString(b, i)
+	key = b[i:kEnd]
+	i = skipWS(b, kEnd) + 1 // ':'
+	i = skipWS(b, i)
+	vEnd := skipValue(b, i)
+	val = b[i:vEnd]
+	i = skipWS(b, vEnd)
+	if i < len(b) && b[i] == ',' {
+		i++
+	}
+	m.i = i
+	return key, val, true
 }
 
 // str decodes a raw JSON string; ok is false for any other value.
@@ -140,16 +149,24 @@ func scanEvent(raw []byte) (w wireEvent, object bool) {
 	if i >= len(raw) || raw[i] != '{' {
 		return w, false
 	}
-	eachMember(raw, i, func(key, val []byte) {
+	for m := newMembers(raw, i); ; {
+		key, val, ok := m.next()
+		if !ok {
+			break
+		}
 		switch {
 		case keyIs(key, "event"):
 			w.event = val
 		case keyIs(key, "properties"):
 			w.properties = val
 		}
-	})
+	}
 	if len(w.properties) > 0 && w.properties[0] == '{' {
-		eachMember(w.properties, 0, func(key, val []byte) {
+		for m := newMembers(w.properties, 0); ; {
+			key, val, ok := m.next()
+			if !ok {
+				break
+			}
 			w.nprops++
 			switch {
 			case keyIs(key, "time"):
@@ -161,7 +178,7 @@ func scanEvent(raw []byte) (w wireEvent, object bool) {
 			case keyIs(key, "token"):
 				w.tokn = val
 			}
-		})
+		}
 	}
 	return w, true
 }

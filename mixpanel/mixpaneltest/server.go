@@ -732,8 +732,9 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 		return ev, "event", fmt.Sprintf("event is %d bytes, must be smaller than 1MB", len(raw))
 	}
 	w, object := scanEvent(raw)
+	insertIDString := false
 	if w.insertID != nil {
-		ev.insertID, _ = str(w.insertID)
+		ev.insertID, insertIDString = str(w.insertID)
 	}
 	name, nameOK := str(w.event)
 	switch {
@@ -790,7 +791,7 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 	if w.insertID == nil {
 		return ev, "properties.$insert_id", "'properties.$insert_id' is required"
 	}
-	if _, ok := str(w.insertID); !ok {
+	if !insertIDString {
 		return ev, "properties.$insert_id", "'properties.$insert_id' must be a string"
 	}
 	if !validInsertID(ev.insertID) || Blocked(ev.insertID) {

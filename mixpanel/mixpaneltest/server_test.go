@@ -250,6 +250,7 @@ func TestPerEventValidation(t *testing.T) {
 		"missing insert id":        {event(0, map[string]any{"$insert_id": nil}), "properties.$insert_id"},
 		"37 char insert id":        {event(0, map[string]any{"$insert_id": strings.Repeat("a", 37)}), "properties.$insert_id"},
 		"insert id with _":         {event(0, map[string]any{"$insert_id": "a_b"}), "properties.$insert_id"},
+		"numeric insert id":        {event(0, map[string]any{"$insert_id": 12345}), "properties.$insert_id"},
 		"placeholder insert id":    {event(0, map[string]any{"$insert_id": "undefined"}), "properties.$insert_id"},
 		"empty event name":         {map[string]any{"event": "", "properties": event(0, nil)["properties"]}, "event"},
 		"no properties":            {map[string]any{"event": "x"}, "properties"},
