@@ -1,13 +1,60 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
+	"os"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/mixpanel"
+	"github.com/exposurekit/exposure/redisdedupe"
+	"github.com/redis/go-redis/v9"
 )
 
-// destinations returns the options for the optional real destinations the
-// environment asks for, and a function that releases them.
+// destinations returns the options for the real destinations the
+// environment asks for, and a function that releases them:
+//
+//   - MIXPANEL_TOKEN: exposures go to Mixpanel too (MIXPANEL_REGION US, EU
+//     or IN; MIXPANEL_API_HOST a base URL overriding the region, for a proxy);
+//   - REDIS_URL: several instances of the shop share one dedupe window, so a
+//     user is exposed once whichever instance serves the checkout page.
 func destinations(logger *slog.Logger) ([]exposure.Option, func(), error) {
-	return nil, func() {}, nil
+	var opts []exposure.Option
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+
+	if token := os.Getenv("MIXPANEL_TOKEN"); token != "" {
+		sink, err := mixpanel.NewSink(mixpanel.Config{
+			Token:    token,
+			Region:   mixpanel.Region(os.Getenv("MIXPANEL_REGION")),
+			Endpoint: os.Getenv("MIXPANEL_API_HOST"),
+			Logger:   logger,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, exposure.WithSink(sink))
+		logger.Info("sending exposures to Mixpanel")
+	}
+
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		ropt, err := redis.ParseURL(url)
+		if err != nil {
+			// Not err itself: it can quote the URL, password included.
+			return nil, nil, errors.New("REDIS_URL is not a valid redis:// or rediss:// URL")
+		}
+		ropt.ContextTimeoutEnabled = true // calls end at the Deduper's timeout
+		rdb := redis.NewClient(ropt)
+		closers = append(closers, func() { _ = rdb.Close() })
+		opts = append(opts, exposure.WithDeduper(redisdedupe.New(rdb,
+			redisdedupe.WithKeyPrefix("checkout-demo:exposure:"),
+			redisdedupe.WithLogger(logger),
+		)))
+		logger.Info("sharing the dedupe window through Redis", "addr", ropt.Addr)
+	}
+	return opts, closeAll, nil
 }
