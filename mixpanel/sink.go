@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -344,19 +345,11 @@ func (s *Sink) CloseIdleConnections() { s.client.CloseIdleConnections() }
 // Config.MaxRetryAge (1h).
 func (s *Sink) RetryPolicy() exposure.RetryPolicy { return s.policy }
 
-// chunk is a run of consecutive exposures sent in one request: batch[lo:hi]
-// whose events are raw[start:end] (comma-separated).
-type chunk struct {
-	lo, hi     int
-	start, end int
-}
-
 // outcome collects the per-index results of a Send.
 type outcome struct {
-	n         int
-	failures  []exposure.Failure
-	stop      error // a retryable or credential error: send no more chunks
-	delivered int
+	n        int
+	failures []exposure.Failure
+	stop     error // a retryable or credential error: send no more chunks
 }
 
 func (o *outcome) fail(lo, hi int, err error) {
@@ -443,11 +436,7 @@ func (o *outcome) result() error {
 }
 
 func sortFailures(f []exposure.Failure) {
-	for i := 1; i < len(f); i++ {
-		for j := i; j > 0 && f[j].Index < f[j-1].Index; j-- {
-			f[j], f[j-1] = f[j-1], f[j]
-		}
-	}
+	slices.SortStableFunc(f, func(a, b exposure.Failure) int { return a.Index - b.Index })
 }
 
 // sendChunk sends batch[lo:hi] in one request, halving it on 413.
@@ -476,7 +465,6 @@ func (s *Sink) sendChunk(ctx context.Context, batch []exposure.Exposure, raw []b
 				return
 			}
 		}
-		o.delivered += hi - lo
 	case status == http.StatusRequestEntityTooLarge:
 		if hi-lo == 1 {
 			o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)})
@@ -566,7 +554,6 @@ func (s *Sink) partial(batch []exposure.Exposure, lo, hi int, resp []byte, o *ou
 		o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: http.StatusBadRequest, Message: s.message(resp)})
 		return
 	}
-	o.delivered += hi - lo - len(failed)
 	attrs := []any{"refused", len(failed), "sent", hi - lo}
 	if first != nil {
 		attrs = append(attrs, "first_insert_id", first.InsertID, "first_field", first.Field, "first_message", first.Message)

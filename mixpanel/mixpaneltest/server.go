@@ -15,6 +15,15 @@
 //	sink, _ := mixpanel.NewSink(srv.SinkConfig())
 //	... // run the code under test
 //	events := srv.Events()
+//
+// Where Mixpanel's documentation is silent or inconsistent the fake picks
+// the stricter reading: a request over 2000 events is answered 413 like one
+// over the byte cap; the byte cap defaults to 2 MiB (older pages say 2MB,
+// newer ones 10MB: raise Config.MaxBytes to model the latter); an event
+// needs fewer than 255 properties; distinct_id is required but may be "";
+// the placeholder list (see [Blocked]) is matched case-insensitively and
+// also applies to $insert_id; /track answers 401 for a wrong token and 400
+// for an invalid event, refusing the whole request.
 package mixpaneltest
 
 import (
