@@ -39,7 +39,7 @@ func eventsN(tb testing.TB) int {
 // -race: every pipeline delivers every one of a few thousand events, and
 // the server counts exactly that many.
 func TestPipelinesDeliverAll(t *testing.T) {
-	const n = 3000 // above LaunchDarkly's window, so feeding waits and nudges
+	const n = 6000 // above LaunchDarkly's window: its feeding waits and nudges
 	for _, spec := range pipelines {
 		t.Run(spec.name, func(t *testing.T) {
 			r, err := run(spec, n)

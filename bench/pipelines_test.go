@@ -12,7 +12,6 @@ import (
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/mixpanel"
-	"github.com/hashicorp/golang-lru/v2"
 	"github.com/launchdarkly/go-sdk-common/v3/ldcontext"
 	"github.com/launchdarkly/go-sdk-common/v3/ldlog"
 	"github.com/launchdarkly/go-sdk-common/v3/ldtime"
@@ -23,8 +22,6 @@ import (
 	"github.com/posthog/posthog-go"
 	segment "github.com/segmentio/analytics-go/v3"
 )
-
-var _ = lru.New[string, struct{}] // used by the dedupe benchmark
 
 // Every pipeline sends, for event i, one exposure of subject "user-<i>" to
 // the experiment below, variant A for even i and B for odd i.
