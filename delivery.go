@@ -295,8 +295,9 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 		var be *BatchError
 		switch ok, after := IsRetryable(err); {
 		case errors.As(err, &be):
-			bad := 0
-			for _, f := range be.Failures {
+			bad, rejected := 0, 0
+			var firstRejected *Failure
+			for i, f := range be.Failures {
 				if f.Index < 0 || f.Index >= len(pending) {
 					continue
 				}
@@ -306,10 +307,18 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 					retryAfter = max(retryAfter, after)
 					continue
 				}
-				failed++
-				c.failed.Add(1)
-				e := &pending[f.Index]
-				q.log.Error("exposure: exposure rejected by sink", "experiment", e.Experiment, "variant", e.Variant, "insert_id", e.InsertID, "err", f.Err)
+				rejected++
+				if firstRejected == nil {
+					firstRejected = &be.Failures[i]
+				}
+			}
+			if rejected > 0 {
+				failed += rejected
+				c.failed.Add(uint64(rejected))
+				e := &pending[firstRejected.Index]
+				// One line per batch: a 400 can refuse 2000 records at once.
+				q.log.Error("exposure: exposures rejected by sink", "rejected", rejected,
+					"first_experiment", e.Experiment, "first_variant", e.Variant, "first_insert_id", e.InsertID, "first_err", firstRejected.Err)
 			}
 			c.delivered.Add(uint64(len(pending) - bad))
 		case ok:
@@ -405,12 +414,18 @@ func (q *queue) close(ctx context.Context) (undelivered uint64) {
 		<-q.done
 	}
 	q.abort()
+	// Let an HTTP sink drop its keep-alive connections (and their
+	// goroutines) now rather than when they time out.
+	if c, ok := q.sink.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	return q.counters.undelivered.Load() - before
 }
 
 // approxSize estimates the exposure's size once encoded, for batch bytes.
 func (e *Exposure) approxSize() int {
-	return 160 + len(e.Experiment) + len(e.Variant) + len(e.Identity.DistinctID) +
+	// A Mixpanel event's fixed part (names, time, token, library) is about 300 bytes.
+	return 300 + len(e.Experiment) + len(e.Variant) + len(e.Identity.DistinctID) +
 		len(e.Identity.DeviceID) + len(e.Identity.UserID) + len(e.InsertID)
 }
 

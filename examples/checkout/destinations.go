@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/mixpanel"
@@ -28,14 +30,18 @@ func destinations(logger *slog.Logger) ([]exposure.Option, func(), error) {
 	}
 
 	if token := os.Getenv("MIXPANEL_TOKEN"); token != "" {
+		endpoint := strings.TrimSpace(os.Getenv("MIXPANEL_API_HOST"))
+		if endpoint != "" && !strings.Contains(endpoint, "://") {
+			endpoint = "https://" + endpoint // a bare host, such as api-eu.mixpanel.com
+		}
 		sink, err := mixpanel.NewSink(mixpanel.Config{
 			Token:    token,
 			Region:   mixpanel.Region(os.Getenv("MIXPANEL_REGION")),
-			Endpoint: os.Getenv("MIXPANEL_API_HOST"),
+			Endpoint: endpoint,
 			Logger:   logger,
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("MIXPANEL_TOKEN is set, but: %w", err)
 		}
 		opts = append(opts, exposure.WithSink(sink))
 		logger.Info("sending exposures to Mixpanel")
