@@ -377,7 +377,7 @@ The pipelines, with their defaults except the endpoint:
   maximum, only a 500 KB request limit), Interval 5 s, up to 1,000 concurrent requests, no compression.
 - **Segment** (` + r.version("github.com/segmentio/analytics-go/v3") + `): ` + "`Enqueue(Track)`" + ` of "Experiment Viewed" with
   ` + "`experiment_name`" + ` and ` + "`variation_name`" + `. BatchSize 250 (the default; no documented maximum, a 500 KB
-  request limit), Interval 5 s, concurrent requests, no compression.
+  request limit), Interval 5 s, up to 1,000 concurrent requests, no compression.
 - **LaunchDarkly** (` + r.version("github.com/launchdarkly/go-sdk-events/v3") + `): ` + "`RecordCustomEvent`" + ` through the default
   event processor, configured as LaunchDarkly's server-side SDK configures it by default (capacity
   10,000 events, flush every 5 s, 1,000 context keys, no gzip). Every subject is new, so each custom
@@ -391,7 +391,8 @@ counted by the server: 50,000 for exposure, PostHog and Segment (half exposure's
 100,000), 5,000 for LaunchDarkly (half its capacity, as each event adds an index event to its buffer).
 LaunchDarkly sends only on its 5 s timer or on Flush, so the harness calls Flush every 2,500 events
 and whenever it waits; with its defaults alone it would deliver at most 10,000 events per 5 s and drop
-the rest. Both help the peers; nothing slows them down.
+the rest. The window and the flushes only keep events from being dropped; the window is far above
+every pipeline's batch, so none waits on it for a batch to fill, and nothing slows a peer down.
 
 **Dedupe memory**: N distinct keys of 32 hexadecimal characters (the form the Tracker claims with),
 built anew for each claim as a caller would, so a cache that keeps its keys pays for them; the live heap
