@@ -20,8 +20,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The tests stop Redis on purpose; go-redis would log every refused dial.
+	redis.SetLogger(quietRedisLog{})
 	goleak.VerifyTestMain(m)
 }
+
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
 
 // roundTrips counts the SET and DEL commands a client sends to Redis, alone
 // or in pipelines (not the handshake of new connections).
@@ -101,7 +107,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestClaimAndRelease(t *testing.T) {
 	rdb := sharedClient(t)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix))
+	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = time.Hour
 
@@ -148,7 +154,7 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix))
+	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = time.Hour
 
@@ -182,7 +188,7 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 func TestWindowExpires(t *testing.T) {
 	rdb := sharedClient(t)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix))
+	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = 30 * time.Millisecond
 
@@ -430,9 +436,9 @@ func TestRedisRestartBackfill(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	logs := &logBuffer{}
 	prefix := testPrefix(t)
-	da := New(a, WithKeyPrefix(prefix), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	da := New(a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	da.now = clock.Now
-	db := New(b, WithKeyPrefix(prefix))
+	db := New(b, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 
 	first, _ := da.Claim(ctx, "before", time.Hour)
@@ -469,7 +475,7 @@ func TestReleaseDuringOutageIsNotBackfilled(t *testing.T) {
 	a := srv.Client()
 	clock := &fakeClock{t: time.Now()}
 	prefix := testPrefix(t)
-	d := New(a, WithKeyPrefix(prefix), WithLogger(slog.New(slog.DiscardHandler)))
+	d := New(a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()
 
@@ -492,7 +498,7 @@ func TestRedisErrorsFallBack(t *testing.T) {
 	srv := startOwnServer(t)
 	a := srv.Client()
 	ctx := context.Background()
-	d := New(a, WithKeyPrefix(testPrefix(t)), WithLogger(slog.New(slog.DiscardHandler)))
+	d := New(a, WithKeyPrefix(testPrefix(t)), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory", "1").Err())
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
 
@@ -556,3 +562,8 @@ func TestLateAnswerEndsCooldown(t *testing.T) {
 	assert.Equal(t, int64(1), rdb.Exists(ctx, prefix+"cooling").Val(), "the cool-down's claim was backfilled")
 	require.NoError(t, rdb.Close())
 }
+
+// testTimeout replaces the 50 ms default in tests that are not about
+// timeouts: under -race on two loaded cores a healthy Redis can take longer,
+// and a fallback would change what those tests observe.
+const testTimeout = 5 * time.Second
