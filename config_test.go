@@ -37,6 +37,7 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 		{"queue size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueSize(0))}, "queue size"},
 		{"batch size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchSize(-1))}, "batch size"},
 		{"batch bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchBytes(10))}, "batch bytes"},
+		{"senders", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithSenders(0))}, "senders"},
 		{"flush interval", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithFlushInterval(0))}, "flush interval"},
 		{"retry policy", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Second, MaxBackoff: time.Millisecond, MaxAge: time.Hour}))}, "MaxBackoff"},
 	}

@@ -17,6 +17,7 @@ const (
 	DefaultBatchSize     = 2000
 	DefaultBatchBytes    = 2 << 20 // uncompressed, estimated
 	DefaultFlushInterval = time.Second
+	DefaultSenders       = 2
 )
 
 // SinkOption configures the delivery of one sink; see [WithSink].
@@ -27,6 +28,7 @@ type sinkConfig struct {
 	batchSize     int
 	batchBytes    int
 	flushInterval time.Duration
+	senders       int
 	retry         *RetryPolicy
 }
 
@@ -80,6 +82,20 @@ func WithFlushInterval(d time.Duration) SinkOption {
 	}
 }
 
+// WithSenders sets how many batches of the sink may be in flight at once,
+// 1 to 64. With more than one, a batch is encoded and sent while another
+// waits for its answer, and a batch in retry does not hold up the others.
+// Default [DefaultSenders].
+func WithSenders(n int) SinkOption {
+	return func(c *sinkConfig) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("%w: senders must be 1 to 64, got %d", ErrInvalidConfig, n)
+		}
+		c.senders = n
+		return nil
+	}
+}
+
 // WithRetryPolicy sets the sink's retry schedule, overriding the sink's own
 // (see [RetryPolicySink]) and [DefaultRetryPolicy].
 func WithRetryPolicy(p RetryPolicy) SinkOption {
@@ -112,10 +128,17 @@ type queue struct {
 	wake     chan struct{} // capacity 1
 
 	flushReq chan chan int // answered with the count that failed
-	stop     chan struct{}
-	done     chan struct{}
-	sendCtx  context.Context
-	abort    context.CancelFunc
+
+	// The worker hands full batches to the senders; inflight counts the
+	// batches handed over and not yet delivered, for Flush.
+	sendq       chan []Exposure
+	inflight    sync.WaitGroup
+	senders     sync.WaitGroup
+	flushFailed atomic.Int64 // permanent failures since the last flush began
+	stop        chan struct{}
+	done        chan struct{}
+	sendCtx     context.Context
+	abort       context.CancelFunc
 
 	counters sinkCounters
 	dropLog  rateLimitedLog
@@ -142,10 +165,14 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger) *queue {
 		capacity: cfg.queueSize,
 		wake:     make(chan struct{}, 1),
 		flushReq: make(chan chan int),
+		sendq:    make(chan []Exposure),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		sendCtx:  ctx,
 		abort:    cancel,
+	}
+	for range cfg.senders {
+		q.senders.Go(q.sendLoop)
 	}
 	go q.run()
 	return q
@@ -216,11 +243,14 @@ func (q *queue) run() {
 		case <-ticker.C:
 			b.drain()
 		case ack := <-q.flushReq:
-			b.failed = 0
+			q.flushFailed.Store(0)
 			b.drain()
-			ack <- b.failed
+			q.inflight.Wait()
+			ack <- int(q.flushFailed.Load())
 		case <-q.stop:
 			b.drain()
+			close(q.sendq)
+			q.senders.Wait()
 			return
 		}
 	}
@@ -228,10 +258,9 @@ func (q *queue) run() {
 
 // batcher accumulates exposures into batches bounded by count and bytes.
 type batcher struct {
-	q      *queue
-	batch  []Exposure
-	bytes  int
-	failed int // permanent failures since the last reset, for Flush
+	q     *queue
+	batch []Exposure
+	bytes int
 }
 
 func (b *batcher) add(e *Exposure) {
@@ -263,13 +292,22 @@ func (b *batcher) drain() {
 	}
 }
 
+// send hands the batch to a sender, blocking while all are busy: the
+// queue, not the batcher, is where exposures wait.
 func (b *batcher) send() {
 	if len(b.batch) == 0 {
 		return
 	}
-	b.failed += b.q.deliver(b.batch)
-	clear(b.batch) // drop references to the exposures' strings and maps
-	b.batch, b.bytes = b.batch[:0], 0
+	b.q.inflight.Add(1)
+	b.q.sendq <- b.batch
+	b.batch, b.bytes = make([]Exposure, 0, cap(b.batch)), 0
+}
+
+func (q *queue) sendLoop() {
+	for batch := range q.sendq {
+		q.flushFailed.Add(int64(q.deliver(batch)))
+		q.inflight.Done()
+	}
 }
 
 // deliver sends batch, retrying what is retryable until the policy's MaxAge

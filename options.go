@@ -43,6 +43,7 @@ func WithSink(s Sink, opts ...SinkOption) Option {
 			batchSize:     DefaultBatchSize,
 			batchBytes:    DefaultBatchBytes,
 			flushInterval: DefaultFlushInterval,
+			senders:       DefaultSenders,
 		}}
 		for _, o := range opts {
 			if err := o(&spec.cfg); err != nil {
