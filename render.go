@@ -23,9 +23,9 @@ type Scope struct {
 	mu      sync.Mutex
 	entries []scopeEntry
 	undo    []undoEntry
-	// Most requests touch one or two experiments: keep them inline so a
-	// scope costs one allocation.
-	entriesBuf [2]scopeEntry
+	// Most requests touch one experiment: keep it inline so a scope costs
+	// one allocation.
+	entriesBuf [1]scopeEntry
 	undoBuf    [2]undoEntry
 	undoCount  atomic.Int32
 	committed  bool // after the first Commit, marks are delivered at once
