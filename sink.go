@@ -116,3 +116,26 @@ func (e *BatchError) Error() string {
 	}
 	return b.String()
 }
+
+// SendEach implements Send for sinks that deliver one exposure at a time,
+// such as through a vendor SDK call per exposure. It calls send for each
+// exposure in order and reports the failures in a [*BatchError]; once ctx
+// has ended, the exposures not reached are reported retryable.
+func SendEach(ctx context.Context, batch []Exposure, send func(context.Context, *Exposure) error) error {
+	var failures []Failure
+	for i := range batch {
+		if err := ctx.Err(); err != nil {
+			for j := i; j < len(batch); j++ {
+				failures = append(failures, Failure{Index: j, Err: Retryable(err, 0)})
+			}
+			break
+		}
+		if err := send(ctx, &batch[i]); err != nil {
+			failures = append(failures, Failure{Index: i, Err: err})
+		}
+	}
+	if len(failures) > 0 {
+		return &BatchError{Failures: failures}
+	}
+	return nil
+}

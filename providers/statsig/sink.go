@@ -73,17 +73,13 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	if c == nil {
 		return exposure.Retryable(ErrNotInitialized, 0)
 	}
-	var failures []exposure.Failure
-	for i := range batch {
-		if err := s.send(ctx, c, &batch[i]); err != nil {
+	return exposure.SendEach(ctx, batch, func(ctx context.Context, e *exposure.Exposure) error {
+		err := s.send(ctx, c, e)
+		if err != nil {
 			s.failed.Add(1)
-			failures = append(failures, exposure.Failure{Index: i, Err: err})
 		}
-	}
-	if failures != nil {
-		return &exposure.BatchError{Failures: failures}
-	}
-	return nil
+		return err
+	})
 }
 
 func (s *Sink) send(ctx context.Context, c *sdk.Client, e *exposure.Exposure) error {

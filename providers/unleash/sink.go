@@ -113,22 +113,7 @@ func (s *Sink) Name() string { return "unleash" }
 // (not retried) or that were not reached before ctx ended (retried) are
 // failures, listed in a [*exposure.BatchError].
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
-	var failures []exposure.Failure
-	for i := range batch {
-		if err := ctx.Err(); err != nil {
-			for j := i; j < len(batch); j++ {
-				failures = append(failures, exposure.Failure{Index: j, Err: exposure.Retryable(err, 0)})
-			}
-			break
-		}
-		if err := s.sendOne(ctx, &batch[i]); err != nil {
-			failures = append(failures, exposure.Failure{Index: i, Err: err})
-		}
-	}
-	if len(failures) > 0 {
-		return &exposure.BatchError{Failures: failures}
-	}
-	return nil
+	return exposure.SendEach(ctx, batch, s.sendOne)
 }
 
 func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
