@@ -20,6 +20,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -313,7 +314,10 @@ func parseBeaconToken(s string) (tok beaconToken, payload, mac []byte, err error
 		return tok, nil, nil, errBeaconMalformed
 	}
 	raw, err := beaconEncoding.DecodeString(s)
-	if err != nil || len(raw) < 1+beaconMACSize || raw[0] != beaconTokenVersion {
+	// The decoder skips \r and \n: the length check refuses them, so that
+	// a token has one spelling.
+	if err != nil || beaconEncoding.EncodedLen(len(raw)) != len(s) ||
+		len(raw) < 1+beaconMACSize || raw[0] != beaconTokenVersion {
 		return tok, nil, nil, errBeaconMalformed
 	}
 	payload, mac = raw[:len(raw)-beaconMACSize], raw[len(raw)-beaconMACSize:]
@@ -366,16 +370,31 @@ func (b *beacon) mac(key int, dst, payload []byte) []byte {
 	return dst
 }
 
-// sign returns the token for tok, signed with the first key, or "" when
-// it would be longer than maxBeaconToken.
-func (b *beacon) sign(tok *beaconToken) string {
-	var buf [512]byte
-	raw := tok.appendPayload(buf[:0])
-	raw = b.mac(0, raw, raw)
-	if beaconEncoding.EncodedLen(len(raw)) > maxBeaconToken {
-		return ""
+// beaconScratch holds the buffers of one signing, reused across renders.
+type beaconScratch struct{ raw, enc []byte }
+
+var beaconScratchPool = sync.Pool{New: func() any {
+	return &beaconScratch{raw: make([]byte, 0, 256), enc: make([]byte, 0, 384)}
+}}
+
+// signTo encodes the token for tok, signed with the first key, into
+// sc.enc; it leaves sc.enc empty when the token would be longer than
+// maxBeaconToken.
+func (b *beacon) signTo(sc *beaconScratch, tok *beaconToken) {
+	sc.raw = tok.appendPayload(sc.raw[:0])
+	sc.raw = b.mac(0, sc.raw, sc.raw)
+	sc.enc = sc.enc[:0]
+	if beaconEncoding.EncodedLen(len(sc.raw)) <= maxBeaconToken {
+		sc.enc = beaconEncoding.AppendEncode(sc.enc, sc.raw)
 	}
-	return beaconEncoding.EncodeToString(raw)
+}
+
+// sign returns the token for tok, or "" when it would be too long.
+func (b *beacon) sign(tok *beaconToken) string {
+	sc := beaconScratchPool.Get().(*beaconScratch)
+	defer beaconScratchPool.Put(sc)
+	b.signTo(sc, tok)
+	return string(sc.enc)
 }
 
 type beaconVerdict int
@@ -464,8 +483,10 @@ func exposureBeacon(v any, flagKey string) template.HTMLAttr {
 		return ""
 	}
 	tok := tokenFor(&a, t.now())
-	signed := b.sign(&tok)
-	if signed == "" {
+	sc := beaconScratchPool.Get().(*beaconScratch)
+	defer beaconScratchPool.Put(sc)
+	b.signTo(sc, &tok)
+	if len(sc.enc) == 0 {
 		b.counters.notIssued.Add(1)
 		if b.misuseLog.allow(minuteInterval) {
 			t.log.Warn(`exposure: template function "exposureBeacon": the assignment is too large for a token; nothing will be recorded`,
@@ -475,7 +496,13 @@ func exposureBeacon(v any, flagKey string) template.HTMLAttr {
 	}
 	b.counters.issued.Add(1)
 	// The token is base64url: nothing in it needs escaping in an attribute.
-	return template.HTMLAttr(`data-exposure="` + signed + `"`)
+	const prefix = `data-exposure="`
+	var attr strings.Builder
+	attr.Grow(len(prefix) + len(sc.enc) + 1)
+	attr.WriteString(prefix)
+	attr.Write(sc.enc)
+	attr.WriteByte('"')
+	return template.HTMLAttr(attr.String())
 }
 
 // templateContext is the context a template function was given: a

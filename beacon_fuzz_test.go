@@ -100,6 +100,7 @@ func TestBeaconTokenVerdicts(t *testing.T) {
 		{"unknown version", beaconEncoding.EncodeToString(v2), testT0, beaconMalformed},
 		{"truncated", good[:len(good)-3], testT0, beaconMalformed},
 		{"padded", good + "==", testT0, beaconMalformed},
+		{"with a line break", good[:20] + "\r\n" + good[20:], testT0, beaconMalformed},
 		{"standard alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(good) + "+", testT0, beaconMalformed},
 		{"empty", "", testT0, beaconMalformed},
 		{"too long", strings.Repeat("A", maxBeaconToken+1), testT0, beaconMalformed},
