@@ -12,9 +12,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/exposurekit/exposure"
 	"github.com/open-feature/go-sdk/openfeature"
@@ -35,7 +39,7 @@ const (
 )
 
 // The page's render sites, one experiment flag each.
-var beaconFlags = []string{"top-exp", "hidden-exp", "invisible-exp", "below-exp", "late-exp"}
+var beaconFlags = []string{"top-exp", "hidden-exp", "invisible-exp", "slow-exp", "below-exp", "late-exp"}
 
 var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs()).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>beacon test</title>
@@ -45,6 +49,7 @@ var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs
 <div id="top" class="box" {{ exposureBeacon .Ctx "top-exp" }}>top: visible at load</div>
 <div id="hidden" class="box" style="display:none" {{ exposureBeacon .Ctx "hidden-exp" }}>hidden by display:none</div>
 <div id="invisible" class="box" style="visibility:hidden" {{ exposureBeacon .Ctx "invisible-exp" }}>hidden by visibility</div>
+<div id="slow" class="box" data-exposure-dwell="600000" {{ exposureBeacon .Ctx "slow-exp" }}>needs ten minutes on screen</div>
 <div id="spacer"></div>
 <div id="below" class="box" {{ exposureBeacon .Ctx "below-exp" }}>below the fold</div>
 <template id="later"><div id="late" class="box" {{ exposureBeacon .Ctx "late-exp" }}>added later</div></template>
@@ -55,6 +60,16 @@ var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs
 type beaconSite struct {
 	*env
 	srv *httptest.Server
+
+	mu    sync.Mutex
+	posts []string // the Content-Type of each POST to the beacon endpoint
+}
+
+// postTypes returns the Content-Type of each confirmation received.
+func (s *beaconSite) postTypes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.posts)
 }
 
 func newBeaconSite(t *testing.T) *beaconSite {
@@ -66,6 +81,7 @@ func newBeaconSite(t *testing.T) *beaconSite {
 			exposure.Experiment{FlagKey: "top-exp", Name: "Top"},
 			exposure.Experiment{FlagKey: "hidden-exp", Name: "Hidden"},
 			exposure.Experiment{FlagKey: "invisible-exp", Name: "Invisible"},
+			exposure.Experiment{FlagKey: "slow-exp", Name: "Slow"},
 			exposure.Experiment{FlagKey: "below-exp", Name: "Below"},
 			exposure.Experiment{FlagKey: "late-exp", Name: "Late"},
 		))
@@ -76,8 +92,17 @@ func newBeaconSite(t *testing.T) *beaconSite {
 	}
 	client := newClient(t, memprovider.NewInMemoryProvider(flags), e.tracker.Hook())
 
+	site := &beaconSite{env: e}
+	beacon := e.tracker.BeaconHandler()
 	mux := http.NewServeMux()
-	mux.Handle("/exposure/beacon", e.tracker.BeaconHandler())
+	mux.HandleFunc("/exposure/beacon", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			site.mu.Lock()
+			site.posts = append(site.posts, r.Header.Get("Content-Type"))
+			site.mu.Unlock()
+		}
+		beacon.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
 		ec := openfeature.NewEvaluationContext(r.URL.Query().Get("user"), nil)
 		for _, f := range beaconFlags {
@@ -91,9 +116,9 @@ func newBeaconSite(t *testing.T) *beaconSite {
 			t.Errorf("rendering the page: %v", err)
 		}
 	})
-	srv := httptest.NewServer(e.tracker.Middleware(mux))
-	t.Cleanup(srv.Close)
-	return &beaconSite{env: e, srv: srv}
+	site.srv = httptest.NewServer(e.tracker.Middleware(mux))
+	t.Cleanup(site.srv.Close)
+	return site
 }
 
 // exposed counts the exposures the sink received for flag.
@@ -185,6 +210,7 @@ func TestBrowserBeacon(t *testing.T) {
 	browser := newBrowser(t)
 	t.Run("confirms only what is seen", func(t *testing.T) { testConfirmsOnlyWhatIsSeen(t, browser) })
 	t.Run("a second tab sends nothing new", func(t *testing.T) { testSecondTabSendsNothingNew(t, browser) })
+	t.Run("falls back to fetch when sendBeacon refuses", func(t *testing.T) { testFetchFallback(t, browser) })
 }
 
 // newTab opens a tab, closed at the end of the test.
@@ -207,9 +233,9 @@ func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
 	site.waitExposed(t, "top-exp", 1)
 	time.Sleep(browserQuiet)
 	st := site.tracker.Stats()
-	assert.Equal(t, uint64(5), st.Beacon.Issued)
+	assert.Equal(t, uint64(len(beaconFlags)), st.Beacon.Issued)
 	assert.Equal(t, uint64(1), st.Beacon.Accepted, "only the element on screen confirmed")
-	for _, f := range []string{"below-exp", "hidden-exp", "invisible-exp", "late-exp"} {
+	for _, f := range []string{"below-exp", "hidden-exp", "invisible-exp", "slow-exp", "late-exp"} {
 		assert.Zero(t, site.exposed(f), "%s sent without being seen", f)
 	}
 
@@ -234,11 +260,34 @@ func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
 	time.Sleep(browserQuiet)
 	assert.Zero(t, site.exposed("hidden-exp"), "display:none sent")
 	assert.Zero(t, site.exposed("invisible-exp"), "visibility:hidden sent")
+	assert.Zero(t, site.exposed("slow-exp"), "an element's own dwell was ignored")
 	st = site.tracker.Stats()
 	assert.Equal(t, uint64(3), st.Beacon.Accepted)
 	assert.Zero(t, st.Beacon.Rejected)
 	assert.Equal(t, uint64(3), st.Committed, "every exposure came from the browser")
 	assert.Zero(t, st.Duplicates)
+	assert.Equal(t, []string{sendBeaconType, sendBeaconType, sendBeaconType}, site.postTypes(), "posted with sendBeacon")
+}
+
+// The Content-Type Chromium gives a string body: sendBeacon adds the
+// charset, the script's fetch fallback sets plain text.
+const (
+	sendBeaconType = "text/plain;charset=UTF-8"
+	fetchType      = "text/plain"
+)
+
+func testFetchFallback(t *testing.T, browser context.Context) {
+	site := newBeaconSite(t)
+	tab := newTab(t, browser)
+	// A browser whose beacon queue is full: sendBeacon answers false.
+	run(t, tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `navigator.sendBeacon = function () { return false; };`,
+		})
+		return err
+	}), chromedp.Navigate(site.srv.URL+"/page?user=cy"))
+	site.waitExposed(t, "top-exp", 1)
+	assert.Equal(t, []string{fetchType}, site.postTypes())
 }
 
 func testSecondTabSendsNothingNew(t *testing.T, browser context.Context) {
