@@ -107,6 +107,7 @@ type Tracker struct {
 	now      func() time.Time
 	queues   []*queue
 	hook     *hook
+	beacon   *beacon // browser-confirmed exposures (beacon.go)
 
 	counters     trackerCounters
 	unscopedOnce sync.Once
@@ -137,6 +138,10 @@ func New(opts ...Option) (*Tracker, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	bcn, err := newBeacon(&c.beacon)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.sinks) == 0 {
 		errs = append(errs, fmt.Errorf("%w: no sink: add at least one WithSink", ErrInvalidConfig))
 	}
@@ -151,7 +156,7 @@ func New(opts ...Option) (*Tracker, error) {
 	}
 	t := &Tracker{
 		reg: reg, deduper: c.deduper, window: c.window, log: c.logger,
-		identity: c.identity, now: c.now,
+		identity: c.identity, now: c.now, beacon: bcn,
 	}
 	t.hook = &hook{t: t}
 	for _, s := range c.sinks {

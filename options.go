@@ -23,6 +23,7 @@ type config struct {
 	logger      *slog.Logger
 	identity    func(openfeature.EvaluationContext) (Identity, error)
 	now         func() time.Time
+	beacon      beaconConfig // beacon.go
 }
 
 type sinkSpec struct {

@@ -36,6 +36,7 @@ type scopeEntry struct {
 	a         Assignment
 	marked    bool
 	delivered bool
+	beacon    bool // exposureBeacon issued a token: only the browser confirms it (beacon.go)
 }
 
 // undoEntry remembers what an evaluation replaced, until the SDK says the
@@ -173,7 +174,7 @@ func (s *Scope) mark(ctx context.Context, flagKey string) error {
 	s.t.counters.marks.Add(1)
 	e := &s.entries[i]
 	e.marked = true
-	if !s.committed || e.delivered {
+	if !s.committed || e.delivered || e.beacon {
 		s.mu.Unlock()
 		return nil
 	}
@@ -202,7 +203,7 @@ func (s *Scope) Commit(ctx context.Context) error {
 	s.committed = true
 	for i := range s.entries {
 		e := &s.entries[i]
-		if e.marked && !e.delivered {
+		if e.marked && !e.delivered && !e.beacon {
 			e.delivered = true
 			as = append(as, e.a)
 		}
@@ -290,12 +291,23 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // TemplateFuncs returns the html/template functions of this package:
 //
 //	{{ exposed .Ctx "checkout-redesign" }}
+//	<aside {{ exposureBeacon .Ctx "accessories-panel" }}>…</aside>
 //
 // "exposed" calls MarkRendered with a context.Context or an *http.Request
-// and renders nothing. It never fails the template: misuse (no context, no
-// scope, a flag not assigned) is logged and counted.
+// and renders nothing.
+//
+// "exposureBeacon" leaves the decision to the browser, for variants drawn
+// below the fold or in elements that may stay hidden: it renders a
+// data-exposure attribute with a signed token for the flag's assignment,
+// and the server does not send that exposure, even if the flag is also
+// marked rendered; the script of [Tracker.BeaconHandler] posts the token
+// back once the element was visible, and only then is it committed. It
+// needs [WithBeaconKeys].
+//
+// Neither ever fails the template: misuse (no context, no scope, a flag
+// not assigned, no beacon keys) renders nothing, is logged and counted.
 func TemplateFuncs() template.FuncMap {
-	return template.FuncMap{"exposed": exposed}
+	return template.FuncMap{"exposed": exposed, "exposureBeacon": exposureBeacon}
 }
 
 // misuseLog limits warnings about template misuse that no Tracker can own.

@@ -34,6 +34,8 @@ type Stats struct {
 	Discarded uint64
 	// DedupeErrors is claims the Deduper failed; the exposure was sent.
 	DedupeErrors uint64
+	// Beacon counts exposures confirmed in the browser.
+	Beacon BeaconStats
 	// Sinks has one entry per sink, in the order they were configured.
 	Sinks []SinkStats
 }
@@ -97,6 +99,7 @@ func (t *Tracker) Stats() Stats {
 		Duplicates:      c.duplicates.Load(),
 		Discarded:       c.discarded.Load(),
 		DedupeErrors:    c.dedupeErrors.Load(),
+		Beacon:          t.beacon.stats(),
 		Sinks:           make([]SinkStats, len(t.queues)),
 	}
 	for i, q := range t.queues {

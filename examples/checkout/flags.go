@@ -19,8 +19,18 @@ var checkoutExperiment = exposure.Experiment{
 	Weights:  map[string]float64{"Variant A": 0.5, "Variant B": 0.5},
 }
 
+// accessoriesFlag is a second experiment, drawn far below the fold of the
+// checkout page: its exposure is confirmed by the browser (exposureBeacon).
+const accessoriesFlag = "accessories-panel"
+
+var accessoriesExperiment = exposure.Experiment{
+	FlagKey:  accessoriesFlag,
+	Name:     "Recommended Accessories",
+	Variants: map[string]string{"a": "Grid", "b": "Carousel"},
+}
+
 // newFlagProvider is OpenFeature's in-memory provider with the experiment
-// flag: 50/50 by user id, stable for a user.
+// flags: 50/50 by user id, stable for a user.
 func newFlagProvider() *memprovider.InMemoryProvider {
 	split := func(flag memprovider.InMemoryFlag, ctx openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
 		user, _ := ctx[exposure.AttributeUserID].(string)
@@ -31,7 +41,7 @@ func newFlagProvider() *memprovider.InMemoryProvider {
 			return flag.Variants["a"], openfeature.ProviderResolutionDetail{Variant: "a", Reason: openfeature.DefaultReason}
 		}
 		h := fnv.New32a()
-		h.Write([]byte(checkoutFlag + "/" + user))
+		h.Write([]byte(flag.Key + "/" + user))
 		variant := "a"
 		if h.Sum32()%2 == 1 {
 			variant = "b"
@@ -44,6 +54,13 @@ func newFlagProvider() *memprovider.InMemoryProvider {
 			State:            memprovider.Enabled,
 			DefaultVariant:   "a",
 			Variants:         map[string]any{"a": "classic", "b": "one-page"},
+			ContextEvaluator: &split,
+		},
+		accessoriesFlag: {
+			Key:              accessoriesFlag,
+			State:            memprovider.Enabled,
+			DefaultVariant:   "a",
+			Variants:         map[string]any{"a": "grid", "b": "carousel"},
 			ContextEvaluator: &split,
 		},
 	})

@@ -10,15 +10,23 @@
 // rendered and marked: one exposure, printed as a JSON line on stdout).
 // Refresh the checkout page: nothing new, the exposure is deduplicated.
 //
+// Far below the fold, the checkout page also draws the "Recommended
+// Accessories" experiment. That render site uses exposureBeacon: the server
+// sends nothing for it, and your browser confirms the exposure once you
+// scroll the panel into view (half of it on screen for a second).
+//
 // Environment:
 //
 //	MIXPANEL_TOKEN     send exposures to Mixpanel too (MIXPANEL_REGION: US, EU or IN;
 //	                   MIXPANEL_API_HOST: a base URL overriding the region)
 //	REDIS_URL          share the dedupe window through Redis (redis://host:port)
+//	EXPOSURE_BEACON_KEY  the key signing browser confirmations, at least 32 bytes, the same
+//	                   on every instance; without it a random key is made per run
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,7 +59,8 @@ func run(addr string) error {
 	defer closeExtras()
 
 	tracker, err := exposure.New(append(opts,
-		exposure.WithExperiments(checkoutExperiment),
+		exposure.WithExperiments(checkoutExperiment, accessoriesExperiment),
+		exposure.WithBeaconKeys(beaconKey(logger)),
 		exposure.WithSink(exposure.NewWriterSink(os.Stdout), exposure.WithFlushInterval(200*time.Millisecond)),
 		exposure.WithLogger(logger),
 	)...)
@@ -68,7 +77,10 @@ func run(addr string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: tracker.Middleware(shop.routes()), ReadHeaderTimeout: 5 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/exposure/beacon", tracker.BeaconHandler()) // the script and the confirmations
+	mux.Handle("/", shop.routes())
+	srv := &http.Server{Addr: addr, Handler: tracker.Middleware(mux), ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -90,4 +102,15 @@ func run(addr string) error {
 	}
 	// Deliver every queued exposure before exiting.
 	return tracker.Close(shutdownCtx)
+}
+
+// beaconKey is EXPOSURE_BEACON_KEY, or a random key for this run: tokens
+// in pages rendered before a restart are then refused, which a demo can
+// live with. In production, share one secret key between instances.
+func beaconKey(logger *slog.Logger) []byte {
+	if k := os.Getenv("EXPOSURE_BEACON_KEY"); k != "" {
+		return []byte(k) // New refuses it if shorter than 32 bytes
+	}
+	logger.Info("EXPOSURE_BEACON_KEY not set: signing browser confirmations with a random key for this run")
+	return []byte(rand.Text() + rand.Text()) // 2 x 26 base32 characters: 260 random bits
 }

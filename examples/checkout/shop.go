@@ -41,10 +41,11 @@ func (s *shop) routes() http.Handler {
 // page is what every template gets: Ctx carries the request's exposure
 // Scope to the "exposed" template function.
 type page struct {
-	Ctx     context.Context
-	User    string
-	Users   []string
-	Variant string
+	Ctx         context.Context
+	User        string
+	Users       []string
+	Variant     string
+	Accessories string // the accessories panel's variant, on the checkout page
 }
 
 func currentUser(r *http.Request) string {
@@ -59,13 +60,19 @@ func currentUser(r *http.Request) string {
 // variant evaluates the experiment flag for the user: an assignment,
 // recorded by the exposure hook, and nothing sent yet.
 func (s *shop) variant(r *http.Request, user string) string {
+	return s.evaluate(r, checkoutFlag, "classic", user)
+}
+
+// evaluate evaluates a string flag for the user, def when there is no user
+// or the evaluation fails.
+func (s *shop) evaluate(r *http.Request, flag, def, user string) string {
 	if user == "" {
-		return "classic"
+		return def
 	}
 	ec := openfeature.NewEvaluationContext(user, map[string]any{exposure.AttributeUserID: user})
-	v, err := s.flags.StringValue(r.Context(), checkoutFlag, "classic", ec)
+	v, err := s.flags.StringValue(r.Context(), flag, def, ec)
 	if err != nil {
-		slog.Warn("flag evaluation failed; showing the classic checkout", "err", err)
+		slog.Warn("flag evaluation failed; showing the default", "flag", flag, "default", def, "err", err)
 	}
 	return v
 }
@@ -83,8 +90,10 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	// checkout.html draws the variant and calls {{ exposed .Ctx "checkout-redesign" }}.
-	s.render(w, "checkout.html", page{Ctx: r.Context(), User: user, Variant: s.variant(r, user)})
+	// checkout.html draws the variant and calls {{ exposed .Ctx "checkout-redesign" }};
+	// far below, the accessories panel carries {{ exposureBeacon .Ctx "accessories-panel" }}.
+	s.render(w, "checkout.html", page{Ctx: r.Context(), User: user, Variant: s.variant(r, user),
+		Accessories: s.evaluate(r, accessoriesFlag, "grid", user)})
 }
 
 func (s *shop) pickUser(w http.ResponseWriter, r *http.Request) {

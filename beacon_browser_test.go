@@ -1,0 +1,312 @@
+package exposure_test
+
+// End-to-end tests of exposures confirmed in the browser: a real headless
+// Chromium, driven through the DevTools protocol by chromedp, loads pages
+// from a real server running the Tracker's middleware and beacon handler.
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/exposurekit/exposure"
+	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+const (
+	// browserDwell is the dwell the browser tests configure: short, for speed.
+	browserDwell = 200 * time.Millisecond
+	// browserQuiet is how long a test waits to be sure nothing else is sent:
+	// several dwells after the moment something would have been.
+	browserQuiet = 4 * browserDwell
+	// browserWait bounds every wait for something to happen.
+	browserWait = 15 * time.Second
+)
+
+// The page's render sites, one experiment flag each.
+var beaconFlags = []string{"top-exp", "hidden-exp", "invisible-exp", "slow-exp", "below-exp", "late-exp"}
+
+var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs()).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>beacon test</title>
+<style>body{margin:0;font:16px sans-serif}.box{height:150px}#spacer{height:4000px}</style>
+<script src="/exposure/beacon" defer></script></head>
+<body>
+<div id="top" class="box" {{ exposureBeacon .Ctx "top-exp" }}>top: visible at load</div>
+<div id="hidden" class="box" style="display:none" {{ exposureBeacon .Ctx "hidden-exp" }}>hidden by display:none</div>
+<div id="invisible" class="box" style="visibility:hidden" {{ exposureBeacon .Ctx "invisible-exp" }}>hidden by visibility</div>
+<div id="slow" class="box" data-exposure-dwell="600000" {{ exposureBeacon .Ctx "slow-exp" }}>needs ten minutes on screen</div>
+<div id="spacer"></div>
+<div id="below" class="box" {{ exposureBeacon .Ctx "below-exp" }}>below the fold</div>
+<template id="later"><div id="late" class="box" {{ exposureBeacon .Ctx "late-exp" }}>added later</div></template>
+</body></html>`))
+
+// beaconSite is a real server with the page at /page?user=… and the beacon
+// handler at /exposure/beacon, both behind the Tracker's middleware.
+type beaconSite struct {
+	*env
+	srv *httptest.Server
+
+	mu    sync.Mutex
+	posts []string // the Content-Type of each POST to the beacon endpoint
+}
+
+// postTypes returns the Content-Type of each confirmation received.
+func (s *beaconSite) postTypes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.posts)
+}
+
+func newBeaconSite(t *testing.T) *beaconSite {
+	t.Helper()
+	e := newEnv(t,
+		exposure.WithBeaconKeys(beaconKey(t)),
+		exposure.WithBeaconVisibility(0.5, browserDwell),
+		exposure.WithExperiments(
+			exposure.Experiment{FlagKey: "top-exp", Name: "Top"},
+			exposure.Experiment{FlagKey: "hidden-exp", Name: "Hidden"},
+			exposure.Experiment{FlagKey: "invisible-exp", Name: "Invisible"},
+			exposure.Experiment{FlagKey: "slow-exp", Name: "Slow"},
+			exposure.Experiment{FlagKey: "below-exp", Name: "Below"},
+			exposure.Experiment{FlagKey: "late-exp", Name: "Late"},
+		))
+	flags := map[string]memprovider.InMemoryFlag{}
+	for _, f := range beaconFlags {
+		flags[f] = memprovider.InMemoryFlag{Key: f, State: memprovider.Enabled, DefaultVariant: "on",
+			Variants: map[string]any{"on": "shown", "off": "classic"}}
+	}
+	client := newClient(t, memprovider.NewInMemoryProvider(flags), e.tracker.Hook())
+
+	site := &beaconSite{env: e}
+	beacon := e.tracker.BeaconHandler()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/exposure/beacon", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			site.mu.Lock()
+			site.posts = append(site.posts, r.Header.Get("Content-Type"))
+			site.mu.Unlock()
+		}
+		beacon.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
+		ec := openfeature.NewEvaluationContext(r.URL.Query().Get("user"), nil)
+		for _, f := range beaconFlags {
+			if _, err := client.StringValue(r.Context(), f, "classic", ec); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		if err := beaconPage.Execute(w, map[string]any{"Ctx": r.Context()}); err != nil {
+			t.Errorf("rendering the page: %v", err)
+		}
+	})
+	site.srv = httptest.NewServer(e.tracker.Middleware(mux))
+	t.Cleanup(site.srv.Close)
+	return site
+}
+
+// exposed counts the exposures the sink received for flag.
+func (s *beaconSite) exposed(flag string) int {
+	n := 0
+	for _, x := range s.recorder.Exposures() {
+		if x.FlagKey == flag {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *beaconSite) waitExposed(t *testing.T, flag string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.exposed(flag) >= n }, browserWait, 20*time.Millisecond,
+		"waiting for %d exposure(s) of %s; stats %+v", n, flag, s.tracker.Stats().Beacon)
+}
+
+// chromium finds the browser: $EXPOSURE_CHROMIUM, else chromium in PATH.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	if p := os.Getenv("EXPOSURE_CHROMIUM"); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("no browser: set EXPOSURE_CHROMIUM to a Chromium binary or put chromium in PATH " +
+			"(Debian: apt-get install chromium; ./scripts/test installs it)")
+	}
+	return p
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns
+// the context of its first tab. Everything is closed when the test ends,
+// and the test fails if a goroutine is left behind.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium(t)
+	ignore := []goleak.Option{goleak.IgnoreCurrent(),
+		// OpenFeature keeps an event goroutine per registered provider domain.
+		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.func1"),
+		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.(*eventExecutor).startEventListener.func3.1")}
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore...) }) // runs last
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1024, 768),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc) // waits for the browser process to exit
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // closes the browser gracefully
+		cancel()
+	})
+	// The first run starts the browser and must not have a deadline: it
+	// would stop the browser.
+	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
+	return ctx
+}
+
+// run runs actions in a tab, bounded by browserWait.
+func run(t *testing.T, tab context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, steps...))
+}
+
+// eval runs JavaScript in a tab, ignoring its result.
+func eval(js string) chromedp.Action[chromedp.Void] { return chromedp.Evaluate[chromedp.Void](js) }
+
+// TestBrowserBeacon shares one browser between its cases, since starting
+// one is the slow part; each case has its own tabs, server and Tracker.
+func TestBrowserBeacon(t *testing.T) {
+	browser := newBrowser(t)
+	t.Run("confirms only what is seen", func(t *testing.T) { testConfirmsOnlyWhatIsSeen(t, browser) })
+	t.Run("a second tab sends nothing new", func(t *testing.T) { testSecondTabSendsNothingNew(t, browser) })
+	t.Run("falls back to fetch when sendBeacon refuses", func(t *testing.T) { testFetchFallback(t, browser) })
+}
+
+// newTab opens a tab, closed at the end of the test.
+func newTab(t *testing.T, browser context.Context) context.Context {
+	t.Helper()
+	tab, closeTab := chromedp.NewContext(browser)
+	t.Cleanup(closeTab)
+	// The first run opens the tab; as for the browser, without a deadline.
+	require.NoError(t, chromedp.Do(tab), "opening a tab")
+	return tab
+}
+
+func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
+	tab := newTab(t, browser)
+	site := newBeaconSite(t)
+
+	run(t, tab, chromedp.Navigate(site.srv.URL+"/page?user=ana"))
+	// The element at the top is seen: its exposure arrives, one dwell after
+	// the load. Everything else would have been sent by now too.
+	site.waitExposed(t, "top-exp", 1)
+	time.Sleep(browserQuiet)
+	st := site.tracker.Stats()
+	assert.Equal(t, uint64(len(beaconFlags)), st.Beacon.Issued)
+	assert.Equal(t, uint64(1), st.Beacon.Accepted, "only the element on screen confirmed")
+	for _, f := range []string{"below-exp", "hidden-exp", "invisible-exp", "slow-exp", "late-exp"} {
+		assert.Zero(t, site.exposed(f), "%s sent without being seen", f)
+	}
+
+	// Scrolled into view, the element below the fold sends one exposure.
+	run(t, tab, chromedp.ScrollIntoView(chromedp.ID("below")))
+	site.waitExposed(t, "below-exp", 1)
+	// Away and back again: the browser does not post it a second time.
+	run(t, tab, eval(`window.scrollTo(0, 0)`))
+	time.Sleep(browserQuiet)
+	run(t, tab, chromedp.ScrollIntoView(chromedp.ID("below")))
+	time.Sleep(browserQuiet)
+	assert.Equal(t, 1, site.exposed("below-exp"))
+	assert.Equal(t, uint64(2), site.tracker.Stats().Beacon.Accepted, "one post per element")
+
+	// An element added after the load is watched too.
+	run(t, tab,
+		eval(`window.scrollTo(0, 0); document.body.prepend(document.getElementById("later").content.cloneNode(true))`),
+		chromedp.WaitVisible(chromedp.ID("late")))
+	site.waitExposed(t, "late-exp", 1)
+
+	// The hidden elements sat in the viewport all along and never sent.
+	time.Sleep(browserQuiet)
+	assert.Zero(t, site.exposed("hidden-exp"), "display:none sent")
+	assert.Zero(t, site.exposed("invisible-exp"), "visibility:hidden sent")
+	assert.Zero(t, site.exposed("slow-exp"), "an element's own dwell was ignored")
+	st = site.tracker.Stats()
+	assert.Equal(t, uint64(3), st.Beacon.Accepted)
+	assert.Zero(t, st.Beacon.Rejected)
+	assert.Equal(t, uint64(3), st.Committed, "every exposure came from the browser")
+	assert.Zero(t, st.Duplicates)
+	assert.Equal(t, []string{sendBeaconType, sendBeaconType, sendBeaconType}, site.postTypes(), "posted with sendBeacon")
+}
+
+// The Content-Type Chromium gives a string body: sendBeacon adds the
+// charset, the script's fetch fallback sets plain text.
+const (
+	sendBeaconType = "text/plain;charset=UTF-8"
+	fetchType      = "text/plain"
+)
+
+func testFetchFallback(t *testing.T, browser context.Context) {
+	site := newBeaconSite(t)
+	tab := newTab(t, browser)
+	// A browser whose beacon queue is full: sendBeacon answers false.
+	run(t, tab, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `navigator.sendBeacon = function () { return false; };`,
+		})
+		return err
+	}), chromedp.Navigate(site.srv.URL+"/page?user=cy"))
+	site.waitExposed(t, "top-exp", 1)
+	assert.Equal(t, []string{fetchType}, site.postTypes())
+}
+
+func testSecondTabSendsNothingNew(t *testing.T, browser context.Context) {
+	site := newBeaconSite(t)
+	url := site.srv.URL + "/page?user=bo"
+
+	run(t, newTab(t, browser), chromedp.Navigate(url))
+	site.waitExposed(t, "top-exp", 1)
+
+	run(t, newTab(t, browser), chromedp.Navigate(url))
+	// The second tab confirms its own token; the dedupe keeps the exposure
+	// single.
+	require.Eventually(t, func() bool { return site.tracker.Stats().Beacon.Accepted >= 2 }, browserWait, 20*time.Millisecond,
+		"the second tab's confirmation")
+	require.NoError(t, site.tracker.Flush(t.Context()))
+	time.Sleep(browserQuiet)
+	st := site.tracker.Stats()
+	assert.Equal(t, uint64(2), st.Beacon.Accepted)
+	assert.Equal(t, uint64(1), st.Duplicates)
+	assert.Equal(t, 1, site.exposed("top-exp"), "a second tab sent a new exposure")
+	assert.Len(t, site.recorder.Exposures(), 1, fmt.Sprint(site.recorder.Exposures()))
+}
