@@ -239,16 +239,16 @@ func (q *queue) run() {
 	for {
 		select {
 		case <-q.wake:
-			b.drain()
+			b.drain(false)
 		case <-ticker.C:
-			b.drain()
+			b.drain(true)
 		case ack := <-q.flushReq:
 			q.flushFailed.Store(0)
-			b.drain()
+			b.drain(true)
 			q.inflight.Wait()
 			ack <- int(q.flushFailed.Load())
 		case <-q.stop:
-			b.drain()
+			b.drain(true)
 			close(q.sendq)
 			q.senders.Wait()
 			return
@@ -275,20 +275,23 @@ func (b *batcher) add(e *Exposure) {
 	}
 }
 
-// drain sends everything queued now, in full batches, until the queue is
-// empty (exposures queued meanwhile included).
-func (b *batcher) drain() {
+// drain moves everything queued now into batches, sending each full one,
+// until the queue is empty (exposures queued meanwhile included). With
+// partial, it sends the last, partial batch too; without (a wake-up because
+// a batch filled), the remainder waits for more exposures or the interval.
+func (b *batcher) drain(partial bool) {
 	for {
 		taken := b.q.take()
-		if len(taken) == 0 {
-			b.q.giveBack(taken)
-			b.send()
-			return
-		}
 		for _, e := range taken {
 			b.add(e)
 		}
 		b.q.giveBack(taken)
+		if len(taken) == 0 {
+			break
+		}
+	}
+	if partial {
+		b.send()
 	}
 }
 
