@@ -23,6 +23,7 @@ type config struct {
 	logger      *slog.Logger
 	identity    func(openfeature.EvaluationContext) (Identity, error)
 	now         func() time.Time
+	audit       auditConfig // audit.go: debug view, sample-ratio check, metrics
 }
 
 type sinkSpec struct {
