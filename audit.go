@@ -93,7 +93,7 @@ type auditor struct {
 
 	// exps is copied on write: readers on the request path load it without
 	// a lock. Registered experiments are in it from the start.
-	exps   atomic.Pointer[map[string]*expAudit]
+	exps   atomic.Pointer[expIndex]
 	order  []*expAudit // in the order they were first seen; under mu
 	mu     sync.Mutex
 	byFlag map[string]string // registered flag -> experiment name
@@ -107,6 +107,28 @@ type auditor struct {
 	recent recentRing
 
 	metrics metric.Registration
+}
+
+// expIndex finds an experiment's accounting by name: by a scan while there
+// are few (registered names are the same strings every time, so most
+// comparisons stop at the pointer), by a map beyond.
+type expIndex struct {
+	list   []*expAudit
+	byName map[string]*expAudit
+}
+
+const expIndexScan = 8
+
+func (x *expIndex) find(name string) *expAudit {
+	if len(x.list) <= expIndexScan {
+		for _, e := range x.list {
+			if e.name == name {
+				return e
+			}
+		}
+		return nil
+	}
+	return x.byName[name]
 }
 
 type expAudit struct {
@@ -167,7 +189,7 @@ func newAuditor(cfg auditConfig, exps []Experiment) *auditor {
 		unassigned: make(map[string]uint64),
 	}
 	a.recent.buf = make([]Exposure, cfg.recent)
-	m := make(map[string]*expAudit, len(exps))
+	x := &expIndex{byName: make(map[string]*expAudit, len(exps))}
 	for _, e := range exps {
 		ea := &expAudit{name: e.Name, flagKey: e.FlagKey, registered: true, weights: e.Weights}
 		var vs []*variantAudit
@@ -178,11 +200,12 @@ func newAuditor(cfg auditConfig, exps []Experiment) *auditor {
 			}
 		}
 		ea.variants.Store(&vs)
-		m[e.Name] = ea
+		x.byName[e.Name] = ea
+		x.list = append(x.list, ea)
 		a.order = append(a.order, ea)
 		a.byFlag[e.FlagKey] = e.Name
 	}
-	a.exps.Store(&m)
+	a.exps.Store(x)
 	return a
 }
 
@@ -195,7 +218,7 @@ func newVariantAudit(experiment, variant string) *variantAudit {
 // variant finds (or adds) the accounting of a's experiment and variant; nil
 // past the bounds.
 func (au *auditor) variant(a *Assignment) *variantAudit {
-	e := (*au.exps.Load())[a.Experiment]
+	e := au.exps.Load().find(a.Experiment)
 	if e == nil {
 		if e = au.addExperiment(a); e == nil {
 			return nil
@@ -212,22 +235,19 @@ func (au *auditor) variant(a *Assignment) *variantAudit {
 func (au *auditor) addExperiment(a *Assignment) *expAudit {
 	au.mu.Lock()
 	defer au.mu.Unlock()
-	old := *au.exps.Load()
-	if e := old[a.Experiment]; e != nil {
+	old := au.exps.Load()
+	if e := old.find(a.Experiment); e != nil {
 		return e
 	}
-	if len(old) >= auditMaxExperiments {
+	if len(old.list) >= auditMaxExperiments {
 		return nil
 	}
 	e := &expAudit{name: a.Experiment, flagKey: a.FlagKey}
 	e.variants.Store(new([]*variantAudit))
-	m := make(map[string]*expAudit, len(old)+1)
-	for k, v := range old {
-		m[k] = v
-	}
-	m[a.Experiment] = e
+	x := &expIndex{list: append(slices.Clip(old.list), e), byName: maps.Clone(old.byName)}
+	x.byName[a.Experiment] = e
 	au.order = append(au.order, e)
-	au.exps.Store(&m)
+	au.exps.Store(x)
 	return e
 }
 
