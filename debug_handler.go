@@ -400,6 +400,8 @@ var debugPage = template.Must(template.New("debug_handler.html").Funcs(template.
 		switch {
 		case f == nil:
 			return "–"
+		case *f < 1: // the clock is read to the millisecond
+			return "< 1 ms"
 		case *f < 10:
 			return fmt.Sprintf("%.1f ms", *f)
 		default:
