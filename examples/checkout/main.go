@@ -9,6 +9,7 @@
 // assignment, nothing is sent), then the checkout page (the variant is
 // rendered and marked: one exposure, printed as a JSON line on stdout).
 // Refresh the checkout page: nothing new, the exposure is deduplicated.
+// http://localhost:8080/debug/exposures shows it all as it happens.
 //
 // Environment:
 //
@@ -68,7 +69,13 @@ func run(addr string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: addr, Handler: tracker.Middleware(shop.routes()), ReadHeaderTimeout: 5 * time.Second}
+	// The audit view: live exposures, subject counts and the sample-ratio
+	// check. Behind your own authentication in a real app; ids are masked
+	// unless exposure.WithDebugShowIDs(true).
+	mux := http.NewServeMux()
+	mux.Handle("/debug/exposures", tracker.DebugHandler())
+	mux.Handle("/", tracker.Middleware(shop.routes()))
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
