@@ -86,7 +86,7 @@ func WithSRMRateThreshold(f float64) Option {
 // auditor keeps the per-experiment accounting of a Tracker: what
 // DebugHandler shows and the metrics report. Its request-path methods cost
 // a few atomic operations and no allocation once an experiment's variant is
-// known.
+// known; exposed also takes the recent ring's mutex briefly.
 type auditor struct {
 	cfg  auditConfig
 	seed maphash.Seed
