@@ -374,8 +374,9 @@ func (r *recentRing) push(e *Exposure) {
 	r.mu.Unlock()
 }
 
-// newestFirst returns a copy of the ring, the latest exposure first.
-func (r *recentRing) newestFirst() []Exposure {
+// newestFirst returns a copy of the ring, the latest exposure first, and
+// how many exposures went through it.
+func (r *recentRing) newestFirst() ([]Exposure, uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := int(min(r.total, uint64(len(r.buf))))
@@ -383,7 +384,7 @@ func (r *recentRing) newestFirst() []Exposure {
 	for i := 1; i <= n; i++ {
 		out = append(out, r.buf[(r.next-i+len(r.buf))%len(r.buf)])
 	}
-	return out
+	return out, r.total
 }
 
 // distinctCounter counts distinct 64-bit hashes: exactly up to

@@ -421,3 +421,29 @@ func TestSRMRateThresholdOption(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditCountsDropsPerVariant(t *testing.T) {
+	rec := exposuretest.NewRecorder()
+	tr, err := exposure.New(exposure.WithLogger(quietLogger), exposure.WithExperiments(checkout),
+		// One slot, and no flush before Close: the second exposure on is dropped.
+		exposure.WithSink(rec, exposure.WithQueueSize(1), exposure.WithFlushInterval(time.Hour)))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	client := newClient(t, newProvider(&flagRules{variantFor: byParity}), tr.Hook())
+	for u := range 5 { // u0 is queued; u1..u4 are dropped (B: u1, u3; A: u2, u4)
+		ctx, s := tr.Scope(context.Background())
+		_, err := client.StringValue(ctx, flagKey, "classic", userCtx(fmt.Sprintf("u%d", u)))
+		require.NoError(t, err)
+		require.NoError(t, exposure.MarkRendered(ctx, flagKey))
+		require.NoError(t, s.Commit(ctx))
+	}
+	r := tr.AuditReport()
+	exp := findExperiment(t, r, "Checkout Redesign")
+	a, b := findVariant(t, exp, "Variant A"), findVariant(t, exp, "Variant B")
+	assert.Equal(t, uint64(2), a.Drops)
+	assert.Equal(t, uint64(2), b.Drops)
+	assert.Equal(t, uint64(1), a.Exposures)
+	assert.Equal(t, uint64(0), b.Exposures)
+	assert.Equal(t, uint64(4), r.Sinks[0].Dropped)
+	assert.Equal(t, 1, r.Sinks[0].QueueDepth)
+}

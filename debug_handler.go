@@ -263,10 +263,9 @@ func (t *Tracker) AuditReport() AuditReport {
 		}
 		r.Sinks = append(r.Sinks, sa)
 	}
-	au.recent.mu.Lock()
-	r.RecentTotal = au.recent.total
-	au.recent.mu.Unlock()
-	for _, e := range au.recent.newestFirst() {
+	recent, total := au.recent.newestFirst()
+	r.RecentTotal = total
+	for _, e := range recent {
 		r.Recent = append(r.Recent, RecentExposure{
 			Event:   "$experiment_started",
 			FlagKey: e.FlagKey,
