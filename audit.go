@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/open-feature/go-sdk/openfeature"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -86,7 +85,7 @@ func WithSRMRateThreshold(f float64) Option {
 // auditor keeps the per-experiment accounting of a Tracker: what
 // DebugHandler shows and the metrics report. Its request-path methods cost
 // a few atomic operations and no allocation once an experiment's variant is
-// known; exposed also takes the recent ring's mutex briefly.
+// known.
 type auditor struct {
 	cfg  auditConfig
 	seed maphash.Seed
@@ -188,7 +187,7 @@ func newAuditor(cfg auditConfig, exps []Experiment) *auditor {
 		byFlag:     make(map[string]string, len(exps)),
 		unassigned: make(map[string]uint64),
 	}
-	a.recent.buf = make([]Exposure, cfg.recent)
+	a.recent.slots = make([]atomic.Pointer[Exposure], cfg.recent)
 	x := &expIndex{byName: make(map[string]*expAudit, len(exps))}
 	for _, e := range exps {
 		ea := &expAudit{name: e.Name, flagKey: e.FlagKey, registered: true, weights: e.Weights}
@@ -350,41 +349,36 @@ func (au *auditor) unassignedByFlag() map[string]uint64 {
 	return m
 }
 
-// recentRing keeps the last exposures queued, for DebugHandler.
+// recentRing keeps the last exposures queued, for DebugHandler. It holds
+// the exposures the Tracker queued, by pointer: nothing writes to an
+// Exposure once it is queued (the delivery worker copies it into its
+// batch). A push is an atomic add and an atomic store; a reader racing with
+// pushes may miss the newest one or two, which a live view can afford.
 type recentRing struct {
-	mu    sync.Mutex
-	buf   []Exposure
-	next  int
-	total uint64
+	slots []atomic.Pointer[Exposure]
+	total atomic.Uint64 // pushes so far; the next goes to slots[total % len]
 }
 
 func (r *recentRing) push(e *Exposure) {
-	if len(r.buf) == 0 {
+	if len(r.slots) == 0 {
 		return
 	}
-	r.mu.Lock()
-	slot := &r.buf[r.next]
-	*slot = *e
-	slot.Context = openfeature.EvaluationContext{} // not shown; do not keep its attributes alive
-	r.next++
-	if r.next == len(r.buf) {
-		r.next = 0
-	}
-	r.total++
-	r.mu.Unlock()
+	i := r.total.Add(1) - 1
+	r.slots[i%uint64(len(r.slots))].Store(e)
 }
 
 // newestFirst returns a copy of the ring, the latest exposure first, and
 // how many exposures went through it.
 func (r *recentRing) newestFirst() ([]Exposure, uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := int(min(r.total, uint64(len(r.buf))))
+	total := r.total.Load()
+	n := min(total, uint64(len(r.slots)))
 	out := make([]Exposure, 0, n)
-	for i := 1; i <= n; i++ {
-		out = append(out, r.buf[(r.next-i+len(r.buf))%len(r.buf)])
+	for k := uint64(1); k <= n; k++ {
+		if e := r.slots[(total-k)%uint64(len(r.slots))].Load(); e != nil {
+			out = append(out, *e)
+		}
 	}
-	return out, r.total
+	return out, total
 }
 
 // distinctCounter counts distinct 64-bit hashes: exactly up to
