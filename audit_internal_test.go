@@ -108,3 +108,17 @@ func BenchmarkAudit(b *testing.B) {
 		}
 	})
 }
+
+func TestAuditRequestPathDoesNotAllocate(t *testing.T) {
+	au := newAuditor(auditConfig{}, []Experiment{{FlagKey: "f", Name: "Checkout Redesign"}})
+	a := Assignment{FlagKey: "f", Experiment: "Checkout Redesign", Variant: "Variant B", Identity: Identity{DistinctID: "u-1"}, EvaluatedAt: time.Now()}
+	e := &Exposure{Assignment: a, Time: a.EvaluatedAt.Add(time.Millisecond)}
+	au.assigned(&a) // the first sight of a variant allocates its counters
+	allocs := testing.AllocsPerRun(1000, func() {
+		au.assigned(&a)
+		au.duplicate(&a)
+		au.dropped(e)
+		au.exposed(e)
+	})
+	assert.Zero(t, allocs)
+}

@@ -447,3 +447,20 @@ func TestAuditCountsDropsPerVariant(t *testing.T) {
 	assert.Equal(t, uint64(4), r.Sinks[0].Dropped)
 	assert.Equal(t, 1, r.Sinks[0].QueueDepth)
 }
+
+func TestSRMFlagsAVariantMissingFromWeights(t *testing.T) {
+	exp := checkout
+	exp.Weights = map[string]float64{"Variant A": 1} // Variant B forgotten
+	e := newEnvWith(t, exp)
+	e.rules.variantFor = byParity
+	srv := e.server(t)
+	for u := range 4 {
+		get(t, srv, fmt.Sprintf("/checkout?user=u%d", u))
+	}
+	e.settle(t)
+	r := e.tracker.AuditReport()
+	got := findExperiment(t, r, "Checkout Redesign")
+	assert.True(t, got.SRM.Flagged)
+	assert.Nil(t, got.SRM.PValue)
+	assert.Contains(t, got.SRM.Note, `"Variant B" has no weight`)
+}
