@@ -107,7 +107,8 @@ type Tracker struct {
 	now      func() time.Time
 	queues   []*queue
 	hook     *hook
-	beacon   *beacon // browser-confirmed exposures (beacon.go)
+	beacon   *beacon  // browser-confirmed exposures (beacon.go)
+	audit    *auditor // audit.go: per-experiment accounting for DebugHandler and metrics
 
 	counters     trackerCounters
 	unscopedOnce sync.Once
@@ -159,6 +160,9 @@ func New(opts ...Option) (*Tracker, error) {
 		identity: c.identity, now: c.now, beacon: bcn,
 	}
 	t.hook = &hook{t: t}
+	if err := t.startAudit(&c); err != nil { // audit.go
+		return nil, err
+	}
 	for _, s := range c.sinks {
 		t.queues = append(t.queues, newQueue(s.sink, s.cfg, c.logger))
 	}
@@ -199,6 +203,7 @@ func (t *Tracker) commit(ctx context.Context, as []Assignment) {
 	for i := range as {
 		if !firsts[i] {
 			t.counters.duplicates.Add(1)
+			t.audit.duplicate(&as[i]) // audit.go
 			continue
 		}
 		if now.IsZero() {
@@ -210,10 +215,13 @@ func (t *Tracker) commit(ctx context.Context, as []Assignment) {
 		for _, q := range t.queues {
 			if q.enqueue(e) {
 				queued = true
+			} else {
+				t.audit.dropped(e) // audit.go
 			}
 		}
 		if queued {
 			t.counters.committed.Add(1)
+			t.audit.exposed(e) // audit.go
 			continue
 		}
 		// Not queued anywhere: forget the claim so the next render sends it.
@@ -327,6 +335,7 @@ func (t *Tracker) Flush(ctx context.Context) error {
 // the first one's result.
 func (t *Tracker) Close(ctx context.Context) error {
 	t.closeOnce.Do(func() {
+		defer t.stopAudit() // audit.go: unregister metrics
 		counts := make([]uint64, len(t.queues))
 		var wg sync.WaitGroup
 		for i, q := range t.queues {

@@ -24,6 +24,7 @@ type config struct {
 	identity    func(openfeature.EvaluationContext) (Identity, error)
 	now         func() time.Time
 	beacon      beaconConfig // beacon.go
+	audit       auditConfig  // audit.go: debug view, sample-ratio check, metrics
 }
 
 type sinkSpec struct {

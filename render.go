@@ -94,6 +94,7 @@ func (s *Scope) assign(a *Assignment) {
 		}
 	}
 	a.EvaluatedAt = s.t.now()
+	s.t.audit.assigned(a) // audit.go
 	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey})
 	if i >= 0 {
 		prev := s.entries[i] // a changed assignment in one request is rare: the copy may cost
@@ -169,6 +170,7 @@ func (s *Scope) mark(ctx context.Context, flagKey string) error {
 	if i < 0 {
 		s.mu.Unlock()
 		s.t.counters.unassignedMarks.Add(1)
+		s.t.audit.unassignedMark(flagKey) // audit.go
 		return fmt.Errorf("%w: flag %q", ErrNotAssigned, flagKey)
 	}
 	s.t.counters.marks.Add(1)

@@ -9,6 +9,7 @@
 // assignment, nothing is sent), then the checkout page (the variant is
 // rendered and marked: one exposure, printed as a JSON line on stdout).
 // Refresh the checkout page: nothing new, the exposure is deduplicated.
+// http://localhost:8080/debug/exposures shows it all as it happens.
 //
 // Far below the fold, the checkout page also draws the "Recommended
 // Accessories" experiment. That render site uses exposureBeacon: the server
@@ -77,10 +78,15 @@ func run(addr string) error {
 	if err != nil {
 		return err
 	}
+	// The beacon's script and confirmations, and the audit view (live
+	// exposures, subject counts, the sample-ratio check; behind your own
+	// authentication in a real app, ids masked unless
+	// exposure.WithDebugShowIDs(true)) sit outside the middleware.
 	mux := http.NewServeMux()
-	mux.Handle("/exposure/beacon", tracker.BeaconHandler()) // the script and the confirmations
-	mux.Handle("/", shop.routes())
-	srv := &http.Server{Addr: addr, Handler: tracker.Middleware(mux), ReadHeaderTimeout: 5 * time.Second}
+	mux.Handle("/exposure/beacon", tracker.BeaconHandler())
+	mux.Handle("/debug/exposures", tracker.DebugHandler())
+	mux.Handle("/", tracker.Middleware(shop.routes()))
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

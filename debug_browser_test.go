@@ -1,0 +1,155 @@
+package exposure_test
+
+// The audit page in a real headless Chromium, driven by chromedp: the
+// browser lays out the experiment table and draws the SVG chart.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// auditChromium finds Chromium: $EXPOSURE_CHROMIUM, else chromium in PATH;
+// the test skips without it.
+func auditChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("EXPOSURE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium: set EXPOSURE_CHROMIUM or put chromium in PATH (Debian: apt-get install chromium; scripts/test installs it)")
+	return ""
+}
+
+// auditBrowser starts a fresh headless Chromium for the test.
+func auditBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := auditChromium(t)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1024),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx)
+		cancel()
+	})
+	// The first run starts the browser; it must not carry a deadline, which
+	// would stop the browser when it passed.
+	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
+	return ctx
+}
+
+// renderedChart is what the browser reports about the page it laid out.
+type renderedChart struct {
+	Title        string     `json:"title"`
+	Experiments  []string   `json:"experiments"`
+	VariantRows  [][]string `json:"variantRows"`
+	ChartWidth   float64    `json:"chartWidth"`
+	ChartHeight  float64    `json:"chartHeight"`
+	ObservedBars []float64  `json:"observedBars"` // rendered widths
+	ExpectedBars []float64  `json:"expectedBars"`
+	SRM          string     `json:"srm"`
+	Flags        []string   `json:"flags"`
+	Recent       int        `json:"recent"`
+	Refresh      string     `json:"refresh"`
+}
+
+const inspectAuditPage = `(() => {
+	const cells = r => [...r.querySelectorAll('td')].map(td => td.textContent.trim());
+	const svg = document.querySelector('svg.srm-chart');
+	const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+	return {
+		title: document.title,
+		experiments: [...document.querySelectorAll('section.experiment h3')].map(h => h.firstChild.textContent.trim()),
+		variantRows: [...document.querySelectorAll('table.experiment-table tr.variant-row')].map(cells),
+		chartWidth: box.width, chartHeight: box.height,
+		observedBars: [...document.querySelectorAll('svg.srm-chart rect.observed')].map(r => r.getBBox().width),
+		expectedBars: [...document.querySelectorAll('svg.srm-chart rect.expected')].map(r => r.getBBox().width),
+		srm: (document.querySelector('p.srm') || {}).textContent || '',
+		flags: [...document.querySelectorAll('div.flag')].map(d => d.textContent.trim()),
+		recent: document.querySelectorAll('table#recent tr').length - 1,
+		refresh: (document.querySelector('meta[http-equiv="refresh"]') || {content: ''}).content,
+	};
+})()`
+
+func TestBrowserShowsAuditPage(t *testing.T) {
+	browser := auditBrowser(t)
+	e := newAuditEnv(t)
+	// 3 of 4 users get variant A while the weights say 50/50: a sample-ratio
+	// mismatch the page must show.
+	e.rules.variantFor = func(user string) string {
+		var n int
+		_, _ = fmt.Sscanf(user, "u%d", &n)
+		if n%4 == 0 {
+			return "b"
+		}
+		return "a"
+	}
+	for u := range 80 {
+		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
+	}
+	e.settle(t)
+
+	tab, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tab,
+		chromedp.Navigate(e.srv.URL+"/debug/exposures"),
+		chromedp.WaitVisible(chromedp.CSS("table.experiment-table")),
+		chromedp.WaitVisible(chromedp.CSS("svg.srm-chart")),
+	))
+	got, err := chromedp.Run(tab, chromedp.Evaluate[renderedChart](inspectAuditPage))
+	require.NoError(t, err)
+
+	assert.Equal(t, "Exposures: audit", got.Title)
+	assert.Equal(t, "5", got.Refresh)
+	assert.Equal(t, []string{"Checkout Redesign"}, got.Experiments)
+	require.Len(t, got.VariantRows, 2)
+	// variant, subjects assigned, subjects exposed, exposure rate, exposures, ...
+	assert.Equal(t, []string{"Variant A", "60", "60", "100.0%", "60"}, got.VariantRows[0][:5])
+	assert.Equal(t, []string{"Variant B", "20", "20", "100.0%", "20"}, got.VariantRows[1][:5])
+	assert.Equal(t, "50.0%", got.VariantRows[0][8], "expected split")
+	assert.Equal(t, "75.0%", got.VariantRows[0][9], "observed split")
+
+	// The chart is drawn: observed bars 75% and 25% of 300 px, expected 50%.
+	assert.Greater(t, got.ChartWidth, 300.0)
+	assert.Greater(t, got.ChartHeight, 50.0)
+	require.Len(t, got.ObservedBars, 2)
+	assert.InDelta(t, 225, got.ObservedBars[0], 0.5)
+	assert.InDelta(t, 75, got.ObservedBars[1], 0.5)
+	assert.Equal(t, []float64{150, 150}, got.ExpectedBars)
+
+	assert.Contains(t, got.SRM, "mismatch")
+	require.NotEmpty(t, got.Flags)
+	assert.Contains(t, got.Flags[0], "chi-square 20.00")
+	assert.Equal(t, 80, got.Recent)
+
+	if dir := os.Getenv("EXPOSURE_SCREENSHOT_DIR"); dir != "" { // for a person to look at
+		png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "audit-page.png"), png, 0o644))
+	}
+}
