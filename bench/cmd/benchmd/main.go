@@ -368,7 +368,7 @@ The pipelines, with their defaults except the endpoint:
   (` + "`After`" + ` and ` + "`Finally`" + `, called with the details the SDK passes them), ` + "`MarkRendered`" + `, ` + "`Scope.Commit`" + `
   (a claim in the default in-memory deduper, the deterministic insert id, the queue). Delivery: the
   Tracker's queue, batches of 2,000 (its default and Mixpanel's maximum per request) to the ` + "`mixpanel`" + `
-  sink, gzip JSON to ` + "`/import`" + `, one request at a time.
+  sink, gzip JSON to ` + "`/import`" + `, at most two requests at a time (the default `WithSenders(2)`).
 - **exposure + OpenFeature**: the same, with a full evaluation through the OpenFeature client and its
   in-memory provider in place of the direct hook call: work the peers' rows do not include (they
   evaluate no flag), shown so that nothing is hidden.
@@ -424,8 +424,8 @@ func misses(r *results, goals []goal, fastest string) string {
 			fmt.Fprintf(&b, "- **Throughput** (%s). In CPU, exposure costs %.2f× what %s costs per event (%.2f against %.2f µs), "+
 				"although it does more per event than any peer: a Scope per request, a dedupe claim, a SHA-256 insert id, "+
 				"and gzip of every batch (%.0f B/event on the wire against %.0f). The wall clock does not follow: exposure "+
-				"runs on two goroutines (the requests, and one delivery goroutine per sink that encodes, compresses, posts "+
-				"and waits for the answer before the next batch), while the peers post many batches at once; and on two "+
+				"has at most two batches in flight per sink (its default, WithSenders), each encoded, compressed, posted "+
+				"and answered before its sender takes the next, while the peers post many batches at once; and on two "+
 				"cores%s each run gets whatever share of them the scheduler gives it: events/s moved by up to %.1f× between "+
 				"rounds of the same pipeline. The goal is missed as measured; the CPU ratio is the figure that says what the "+
 				"pipeline costs the application.\n",
