@@ -368,7 +368,7 @@ The pipelines, with their defaults except the endpoint:
   (` + "`After`" + ` and ` + "`Finally`" + `, called with the details the SDK passes them), ` + "`MarkRendered`" + `, ` + "`Scope.Commit`" + `
   (a claim in the default in-memory deduper, the deterministic insert id, the queue). Delivery: the
   Tracker's queue, batches of 2,000 (its default and Mixpanel's maximum per request) to the ` + "`mixpanel`" + `
-  sink, gzip JSON to ` + "`/import`" + `, at most two requests at a time (the default `WithSenders(2)`).
+  sink, gzip JSON to ` + "`/import`" + `, at most two requests at a time (the default ` + "`WithSenders(2)`" + `).
 - **exposure + OpenFeature**: the same, with a full evaluation through the OpenFeature client and its
   in-memory provider in place of the direct hook call: work the peers' rows do not include (they
   evaluate no flag), shown so that nothing is hidden.
