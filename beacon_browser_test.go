@@ -10,8 +10,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -138,59 +136,16 @@ func (s *beaconSite) waitExposed(t *testing.T, flag string, n int) {
 		"waiting for %d exposure(s) of %s; stats %+v", n, flag, s.tracker.Stats().Beacon)
 }
 
-// chromium finds the browser: $EXPOSURE_CHROMIUM, else chromium in PATH.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	if p := os.Getenv("EXPOSURE_CHROMIUM"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("no browser: set EXPOSURE_CHROMIUM to a Chromium binary or put chromium in PATH " +
-			"(Debian: apt-get install chromium; ./scripts/test installs it)")
-	}
-	return p
-}
-
-// newBrowser starts a headless Chromium with a fresh profile and returns
-// the context of its first tab. Everything is closed when the test ends,
-// and the test fails if a goroutine is left behind.
+// newBrowser is startBrowser for the beacon tests, which also fail if a
+// goroutine is left behind.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromium(t)
 	ignore := []goleak.Option{goleak.IgnoreCurrent(),
 		// OpenFeature keeps an event goroutine per registered provider domain.
 		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.func1"),
 		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.(*eventExecutor).startEventListener.func3.1")}
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore...) }) // runs last
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 768),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc) // waits for the browser process to exit
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(ctx) // closes the browser gracefully
-		cancel()
-	})
-	// The first run starts the browser and must not have a deadline: it
-	// would stop the browser.
-	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
-	return ctx
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore...) }) // registered first: runs last
+	return startBrowser(t, 1024, 768)
 }
 
 // run runs actions in a tab, bounded by browserWait.

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,52 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// auditChromium finds Chromium: $EXPOSURE_CHROMIUM, else chromium in PATH;
-// the test skips without it.
-func auditChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("EXPOSURE_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium: set EXPOSURE_CHROMIUM or put chromium in PATH (Debian: apt-get install chromium; scripts/test installs it)")
-	return ""
-}
-
-// auditBrowser starts a fresh headless Chromium for the test.
-func auditBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := auditChromium(t)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1024),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(ctx)
-		cancel()
-	})
-	// The first run starts the browser; it must not carry a deadline, which
-	// would stop the browser when it passed.
-	require.NoError(t, chromedp.Do(ctx), "starting %s", path)
-	return ctx
-}
 
 // renderedChart is what the browser reports about the page it laid out.
 type renderedChart struct {
@@ -97,7 +50,7 @@ const inspectAuditPage = `(() => {
 })()`
 
 func TestBrowserShowsAuditPage(t *testing.T) {
-	browser := auditBrowser(t)
+	browser := startBrowser(t, 1280, 1024)
 	e := newAuditEnv(t)
 	// 3 of 4 users get variant A while the weights say 50/50: a sample-ratio
 	// mismatch the page must show.
