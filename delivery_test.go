@@ -159,9 +159,12 @@ func TestCloseDeliversEverythingQueued(t *testing.T) {
 
 func TestFullQueueDropsWithoutBlockingAndReleasesTheClaim(t *testing.T) {
 	sink := &scriptedSink{gate: make(chan struct{})}
-	e := newEnv(t, exposure.WithSink(sink, exposure.WithQueueSize(5), exposure.WithBatchSize(1), exposure.WithFlushInterval(time.Millisecond)))
-	// The worker takes what is queued (at most five) and blocks sending the
-	// first; five more fill the queue; the rest must be dropped at once.
+	const queue, senders = 5, 2
+	e := newEnv(t, exposure.WithSink(sink, exposure.WithQueueSize(queue), exposure.WithBatchSize(1),
+		exposure.WithSenders(senders), exposure.WithFlushInterval(time.Millisecond)))
+	// Each sender blocks in Send with one exposure; the worker holds what it
+	// took last (at most a queue's worth) while it waits for a sender; the
+	// queue fills; the rest must be dropped at once.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -173,7 +176,7 @@ func TestFullQueueDropsWithoutBlockingAndReleasesTheClaim(t *testing.T) {
 		t.Fatal("commits blocked on a full queue")
 	}
 	st := e.tracker.Stats().Sinks[1]
-	assert.GreaterOrEqual(t, st.Dropped, uint64(50-2*5))
+	assert.GreaterOrEqual(t, st.Dropped, uint64(50-senders-2*queue))
 	assert.Equal(t, uint64(50), st.Dropped+st.Enqueued)
 
 	// A dropped exposure was not claimed: the same user exposed later (to a
