@@ -34,12 +34,15 @@ func TestMemoryDeduperClaimAndRelease(t *testing.T) {
 func TestMemoryDeduperWindowExpires(t *testing.T) {
 	d := exposure.NewMemoryDeduper(0)
 	ctx := t.Context()
-	first, _ := d.Claim(ctx, "k", 30*time.Millisecond)
+	// A window long enough that a loaded machine cannot let it pass between
+	// the first two claims.
+	const window = 500 * time.Millisecond
+	first, _ := d.Claim(ctx, "k", window)
 	require.True(t, first)
-	first, _ = d.Claim(ctx, "k", 30*time.Millisecond)
+	first, _ = d.Claim(ctx, "k", window)
 	require.False(t, first)
-	time.Sleep(60 * time.Millisecond)
-	first, _ = d.Claim(ctx, "k", 30*time.Millisecond)
+	time.Sleep(2 * window)
+	first, _ = d.Claim(ctx, "k", window)
 	assert.True(t, first, "claimable again once the window passed")
 }
 
