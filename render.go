@@ -224,7 +224,8 @@ func (s *Scope) Discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.entries {
-		if s.entries[i].marked && !s.entries[i].delivered {
+		// A beacon entry is the browser's to confirm, not the server's to drop.
+		if e := &s.entries[i]; e.marked && !e.delivered && !e.beacon {
 			s.t.counters.discarded.Add(1)
 		}
 	}
