@@ -16,6 +16,7 @@ import (
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/exposuretest"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -150,7 +151,7 @@ func TestExposureBeaconMarkAfterCommitIsNotSentByTheServer(t *testing.T) {
 }
 
 func TestExposureBeaconMisuseRendersNothing(t *testing.T) {
-	var logs syncBuffer
+	var logs lockedbuf.Buffer
 	withKeys := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)), exposure.WithLogger(newTextLogger(&logs)))
 	tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
 		`a{{ exposureBeacon .Nothing "x" }}b{{ exposureBeacon .Plain "x" }}c{{ exposureBeacon .Ctx "not-assigned" }}d<p {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
@@ -165,7 +166,7 @@ func TestExposureBeaconMisuseRendersNothing(t *testing.T) {
 	assert.Equal(t, 1, countLines(logs.String(), "not assigned"), "rate-limited to one line")
 
 	t.Run("without keys", func(t *testing.T) {
-		var logs syncBuffer
+		var logs lockedbuf.Buffer
 		e := newEnv(t, exposure.WithLogger(newTextLogger(&logs)))
 		tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
 			`<div {{ exposureBeacon .Ctx "checkout-redesign" }}>`))

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -214,7 +215,7 @@ func (failingAfterHook) After(context.Context, openfeature.HookContext, openfeat
 }
 
 func TestAssignmentUndoneWhenALaterHookFails(t *testing.T) {
-	tr, err := exposure.New(exposure.WithExperiments(checkout), exposure.WithSink(exposure.NewWriterSink(&syncBuffer{})))
+	tr, err := exposure.New(exposure.WithExperiments(checkout), exposure.WithSink(exposure.NewWriterSink(&lockedbuf.Buffer{})))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tr.Close(t.Context()) })
 	// Client hooks run their After before the invocation's (reverse order):
@@ -228,7 +229,7 @@ func TestAssignmentUndoneWhenALaterHookFails(t *testing.T) {
 }
 
 func TestUnscopedEvaluationIsCountedAndWarnedOnce(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &lockedbuf.Buffer{}
 	e := newEnv(t, exposure.WithLogger(newTextLogger(logs)))
 	for range 3 {
 		_, err := e.client.StringValue(t.Context(), flagKey, "classic", userCtx("erin"))

@@ -1,14 +1,12 @@
 package exposure_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,25 +157,6 @@ func get(t testing.TB, srv *httptest.Server, path string) (int, string) {
 func (e *env) settle(t testing.TB) {
 	t.Helper()
 	require.NoError(t, e.tracker.Flush(t.Context()))
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger
-// or a sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newTextLogger(w io.Writer) *slog.Logger {

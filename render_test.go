@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,7 +56,7 @@ func TestMiddlewareKeepsFlusher(t *testing.T) {
 }
 
 func TestWriterSinkWritesMixpanelShapedLines(t *testing.T) {
-	var buf syncBuffer
+	var buf lockedbuf.Buffer
 	e := newEnv(t, exposure.WithSink(exposure.NewWriterSink(&buf), exposure.WithFlushInterval(time.Hour)))
 	commitUsers(t, e.tracker, e, 1, "writer")
 	require.NoError(t, e.tracker.Flush(t.Context()))

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/exposurekit/exposure/mixpanel"
 	"github.com/exposurekit/exposure/mixpanel/mixpaneltest"
 )
@@ -47,24 +48,6 @@ func exps(n int) []exposure.Exposure {
 		b[i] = exp(i)
 	}
 	return b
-}
-
-// logBuffer is a slog handler target safe for concurrent writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func newSink(t *testing.T, cfg mixpanel.Config) *mixpanel.Sink {
@@ -327,7 +310,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 func TestPartialFailureReportsOnlyRefusedRecords(t *testing.T) {
 	for _, dollar := range []bool{false, true} {
 		t.Run(fmt.Sprintf("$insert_id key %v", dollar), func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &lockedbuf.Buffer{}
 			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", DollarInsertIDKey: dollar})
 			defer srv.Close()
 			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -483,7 +466,7 @@ func TestRetriesResendIdenticalBytes(t *testing.T) {
 }
 
 func TestCredentialErrorsAreLoggedOncePerInterval(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &lockedbuf.Buffer{}
 	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "right"})
 	defer srv.Close()
 	s := newSink(t, mixpanel.Config{Token: "wrong-token-123", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -522,7 +505,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			{Token: token, Endpoint: srv.URL},
 			{Token: token, ServiceAccountUser: "u", ServiceAccountSecret: secret, ProjectID: "1", Endpoint: srv.URL},
 		} {
-			logs := &logBuffer{}
+			logs := &lockedbuf.Buffer{}
 			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 			s := newSink(t, cfg)
 			err := s.Send(context.Background(), exps(1))

@@ -1,18 +1,17 @@
 package redisdedupe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,30 +59,6 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 		}
 		return next(ctx, cmds)
 	}
-}
-
-// logBuffer is a concurrency-safe slog destination.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), s)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // fakeClock is a settable clock for cool-down and log-interval tests.
@@ -316,7 +291,7 @@ func closedPort(t *testing.T) string {
 func TestUnreachableRedisFallsBack(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
 	defer rdb.Close()
-	logs := &logBuffer{}
+	logs := &lockedbuf.Buffer{}
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	d := New(rdb, WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
 		WithCooldown(time.Second), WithLogInterval(time.Minute))
@@ -340,7 +315,7 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	// 1 + 1 + 2 fell back; the first was in the first warning.
 	assert.Equal(t, int64(1), st.RoundTrips)
 	assert.True(t, st.Down)
-	assert.Equal(t, 1, logs.count("Redis unavailable"))
+	assert.Equal(t, 1, logs.Count("Redis unavailable"))
 	assert.NotContains(t, logs.String(), "level=ERROR")
 
 	// Every cool-down, one call probes Redis; still down: no new warning
@@ -351,10 +326,10 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, int64(11), d.Stats().RoundTrips)
-	assert.Equal(t, 1, logs.count("Redis unavailable"), "logged once per interval, not per failure")
+	assert.Equal(t, 1, logs.Count("Redis unavailable"), "logged once per interval, not per failure")
 	clock.Advance(time.Minute)
 	_, _ = d.Claim(ctx, "k", time.Hour)
-	assert.Equal(t, 2, logs.count("Redis unavailable"), "and again after the interval")
+	assert.Equal(t, 2, logs.Count("Redis unavailable"), "and again after the interval")
 	assert.Contains(t, logs.String(), "fallbacks=14", "the warning counts the claims that fell back since the last one")
 
 	// Release while down: the fallback forgets the key.
@@ -434,7 +409,7 @@ func TestRedisRestartBackfill(t *testing.T) {
 	a := srv.Client()
 	b := srv.Client()
 	clock := &fakeClock{t: time.Now()}
-	logs := &logBuffer{}
+	logs := &lockedbuf.Buffer{}
 	prefix := testPrefix(t)
 	da := New(a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	da.now = clock.Now
@@ -458,7 +433,7 @@ func TestRedisRestartBackfill(t *testing.T) {
 	st := da.Stats()
 	assert.False(t, st.Down)
 	assert.Equal(t, int64(2), st.Backfilled)
-	assert.Equal(t, 1, logs.count("Redis answers again"))
+	assert.Equal(t, 1, logs.Count("Redis answers again"))
 
 	// Instance b never saw the outage's users, yet does not expose them again.
 	got, err = db.ClaimBatch(ctx, []string{"during1", "during2", "after", "new"}, time.Hour)
