@@ -3,14 +3,14 @@ package exposure
 import "errors"
 
 var (
-	// ErrNoScope is returned by MarkRendered when ctx carries no Scope: the
-	// request did not pass through Tracker.Middleware, or the code outside
-	// HTTP did not open one with Tracker.Scope.
+	// ErrNoScope is returned by MarkRendered and HandOff when ctx carries no
+	// Scope: the request did not pass through Tracker.Middleware, or the
+	// code outside HTTP did not open one with Tracker.Scope.
 	ErrNoScope = errors.New("exposure: no scope in context (wrap the handler with Tracker.Middleware or open one with Tracker.Scope)")
 
-	// ErrNotAssigned is returned by MarkRendered when the flag was not
-	// evaluated as an experiment in this scope: the render site marks a
-	// variant nobody assigned, which is a bug at the render site.
+	// ErrNotAssigned is returned by MarkRendered and HandOff when the flag
+	// was not evaluated as an experiment in this scope: the render site
+	// marks a variant nobody assigned, which is a bug at the render site.
 	ErrNotAssigned = errors.New("exposure: flag not assigned in this scope")
 
 	// ErrNoSubject is returned by an identity function when an evaluation
@@ -18,7 +18,8 @@ var (
 	// not assignments.
 	ErrNoSubject = errors.New("exposure: evaluation context has no subject")
 
-	// ErrInvalidConfig is wrapped by every configuration error from New.
+	// ErrInvalidConfig is wrapped by every configuration error of this
+	// module's constructors.
 	ErrInvalidConfig = errors.New("exposure: invalid configuration")
 
 	// ErrClosed is returned when the Tracker was closed.
@@ -28,3 +29,12 @@ var (
 	// exposures could not be delivered before the context ended.
 	ErrUndelivered = errors.New("exposure: exposures undelivered")
 )
+
+// joinErrors is errors.Join for option errors: one error stays itself, so
+// errors.As and the message read as the option returned them.
+func joinErrors(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}

@@ -28,6 +28,7 @@ type Experiment struct {
 // registry is the validated, read-only set of experiments of a Tracker.
 type registry struct {
 	byFlag map[string]*Experiment
+	list   []Experiment // in registration order
 }
 
 // normalizeName folds the differences New refuses to tell apart in
@@ -75,6 +76,7 @@ func newRegistry(exps []Experiment) (*registry, error) {
 			}
 		}
 		reg.byFlag[e.FlagKey] = &e
+		reg.list = append(reg.list, e)
 	}
 	return reg, nil
 }

@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/open-feature/go-sdk/openfeature"
@@ -34,12 +35,17 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		return nil // not an experiment flag
 	}
 	if d.ErrorCode != "" || d.Reason == openfeature.ErrorReason || d.Reason == openfeature.DisabledReason || (saysIn && !inExperiment) {
-		t.counters.skipped.Add(1)
+		// The reason is worth building only for an observer.
+		if t.ledger.observed() {
+			t.ledger.recordFlag(StageSkipped, hc.FlagKey(), skipReason(d))
+		} else {
+			t.ledger.counts[StageSkipped].Add(1)
+		}
 		return nil
 	}
-	s := scopeFrom(ctx)
+	s := ScopeFromContext(ctx)
 	if s == nil {
-		t.counters.unscoped.Add(1)
+		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), ErrNoScope)
 		t.unscopedOnce.Do(func() {
 			t.log.Warn("exposure: experiment flag evaluated outside any scope; its exposure cannot be recorded. "+
 				"Wrap the handler with Tracker.Middleware and pass the request's context (r.Context()) to the evaluation, "+
@@ -49,7 +55,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 	}
 	id, err := t.identity(hc.EvaluationContext())
 	if err != nil {
-		t.counters.noSubject.Add(1)
+		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), err)
 		return nil
 	}
 	a := Assignment{
@@ -69,11 +75,10 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 	a.Variant = exp.variantName(metaVariant, d.Variant, d.Value)
 	a.ProviderVariant = d.Variant
 	if a.Variant == "" {
-		t.counters.skipped.Add(1)
+		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), errNoVariant)
 		return nil
 	}
 	s.assign(&a)
-	t.counters.assignments.Add(1)
 	return nil
 }
 
@@ -81,7 +86,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 // failed: the caller then got the default value, not the recorded variant.
 func (h *hook) Error(ctx context.Context, hc openfeature.HookContext, _ error, _ openfeature.HookHints) {
 	defer h.recoverPanic("Error")
-	if s := scopeFrom(ctx); s != nil {
+	if s := ScopeFromContext(ctx); s != nil {
 		s.revert(hc.FlagKey())
 	}
 }
@@ -89,8 +94,8 @@ func (h *hook) Error(ctx context.Context, hc openfeature.HookContext, _ error, _
 // Finally counts the evaluation and settles its assignment.
 func (h *hook) Finally(ctx context.Context, hc openfeature.HookContext, _ openfeature.InterfaceEvaluationDetails, _ openfeature.HookHints) {
 	defer h.recoverPanic("Finally")
-	h.t.counters.evaluations.Add(1)
-	if s := scopeFrom(ctx); s != nil {
+	h.t.ledger.recordFlag(StageEvaluated, hc.FlagKey(), nil)
+	if s := ScopeFromContext(ctx); s != nil {
 		s.settle(hc.FlagKey())
 	}
 }
@@ -98,5 +103,21 @@ func (h *hook) Finally(ctx context.Context, hc openfeature.HookContext, _ openfe
 func (h *hook) recoverPanic(stage string) {
 	if r := recover(); r != nil {
 		h.t.log.Error("exposure: hook panicked; the evaluation is unaffected", "stage", stage, "panic", fmt.Sprint(r))
+	}
+}
+
+var errNoVariant = errors.New("exposure: the evaluation names no variant")
+
+// skipReason says why an experiment evaluation is not an assignment.
+func skipReason(d openfeature.InterfaceEvaluationDetails) error {
+	switch {
+	case d.ErrorCode != "":
+		return fmt.Errorf("exposure: evaluation failed: %s %s", d.ErrorCode, d.ErrorMessage)
+	case d.Reason == openfeature.ErrorReason:
+		return errors.New("exposure: evaluation failed")
+	case d.Reason == openfeature.DisabledReason:
+		return errors.New("exposure: flag disabled")
+	default:
+		return errors.New("exposure: subject outside the experiment's sample")
 	}
 }

@@ -8,11 +8,12 @@ import (
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
-// DefaultDedupeWindow is how long a subject's exposure to a variant
-// suppresses repeats: 90 days, Mixpanel's experiment exposure window.
-const DefaultDedupeWindow = 90 * 24 * time.Hour
+// defaultDedupeWindow is Mixpanel's experiment exposure window.
+const defaultDedupeWindow = 90 * 24 * time.Hour
 
-// An Option configures a Tracker; see [New].
+// An Option configures a Tracker; see [NewTracker]. An option that is
+// given a bad value returns an error, and NewTracker reports every such
+// error at once.
 type Option func(*config) error
 
 type config struct {
@@ -23,8 +24,7 @@ type config struct {
 	logger      *slog.Logger
 	identity    func(openfeature.EvaluationContext) (Identity, error)
 	now         func() time.Time
-	beacon      beaconConfig // beacon.go
-	audit       auditConfig  // audit.go: debug view, sample-ratio check, metrics
+	observers   []Observer
 }
 
 type sinkSpec struct {
@@ -33,24 +33,26 @@ type sinkSpec struct {
 }
 
 // WithSink adds a destination for exposures. It is repeatable: each sink
-// gets its own queue and delivery goroutine, so a slow sink never holds up
-// another. At least one sink is required.
+// gets its own queue and delivery goroutines, so a slow sink never holds up
+// another. At least one sink is required. opts tune the sink's delivery.
 func WithSink(s Sink, opts ...SinkOption) Option {
 	return func(c *config) error {
 		if s == nil {
 			return fmt.Errorf("%w: WithSink given a nil Sink", ErrInvalidConfig)
 		}
-		spec := sinkSpec{sink: s, cfg: sinkConfig{
-			queueSize:     DefaultQueueSize,
-			batchSize:     DefaultBatchSize,
-			batchBytes:    DefaultBatchBytes,
-			flushInterval: DefaultFlushInterval,
-			senders:       DefaultSenders,
-		}}
-		for _, o := range opts {
-			if err := o(&spec.cfg); err != nil {
-				return err
+		spec := sinkSpec{sink: s, cfg: defaultSinkConfig()}
+		var errs []error
+		for i, o := range opts {
+			if o == nil {
+				errs = append(errs, fmt.Errorf("%w: WithSink option %d is nil", ErrInvalidConfig, i))
+				continue
 			}
+			if err := o(&spec.cfg); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return joinErrors(errs)
 		}
 		c.sinks = append(c.sinks, spec)
 		return nil
@@ -67,8 +69,8 @@ func WithExperiments(e ...Experiment) Option {
 	}
 }
 
-// WithDeduper replaces the default in-memory deduper, such as with a
-// shared one for many app instances.
+// WithDeduper replaces the default deduper (an in-memory one holding
+// 1,000,000 keys), such as with a shared one for many app instances.
 func WithDeduper(d Deduper) Option {
 	return func(c *config) error {
 		if d == nil {
@@ -80,7 +82,8 @@ func WithDeduper(d Deduper) Option {
 }
 
 // WithDedupeWindow sets how long an exposure of a subject to a variant
-// suppresses repeats. Default [DefaultDedupeWindow].
+// suppresses repeats. Default 90 days, Mixpanel's experiment exposure
+// window.
 func WithDedupeWindow(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -92,7 +95,7 @@ func WithDedupeWindow(d time.Duration) Option {
 }
 
 // WithLogger sets the logger for warnings and delivery errors. Default
-// [slog.Default] at the time New is called.
+// [slog.Default] at the time NewTracker is called.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -113,6 +116,18 @@ func WithIdentity(f func(openfeature.EvaluationContext) (Identity, error)) Optio
 			return fmt.Errorf("%w: WithIdentity given a nil function", ErrInvalidConfig)
 		}
 		c.identity = f
+		return nil
+	}
+}
+
+// WithObserver adds an [Observer] of every stage of the pipeline. It is
+// repeatable; observers are called in the order given.
+func WithObserver(o Observer) Option {
+	return func(c *config) error {
+		if o == nil {
+			return fmt.Errorf("%w: WithObserver given a nil Observer", ErrInvalidConfig)
+		}
+		c.observers = append(c.observers, o)
 		return nil
 	}
 }

@@ -27,38 +27,19 @@ type Sink interface {
 	Send(ctx context.Context, batch []Exposure) error
 }
 
-// RetryPolicy is a sink's retry schedule: exponential backoff with full
-// jitter from MinBackoff, doubling up to MaxBackoff, giving up on a batch
-// whose first attempt is older than MaxAge. A Retry-After given by the sink
-// (see [Retryable]) replaces the computed backoff when it is longer.
-type RetryPolicy struct {
-	MinBackoff time.Duration
-	MaxBackoff time.Duration
-	MaxAge     time.Duration
-}
-
-// DefaultRetryPolicy is used for sinks that neither implement
-// [RetryPolicySink] nor are given [WithRetryPolicy].
-var DefaultRetryPolicy = RetryPolicy{MinBackoff: time.Second, MaxBackoff: time.Minute, MaxAge: time.Hour}
-
-// RetryPolicySink is implemented by sinks that know their destination's
-// preferred retry schedule (the Mixpanel sink does). [WithRetryPolicy]
-// overrides it.
-type RetryPolicySink interface {
+// NamedSink is implemented by sinks that name themselves in [Stats] and
+// [Event]s. Other sinks are named by their type.
+type NamedSink interface {
 	Sink
-	RetryPolicy() RetryPolicy
+	Name() string
 }
 
-func (p RetryPolicy) validate() error {
-	switch {
-	case p.MinBackoff <= 0:
-		return fmt.Errorf("%w: retry policy MinBackoff must be positive, got %v", ErrInvalidConfig, p.MinBackoff)
-	case p.MaxBackoff < p.MinBackoff:
-		return fmt.Errorf("%w: retry policy MaxBackoff (%v) is below MinBackoff (%v)", ErrInvalidConfig, p.MaxBackoff, p.MinBackoff)
-	case p.MaxAge <= 0:
-		return fmt.Errorf("%w: retry policy MaxAge must be positive, got %v", ErrInvalidConfig, p.MaxAge)
-	}
-	return nil
+// IdleConnectionsCloser is implemented by sinks that keep idle network
+// connections, such as HTTP keep-alives, like [net/http.Client]. Close
+// calls it once the sink's delivery has stopped, so that their goroutines
+// end now rather than when the connections time out.
+type IdleConnectionsCloser interface {
+	CloseIdleConnections()
 }
 
 // retryableError marks a failure worth retrying.

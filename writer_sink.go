@@ -8,23 +8,29 @@ import (
 	"sync"
 )
 
-// WriterSink writes each exposure as one JSON line shaped like the Mixpanel
+// writerSink writes each exposure as one JSON line shaped like the Mixpanel
 // event it stands for:
 //
 //	{"event":"$experiment_started","properties":{"Experiment name":"Checkout Redesign","Variant name":"Variant B","distinct_id":"u-42","time":1764012345678,"$insert_id":"…","flag_key":"checkout-redesign"}}
 //
 // It suits demos, logs and pipelines that ship JSON lines elsewhere.
-type WriterSink struct {
+type writerSink struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
 // NewWriterSink returns a Sink writing JSON lines to w. Writes are
-// serialized; w need not be safe for concurrent use.
-func NewWriterSink(w io.Writer) *WriterSink { return &WriterSink{w: w} }
+// serialized; w need not be safe for concurrent use. A nil w is an error
+// wrapping [ErrInvalidConfig].
+func NewWriterSink(w io.Writer) (Sink, error) {
+	if w == nil {
+		return nil, fmt.Errorf("%w: NewWriterSink given a nil io.Writer", ErrInvalidConfig)
+	}
+	return &writerSink{w: w}, nil
+}
 
-// Name identifies the sink in Stats.
-func (s *WriterSink) Name() string { return "writer" }
+// Name identifies the sink in Stats; see [NamedSink].
+func (s *writerSink) Name() string { return "writer" }
 
 type writerLine struct {
 	Event      string          `json:"event"`
@@ -44,7 +50,7 @@ type writerLineProps struct {
 
 // Send writes the batch, one line per exposure. A write error fails the
 // batch for good: an io.Writer has no notion of "try again later".
-func (s *WriterSink) Send(_ context.Context, batch []Exposure) error {
+func (s *writerSink) Send(_ context.Context, batch []Exposure) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	enc := json.NewEncoder(s.w)

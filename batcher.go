@@ -1,0 +1,58 @@
+package exposure
+
+// batcher accumulates exposures into batches bounded by count and bytes.
+type batcher struct {
+	q     *queue
+	batch []Exposure
+	bytes int
+}
+
+func (b *batcher) add(e *Exposure) {
+	size := e.approxSize()
+	if len(b.batch) > 0 && b.bytes+size > b.q.cfg.batchBytes {
+		b.send()
+	}
+	b.batch = append(b.batch, *e)
+	b.bytes += size
+	if len(b.batch) >= b.q.cfg.batchSize {
+		b.send()
+	}
+}
+
+// drain moves everything queued now into batches, sending each full one,
+// until the queue is empty (exposures queued meanwhile included). With
+// partial, it sends the last, partial batch too; without (a wake-up because
+// a batch filled), the remainder waits for more exposures or the interval.
+func (b *batcher) drain(partial bool) {
+	for {
+		taken := b.q.take()
+		for _, e := range taken {
+			b.add(e)
+		}
+		b.q.giveBack(taken)
+		if len(taken) == 0 {
+			break
+		}
+	}
+	if partial {
+		b.send()
+	}
+}
+
+// send hands the batch to a sender, blocking while all are busy: the
+// queue, not the batcher, is where exposures wait.
+func (b *batcher) send() {
+	if len(b.batch) == 0 {
+		return
+	}
+	b.q.inflight.Add(1)
+	b.q.sendq <- b.batch
+	b.batch, b.bytes = make([]Exposure, 0, cap(b.batch)), 0
+}
+
+// approxSize estimates the exposure's size once encoded, for batch bytes.
+func (e *Exposure) approxSize() int {
+	// A Mixpanel event's fixed part (names, time, token, library) is about 300 bytes.
+	return 300 + len(e.Experiment) + len(e.Variant) + len(e.Identity.DistinctID) +
+		len(e.Identity.DeviceID) + len(e.Identity.UserID) + len(e.InsertID)
+}

@@ -1,0 +1,187 @@
+package exposure
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// A Scope collects the assignments and marks of one unit of work, usually
+// one HTTP request: within it, a flag is exposed at most once. Nothing is
+// delivered until the Scope is committed.
+type Scope struct {
+	t *Tracker
+
+	mu      sync.Mutex
+	entries []scopeEntry
+	undo    []undoEntry
+	// Most requests touch one experiment: keep it inline so a scope costs
+	// one allocation.
+	entriesBuf [1]scopeEntry
+	undoBuf    [2]undoEntry
+	undoCount  atomic.Int32
+	committed  bool // after the first Commit, marks are delivered at once
+	discarded  bool
+}
+
+type scopeEntry struct {
+	a         Assignment
+	marked    bool
+	delivered bool
+	handedOff bool // HandOff gave it to another party: only that party confirms it
+}
+
+// undoEntry remembers what an evaluation replaced, until the SDK says the
+// evaluation succeeded (Finally) or failed (Error).
+type undoEntry struct {
+	flagKey string
+	prev    *scopeEntry // nil: the evaluation added the entry
+}
+
+type scopeKey struct{}
+
+// Scope opens a Scope outside HTTP, such as for a job or a gRPC call.
+// Evaluate flags and call MarkRendered with the returned context, then
+// Commit (or Discard) the Scope.
+func (t *Tracker) Scope(ctx context.Context) (context.Context, *Scope) {
+	s := &Scope{t: t}
+	s.entries, s.undo = s.entriesBuf[:0], s.undoBuf[:0]
+	return context.WithValue(ctx, scopeKey{}, s), s
+}
+
+// ScopeFromContext returns the Scope carried by ctx, or nil.
+func ScopeFromContext(ctx context.Context) *Scope {
+	if ctx == nil {
+		return nil
+	}
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+func (s *Scope) find(flagKey string) int {
+	for i := range s.entries {
+		if s.entries[i].a.FlagKey == flagKey {
+			return i
+		}
+	}
+	return -1
+}
+
+// assign records a pending assignment; a later evaluation of the same flag
+// in the scope replaces it (the render shows the latest value). The same
+// assignment again changes nothing: it is neither recorded nor counted, and
+// needs no undo record.
+func (s *Scope) assign(a *Assignment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.discarded {
+		return
+	}
+	i := s.find(a.FlagKey)
+	if i >= 0 {
+		prev := &s.entries[i].a
+		if prev.Variant == a.Variant && prev.Experiment == a.Experiment && prev.Identity == a.Identity {
+			return
+		}
+	}
+	a.EvaluatedAt = s.t.now()
+	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey})
+	if i >= 0 {
+		prev := s.entries[i] // a changed assignment in one request is rare: the copy may cost
+		s.undo[len(s.undo)-1].prev = &prev
+		s.entries[i] = scopeEntry{a: *a}
+	} else {
+		s.entries = append(s.entries, scopeEntry{a: *a})
+	}
+	s.undoCount.Add(1)
+	s.t.ledger.record(StageAssigned, a)
+}
+
+// revert undoes the last assignment of flagKey that is not settled yet.
+func (s *Scope) revert(flagKey string) {
+	if s.undoCount.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for j := len(s.undo) - 1; j >= 0; j-- {
+		u := s.undo[j]
+		if u.flagKey != flagKey {
+			continue
+		}
+		s.undo = append(s.undo[:j], s.undo[j+1:]...)
+		s.undoCount.Add(-1)
+		i := s.find(flagKey)
+		if i < 0 {
+			return
+		}
+		s.t.ledger.record(StageReverted, &s.entries[i].a)
+		if u.prev != nil {
+			s.entries[i] = *u.prev
+		} else {
+			s.entries = append(s.entries[:i], s.entries[i+1:]...)
+		}
+		return
+	}
+}
+
+// settle forgets the undo record of a finished evaluation of flagKey.
+func (s *Scope) settle(flagKey string) {
+	if s.undoCount.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for j := len(s.undo) - 1; j >= 0; j-- {
+		if s.undo[j].flagKey == flagKey {
+			s.undo = append(s.undo[:j], s.undo[j+1:]...)
+			s.undoCount.Add(-1)
+			return
+		}
+	}
+}
+
+// Commit delivers the marked assignments of the Scope that were not
+// delivered yet. After it, later marks in the Scope are delivered at once,
+// so a streaming handler may Commit early and keep marking. It returns
+// [ErrNoScope] for a nil Scope.
+func (s *Scope) Commit(ctx context.Context) error {
+	if s == nil {
+		return ErrNoScope
+	}
+	var buf [4]Assignment
+	as := buf[:0]
+	s.mu.Lock()
+	if s.discarded {
+		s.mu.Unlock()
+		return nil
+	}
+	s.committed = true
+	for i := range s.entries {
+		e := &s.entries[i]
+		if e.marked && !e.delivered && !e.handedOff {
+			e.delivered = true
+			as = append(as, e.a)
+		}
+	}
+	s.mu.Unlock()
+	s.t.commit(ctx, as)
+	return nil
+}
+
+// Discard drops the Scope's pending assignments and marks: nothing of it
+// will be delivered, and later evaluations and marks in it are ignored.
+// Assignments handed off stay with the party they were handed to.
+func (s *Scope) Discard() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.entries {
+		if e := &s.entries[i]; e.marked && !e.delivered && !e.handedOff {
+			s.t.ledger.record(StageDiscarded, &e.a)
+		}
+	}
+	s.entries, s.discarded = nil, true
+}

@@ -1,0 +1,114 @@
+package exposure
+
+import (
+	"fmt"
+	"time"
+)
+
+// Delivery defaults, per sink.
+const (
+	defaultQueueSize     = 100_000
+	defaultBatchSize     = 2000    // Mixpanel's limit per request
+	defaultBatchBytes    = 2 << 20 // uncompressed, estimated
+	defaultFlushInterval = time.Second
+	defaultSenders       = 2
+)
+
+// SinkOption configures the delivery of one sink; see [WithSink].
+type SinkOption func(*sinkConfig) error
+
+func defaultSinkConfig() sinkConfig {
+	return sinkConfig{
+		queueSize:     defaultQueueSize,
+		batchSize:     defaultBatchSize,
+		batchBytes:    defaultBatchBytes,
+		flushInterval: defaultFlushInterval,
+		senders:       defaultSenders,
+		retry:         defaultRetryPolicy,
+	}
+}
+
+type sinkConfig struct {
+	queueSize     int
+	batchSize     int
+	batchBytes    int
+	flushInterval time.Duration
+	senders       int
+	retry         RetryPolicy
+}
+
+// WithQueueSize bounds how many exposures wait for delivery; when the queue
+// is full, new exposures are dropped (and counted) rather than block a
+// request. The delivery goroutine holds at most as many again while it
+// sends. Default 100,000.
+func WithQueueSize(n int) SinkOption {
+	return func(c *sinkConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: queue size must be positive, got %d", ErrInvalidConfig, n)
+		}
+		c.queueSize = n
+		return nil
+	}
+}
+
+// WithBatchSize bounds how many exposures one Send gets. Default 2,000,
+// Mixpanel's limit.
+func WithBatchSize(n int) SinkOption {
+	return func(c *sinkConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("%w: batch size must be positive, got %d", ErrInvalidConfig, n)
+		}
+		c.batchSize = n
+		return nil
+	}
+}
+
+// WithBatchBytes bounds the estimated uncompressed size of one batch.
+// Default 2 MiB.
+func WithBatchBytes(n int) SinkOption {
+	return func(c *sinkConfig) error {
+		if n < 1024 {
+			return fmt.Errorf("%w: batch bytes must be at least 1024, got %d", ErrInvalidConfig, n)
+		}
+		c.batchBytes = n
+		return nil
+	}
+}
+
+// WithFlushInterval is the longest an exposure waits for its batch to fill.
+// Default 1s.
+func WithFlushInterval(d time.Duration) SinkOption {
+	return func(c *sinkConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: flush interval must be positive, got %v", ErrInvalidConfig, d)
+		}
+		c.flushInterval = d
+		return nil
+	}
+}
+
+// WithSenders sets how many batches of the sink may be in flight at once,
+// 1 to 64. With more than one, a batch is encoded and sent while another
+// waits for its answer, and a batch in retry does not hold up the others.
+// Default 2.
+func WithSenders(n int) SinkOption {
+	return func(c *sinkConfig) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("%w: senders must be 1 to 64, got %d", ErrInvalidConfig, n)
+		}
+		c.senders = n
+		return nil
+	}
+}
+
+// WithRetryPolicy sets the sink's retry schedule; see [RetryPolicy] for
+// the default.
+func WithRetryPolicy(p RetryPolicy) SinkOption {
+	return func(c *sinkConfig) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.retry = p
+		return nil
+	}
+}
