@@ -1,4 +1,7 @@
-package exposure_test
+// Package chromiumtest starts a real headless Chromium for the tests of
+// this module that need a browser (the beacon script, the audit page), or
+// skips them with a message saying how to get one.
+package chromiumtest
 
 import (
 	"context"
@@ -10,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// chromium finds the browser for the tests that need one:
+// Path finds the browser for the tests that need one:
 // $EXPOSURE_CHROMIUM, else chromium in PATH; without it they skip.
-func chromium(t *testing.T) string {
+func Path(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -30,13 +33,13 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// startBrowser starts a headless Chromium with a fresh profile and a window
+// Start starts a headless Chromium with a fresh profile and a window
 // of width x height, and returns the context of its first tab. Everything
 // is closed when the test ends. The flags keep Chromium off the network
 // beyond the test's own loopback servers.
-func startBrowser(t *testing.T, width, height int) context.Context {
+func Start(t testing.TB, width, height int) context.Context {
 	t.Helper()
-	path := chromium(t)
+	path := Path(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
