@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestNewRejectsMisconfiguration(t *testing.T) {
+func TestNewTrackerRejectsMisconfiguration(t *testing.T) {
 	sink := exposure.WithSink(exposuretest.NewRecorder())
 	exp := func(flag, name string) exposure.Experiment { return exposure.Experiment{FlagKey: flag, Name: name} }
 	tests := []struct {
@@ -34,6 +34,9 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 		{"nil deduper", []exposure.Option{sink, exposure.WithDeduper(nil)}, "nil Deduper"},
 		{"nil logger", []exposure.Option{sink, exposure.WithLogger(nil)}, "nil logger"},
 		{"nil identity", []exposure.Option{sink, exposure.WithIdentity(nil)}, "nil function"},
+		{"nil option", []exposure.Option{sink, nil}, "option 1 is nil"},
+		{"nil observer", []exposure.Option{sink, exposure.WithObserver(nil)}, "nil Observer"},
+		{"nil sink option", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), nil)}, "WithSink option 0 is nil"},
 		{"queue size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueSize(0))}, "queue size"},
 		{"batch size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchSize(-1))}, "batch size"},
 		{"batch bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchBytes(10))}, "batch bytes"},
@@ -43,7 +46,7 @@ func TestNewRejectsMisconfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := exposure.New(tt.opts...)
+			tr, err := exposure.NewTracker(tt.opts...)
 			require.Error(t, err)
 			assert.Nil(t, tr)
 			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
@@ -78,4 +81,20 @@ func TestDefaultIdentity(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// Every misconfiguration is reported at once, not only the first.
+func TestNewTrackerReportsEveryError(t *testing.T) {
+	_, err := exposure.NewTracker(exposure.WithDedupeWindow(-1), nil,
+		exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueSize(0), exposure.WithSenders(99)))
+	require.ErrorIs(t, err, exposure.ErrInvalidConfig)
+	for _, want := range []string{"dedupe window", "option 1 is nil", "queue size", "senders"} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+func TestNewWriterSinkRefusesNil(t *testing.T) {
+	s, err := exposure.NewWriterSink(nil)
+	assert.Nil(t, s)
+	assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
 }

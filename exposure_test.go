@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
@@ -26,8 +27,8 @@ func TestEvaluationWithoutRenderSendsNothing(t *testing.T) {
 
 	assert.Empty(t, e.recorder.Exposures())
 	st := e.tracker.Stats()
-	assert.Equal(t, uint64(1), st.Assignments)
-	assert.Equal(t, uint64(0), st.Committed)
+	assert.Equal(t, uint64(1), st.Counts[exposure.StageAssigned])
+	assert.Equal(t, uint64(0), st.Counts[exposure.StageCommitted])
 }
 
 func TestRenderSendsOneExposure(t *testing.T) {
@@ -68,7 +69,7 @@ func TestRefreshIsDeduplicatedAndChangedVariantIsNew(t *testing.T) {
 	}
 	e.settle(t)
 	require.Len(t, e.recorder.Exposures(), 1)
-	assert.Equal(t, uint64(2), e.tracker.Stats().Duplicates)
+	assert.Equal(t, uint64(2), e.tracker.Stats().Counts[exposure.StageDuplicate])
 
 	variant.Store("b") // the flag now serves alice another variant
 	status, body := get(t, srv, "/checkout?user=alice")
@@ -93,7 +94,7 @@ func TestTwoMarksInOneRequestAreOneExposure(t *testing.T) {
 	e.settle(t)
 
 	assert.Len(t, e.recorder.Exposures(), 1)
-	assert.Equal(t, uint64(2), e.tracker.Stats().Marks)
+	assert.Equal(t, uint64(2), e.tracker.Stats().Counts[exposure.StageMarked])
 }
 
 func TestMarkErrors(t *testing.T) {
@@ -110,7 +111,7 @@ func TestMarkErrors(t *testing.T) {
 	e.settle(t)
 
 	assert.Empty(t, e.recorder.Exposures())
-	assert.Equal(t, uint64(1), e.tracker.Stats().UnassignedMarks)
+	assert.Equal(t, uint64(1), e.tracker.Stats().Counts[exposure.StageUnassignedMark])
 }
 
 func TestFailedRequestsSendNothing(t *testing.T) {
@@ -129,8 +130,8 @@ func TestFailedRequestsSendNothing(t *testing.T) {
 
 	assert.Empty(t, e.recorder.Exposures())
 	st := e.tracker.Stats()
-	assert.Equal(t, uint64(2), st.Marks)
-	assert.Equal(t, uint64(2), st.Discarded)
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageMarked])
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageDiscarded])
 
 	// The failed pages did not count: the first successful render is exposed.
 	status, body := get(t, srv, "/checkout?user=alice")
@@ -201,7 +202,7 @@ func TestEvaluationsThatAreNotAssignments(t *testing.T) {
 			require.NoError(t, scope.Commit(ctx))
 			e.settle(t)
 			assert.Empty(t, e.recorder.Exposures())
-			assert.Zero(t, e.tracker.Stats().Assignments)
+			assert.Zero(t, e.tracker.Stats().Counts[exposure.StageAssigned])
 		})
 	}
 }
@@ -215,7 +216,7 @@ func (failingAfterHook) After(context.Context, openfeature.HookContext, openfeat
 }
 
 func TestAssignmentUndoneWhenALaterHookFails(t *testing.T) {
-	tr, err := exposure.New(exposure.WithExperiments(checkout), exposure.WithSink(exposure.NewWriterSink(&lockedbuf.Buffer{})))
+	tr, err := exposure.NewTracker(exposure.WithExperiments(checkout), exposure.WithSink(exposuretest.NewRecorder()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tr.Close(t.Context()) })
 	// Client hooks run their After before the invocation's (reverse order):
@@ -230,12 +231,19 @@ func TestAssignmentUndoneWhenALaterHookFails(t *testing.T) {
 
 func TestUnscopedEvaluationIsCountedAndWarnedOnce(t *testing.T) {
 	logs := &lockedbuf.Buffer{}
-	e := newEnv(t, exposure.WithLogger(newTextLogger(logs)))
+	events := &eventLog{}
+	e := newEnv(t, exposure.WithLogger(newTextLogger(logs)), exposure.WithObserver(events))
 	for range 3 {
 		_, err := e.client.StringValue(t.Context(), flagKey, "classic", userCtx("erin"))
 		require.NoError(t, err)
 	}
-	assert.Equal(t, uint64(3), e.tracker.Stats().Unscoped)
+	assert.Equal(t, uint64(3), e.tracker.Stats().Counts[exposure.StageSkipped])
+	skipped := events.of(exposure.StageSkipped)
+	require.Len(t, skipped, 3)
+	for _, ev := range skipped {
+		assert.ErrorIs(t, ev.Err, exposure.ErrNoScope)
+		assert.Equal(t, flagKey, ev.Exposure.FlagKey)
+	}
 	assert.Equal(t, 1, countLines(logs.String(), "outside any scope"))
 	assert.Contains(t, logs.String(), "Tracker.Middleware")
 }
@@ -313,6 +321,6 @@ func TestConcurrentUsersExactlyOnce(t *testing.T) {
 		}
 	}
 	st := e.tracker.Stats()
-	assert.Equal(t, uint64(users), st.Committed)
-	assert.Equal(t, uint64(users), st.Duplicates)
+	assert.Equal(t, uint64(users), st.Counts[exposure.StageCommitted])
+	assert.Equal(t, uint64(users), st.Counts[exposure.StageDuplicate])
 }

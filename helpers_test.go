@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func newEnv(t testing.TB, opts ...exposure.Option) *env {
 			exposure.Experiment{FlagKey: "broken-exp", Name: "Broken Experiment"}),
 		exposure.WithSink(e.recorder, exposure.WithFlushInterval(10*time.Millisecond)),
 	}, opts...)
-	tr, err := exposure.New(all...)
+	tr, err := exposure.NewTracker(all...)
 	require.NoError(t, err)
 	e.tracker = tr
 	t.Cleanup(func() { _ = tr.Close(t.Context()) })
@@ -175,3 +176,39 @@ func countLines(s, substr string) int {
 
 // quietLogger keeps expected warnings (retries, drops) out of test output.
 var quietLogger = slog.New(slog.DiscardHandler)
+
+// eventLog is an Observer that keeps every event, for tests.
+type eventLog struct {
+	mu     sync.Mutex
+	events []exposure.Event
+}
+
+func (l *eventLog) Observe(ev exposure.Event) {
+	l.mu.Lock()
+	l.events = append(l.events, ev)
+	l.mu.Unlock()
+}
+
+// of returns the events of one stage, in order.
+func (l *eventLog) of(stage exposure.Stage) []exposure.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []exposure.Event
+	for _, ev := range l.events {
+		if ev.Stage == stage {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// counts tallies the events by stage, weighting each by its Count.
+func (l *eventLog) counts() map[exposure.Stage]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := map[exposure.Stage]uint64{}
+	for _, ev := range l.events {
+		m[ev.Stage] += uint64(ev.Count)
+	}
+	return m
+}

@@ -17,7 +17,7 @@ func (discardSink) Send(context.Context, []Exposure) error { return nil }
 // tens of percent between runs on a shared machine; this difference is the
 // hook's own cost (BENCHMARKS.md).
 func BenchmarkHookAlone(b *testing.B) {
-	tr, err := New(WithExperiments(Experiment{FlagKey: "f", Name: "F", Variants: map[string]string{"a": "A"}}),
+	tr, err := NewTracker(WithExperiments(Experiment{FlagKey: "f", Name: "F", Variants: map[string]string{"a": "A"}}),
 		WithSink(discardSink{}))
 	if err != nil {
 		b.Fatal(err)

@@ -133,3 +133,16 @@ func (d *memoryDeduper) releaseHash(h uint64) {
 	delete(s.expiries, h)
 	s.mu.Unlock()
 }
+
+// size returns the number of keys held, expired ones included until they
+// are evicted or claimed again.
+func (d *memoryDeduper) size() int {
+	n := 0
+	for i := range d.shards {
+		s := &d.shards[i]
+		s.mu.Lock()
+		n += len(s.expiries)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -31,7 +31,7 @@ func TestTemplateFuncExposedMarksAndRendersNothing(t *testing.T) {
 	assert.Equal(t, "<p></p><p></p>", rec.Body.String())
 	e.settle(t)
 	require.Len(t, e.recorder.Exposures(), 1)
-	assert.Equal(t, uint64(2), e.tracker.Stats().Marks)
+	assert.Equal(t, uint64(2), e.tracker.Stats().Counts[exposure.StageMarked])
 }
 
 func TestTemplateFuncExposedNeverFailsTheTemplate(t *testing.T) {
@@ -42,7 +42,7 @@ func TestTemplateFuncExposedNeverFailsTheTemplate(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, tmpl.Execute(&out, map[string]any{"Nothing": nil, "Ctx": ctx, "Plain": context.Background()}))
 	assert.Equal(t, "abcd", out.String())
-	assert.Equal(t, uint64(1), e.tracker.Stats().UnassignedMarks)
+	assert.Equal(t, uint64(1), e.tracker.Stats().Counts[exposure.StageUnassignedMark])
 }
 
 func TestMiddlewareKeepsFlusher(t *testing.T) {
@@ -57,7 +57,9 @@ func TestMiddlewareKeepsFlusher(t *testing.T) {
 
 func TestWriterSinkWritesMixpanelShapedLines(t *testing.T) {
 	var buf lockedbuf.Buffer
-	e := newEnv(t, exposure.WithSink(exposure.NewWriterSink(&buf), exposure.WithFlushInterval(time.Hour)))
+	ws, err := exposure.NewWriterSink(&buf)
+	require.NoError(t, err)
+	e := newEnv(t, exposure.WithSink(ws, exposure.WithFlushInterval(time.Hour)))
 	commitUsers(t, e.tracker, e, 1, "writer")
 	require.NoError(t, e.tracker.Flush(t.Context()))
 
