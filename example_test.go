@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/exposuretest"
@@ -108,4 +109,80 @@ func ExampleMarkRendered() {
 	// Output:
 	// true
 	// true
+}
+
+// stageCounter is the smallest useful Observer: it counts exposures by
+// experiment. Observe runs on the request path, so it takes a lock only
+// long enough to add one.
+type stageCounter struct {
+	mu      sync.Mutex
+	exposed map[string]int
+}
+
+func (c *stageCounter) Observe(ev exposure.Event) {
+	if ev.Stage != exposure.StageCommitted {
+		return
+	}
+	c.mu.Lock()
+	c.exposed[ev.Exposure.Experiment]++
+	c.mu.Unlock()
+}
+
+// An Observer sees every stage of the pipeline as it happens, the same
+// events that Stats counts.
+func ExampleWithObserver() {
+	counter := &stageCounter{exposed: map[string]int{}}
+	tracker, _ := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
+		exposure.WithSink(exposuretest.NewRecorder()),
+		exposure.WithObserver(counter),
+	)
+	_ = openfeature.SetNamedProviderAndWait("example-observer", exampleProvider())
+	client := openfeature.NewClient("example-observer")
+	client.AddHooks(tracker.Hook())
+
+	for _, user := range []string{"u-1", "u-2", "u-1"} {
+		ctx, scope := tracker.Scope(context.Background())
+		_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext(user, nil))
+		_ = exposure.MarkRendered(ctx, "checkout-redesign")
+		_ = scope.Commit(ctx)
+	}
+	_ = tracker.Close(context.Background())
+	st := tracker.Stats()
+	fmt.Println("observed exposures:", counter.exposed["Checkout Redesign"])
+	fmt.Println("stats:", st.Counts[exposure.StageCommitted], "committed,", st.Counts[exposure.StageDuplicate], "duplicate")
+	// Output:
+	// observed exposures: 2
+	// stats: 2 committed, 1 duplicate
+}
+
+// HandOff leaves an exposure to another party, such as a client that
+// reports when the variant became visible; Confirm commits it then.
+func ExampleScope_HandOff() {
+	recorder := exposuretest.NewRecorder()
+	tracker, _ := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
+		exposure.WithSink(recorder),
+	)
+	_ = openfeature.SetNamedProviderAndWait("example-handoff", exampleProvider())
+	client := openfeature.NewClient("example-handoff")
+	client.AddHooks(tracker.Hook())
+
+	ctx, scope := tracker.Scope(context.Background())
+	_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext("u-9", nil))
+	assignment, err := scope.HandOff("checkout-redesign")
+	if err != nil {
+		panic(err)
+	}
+	_ = scope.Commit(ctx) // sends nothing: the exposure is the client's to confirm
+	_ = tracker.Flush(context.Background())
+	fmt.Println("after commit:", recorder.Len())
+
+	// Later, when the client says the variant was seen:
+	_ = tracker.Confirm(context.Background(), assignment)
+	_ = tracker.Close(context.Background())
+	fmt.Println("after confirm:", recorder.Len(), recorder.Exposures()[0].Variant)
+	// Output:
+	// after commit: 0
+	// after confirm: 1 b
 }
