@@ -1,5 +1,5 @@
 // exposure beacon: confirms that an element carrying a data-exposure token
-// was seen, and posts the token back once. Served by Tracker.BeaconHandler,
+// was seen, and posts the token back once. Served by beacon.Confirmer,
 // which also receives the confirmations; no dependencies, no build step.
 //
 //   <script src="/exposure/beacon" defer></script>

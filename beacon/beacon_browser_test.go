@@ -1,13 +1,12 @@
-package exposure_test
+package beacon_test
 
 // End-to-end tests of exposures confirmed in the browser: a real headless
 // Chromium, driven through the DevTools protocol by chromedp, loads pages
-// from a real server running the Tracker's middleware and beacon handler.
+// from a real server running the Tracker's middleware and the Confirmer.
 
 import (
 	"context"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,6 +18,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/beacon"
+	"github.com/exposurekit/exposure/internal/chromiumtest"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/open-feature/go-sdk/openfeature/memprovider"
 	"github.com/stretchr/testify/assert"
@@ -39,7 +40,7 @@ const (
 // The page's render sites, one experiment flag each.
 var beaconFlags = []string{"top-exp", "hidden-exp", "invisible-exp", "slow-exp", "below-exp", "late-exp"}
 
-var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs()).Parse(`<!doctype html>
+const beaconPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>beacon test</title>
 <style>body{margin:0;font:16px sans-serif}.box{height:150px}#spacer{height:4000px}</style>
 <script src="/exposure/beacon" defer></script></head>
@@ -51,7 +52,7 @@ var beaconPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs
 <div id="spacer"></div>
 <div id="below" class="box" {{ exposureBeacon .Ctx "below-exp" }}>below the fold</div>
 <template id="later"><div id="late" class="box" {{ exposureBeacon .Ctx "late-exp" }}>added later</div></template>
-</body></html>`))
+</body></html>`
 
 // beaconSite is a real server with the page at /page?user=… and the beacon
 // handler at /exposure/beacon, both behind the Tracker's middleware.
@@ -72,26 +73,17 @@ func (s *beaconSite) postTypes() []string {
 
 func newBeaconSite(t *testing.T) *beaconSite {
 	t.Helper()
-	e := newEnv(t,
-		exposure.WithBeaconKeys(beaconKey(t)),
-		exposure.WithBeaconVisibility(0.5, browserDwell),
-		exposure.WithExperiments(
-			exposure.Experiment{FlagKey: "top-exp", Name: "Top"},
-			exposure.Experiment{FlagKey: "hidden-exp", Name: "Hidden"},
-			exposure.Experiment{FlagKey: "invisible-exp", Name: "Invisible"},
-			exposure.Experiment{FlagKey: "slow-exp", Name: "Slow"},
-			exposure.Experiment{FlagKey: "below-exp", Name: "Below"},
-			exposure.Experiment{FlagKey: "late-exp", Name: "Late"},
-		))
+	var exps []exposure.Experiment
 	flags := map[string]memprovider.InMemoryFlag{}
 	for _, f := range beaconFlags {
+		exps = append(exps, exposure.Experiment{FlagKey: f, Name: f})
 		flags[f] = memprovider.InMemoryFlag{Key: f, State: memprovider.Enabled, DefaultVariant: "on",
 			Variants: map[string]any{"on": "shown", "off": "classic"}}
 	}
-	client := newClient(t, memprovider.NewInMemoryProvider(flags), e.tracker.Hook())
+	e := newEnvWith(t, exps, memprovider.NewInMemoryProvider(flags), beacon.WithVisibility(0.5, browserDwell))
+	page := e.template(t, beaconPage)
 
 	site := &beaconSite{env: e}
-	beacon := e.tracker.BeaconHandler()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/exposure/beacon", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -99,18 +91,18 @@ func newBeaconSite(t *testing.T) *beaconSite {
 			site.posts = append(site.posts, r.Header.Get("Content-Type"))
 			site.mu.Unlock()
 		}
-		beacon.ServeHTTP(w, r)
+		e.confirmer.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
 		ec := openfeature.NewEvaluationContext(r.URL.Query().Get("user"), nil)
 		for _, f := range beaconFlags {
-			if _, err := client.StringValue(r.Context(), f, "classic", ec); err != nil {
+			if _, err := e.client.StringValue(r.Context(), f, "classic", ec); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := beaconPage.Execute(w, map[string]any{"Ctx": r.Context()}); err != nil {
+		if err := page.Execute(w, map[string]any{"Ctx": r.Context()}); err != nil {
 			t.Errorf("rendering the page: %v", err)
 		}
 	})
@@ -133,10 +125,10 @@ func (s *beaconSite) exposed(flag string) int {
 func (s *beaconSite) waitExposed(t *testing.T, flag string, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool { return s.exposed(flag) >= n }, browserWait, 20*time.Millisecond,
-		"waiting for %d exposure(s) of %s; stats %+v", n, flag, s.tracker.Stats().Beacon)
+		"waiting for %d exposure(s) of %s; stats %+v", n, flag, s.confirmer.Stats())
 }
 
-// newBrowser is startBrowser for the beacon tests, which also fail if a
+// newBrowser is chromiumtest.Start for the beacon tests, which also fail if a
 // goroutine is left behind.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
@@ -145,7 +137,7 @@ func newBrowser(t *testing.T) context.Context {
 		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.func1"),
 		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.(*eventExecutor).startEventListener.func3.1")}
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore...) }) // registered first: runs last
-	return startBrowser(t, 1024, 768)
+	return chromiumtest.Start(t, 1024, 768)
 }
 
 // run runs actions in a tab, bounded by browserWait.
@@ -187,9 +179,9 @@ func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
 	// the load. Everything else would have been sent by now too.
 	site.waitExposed(t, "top-exp", 1)
 	time.Sleep(browserQuiet)
-	st := site.tracker.Stats()
-	assert.Equal(t, uint64(len(beaconFlags)), st.Beacon.Issued)
-	assert.Equal(t, uint64(1), st.Beacon.Accepted, "only the element on screen confirmed")
+	st := site.confirmer.Stats()
+	assert.Equal(t, uint64(len(beaconFlags)), st.Issued)
+	assert.Equal(t, uint64(1), st.Accepted, "only the element on screen confirmed")
 	for _, f := range []string{"below-exp", "hidden-exp", "invisible-exp", "slow-exp", "late-exp"} {
 		assert.Zero(t, site.exposed(f), "%s sent without being seen", f)
 	}
@@ -203,7 +195,7 @@ func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
 	run(t, tab, chromedp.ScrollIntoView(chromedp.ID("below")))
 	time.Sleep(browserQuiet)
 	assert.Equal(t, 1, site.exposed("below-exp"))
-	assert.Equal(t, uint64(2), site.tracker.Stats().Beacon.Accepted, "one post per element")
+	assert.Equal(t, uint64(2), site.confirmer.Stats().Accepted, "one post per element")
 
 	// An element added after the load is watched too.
 	run(t, tab,
@@ -216,11 +208,12 @@ func testConfirmsOnlyWhatIsSeen(t *testing.T, browser context.Context) {
 	assert.Zero(t, site.exposed("hidden-exp"), "display:none sent")
 	assert.Zero(t, site.exposed("invisible-exp"), "visibility:hidden sent")
 	assert.Zero(t, site.exposed("slow-exp"), "an element's own dwell was ignored")
-	st = site.tracker.Stats()
-	assert.Equal(t, uint64(3), st.Beacon.Accepted)
-	assert.Zero(t, st.Beacon.Rejected)
-	assert.Equal(t, uint64(3), st.Committed, "every exposure came from the browser")
-	assert.Zero(t, st.Duplicates)
+	st = site.confirmer.Stats()
+	assert.Equal(t, uint64(3), st.Accepted)
+	assert.Zero(t, st.Rejected)
+	assert.Equal(t, uint64(len(beaconFlags)), site.count(exposure.StageHandedOff), "every render site handed off")
+	assert.Equal(t, uint64(3), site.count(exposure.StageCommitted), "every exposure came from the browser")
+	assert.Zero(t, site.count(exposure.StageDuplicate))
 	assert.Equal(t, []string{sendBeaconType, sendBeaconType, sendBeaconType}, site.postTypes(), "posted with sendBeacon")
 }
 
@@ -255,13 +248,12 @@ func testSecondTabSendsNothingNew(t *testing.T, browser context.Context) {
 	run(t, newTab(t, browser), chromedp.Navigate(url))
 	// The second tab confirms its own token; the dedupe keeps the exposure
 	// single.
-	require.Eventually(t, func() bool { return site.tracker.Stats().Beacon.Accepted >= 2 }, browserWait, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return site.confirmer.Stats().Accepted >= 2 }, browserWait, 20*time.Millisecond,
 		"the second tab's confirmation")
 	require.NoError(t, site.tracker.Flush(t.Context()))
 	time.Sleep(browserQuiet)
-	st := site.tracker.Stats()
-	assert.Equal(t, uint64(2), st.Beacon.Accepted)
-	assert.Equal(t, uint64(1), st.Duplicates)
+	assert.Equal(t, uint64(2), site.confirmer.Stats().Accepted)
+	assert.Equal(t, uint64(1), site.count(exposure.StageDuplicate))
 	assert.Equal(t, 1, site.exposed("top-exp"), "a second tab sent a new exposure")
 	assert.Len(t, site.recorder.Exposures(), 1, fmt.Sprint(site.recorder.Exposures()))
 }

@@ -1,4 +1,4 @@
-package exposure_test
+package beacon_test
 
 import (
 	"context"
@@ -11,34 +11,43 @@ import (
 	"strings"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/beacon"
 	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
 )
 
 // A variant drawn below the fold is left to the browser: the render puts a
 // signed token on the element and sends nothing; the beacon script posts
 // the token back once the element was on screen, and only then is the
 // exposure committed, deduplicated like any other.
-func ExampleTracker_BeaconHandler() {
+func ExampleNewConfirmer() {
 	recorder := exposuretest.NewRecorder()
-	key := make([]byte, exposure.MinBeaconKeyBytes) // in production: one secret for every instance
-	_, _ = rand.Read(key)
-	tracker, err := exposure.New(
+	tracker, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
 		exposure.WithSink(recorder),
-		exposure.WithBeaconKeys(key),
 	)
 	if err != nil {
 		panic(err)
 	}
-	_ = openfeature.SetNamedProviderAndWait("example-beacon", exampleProvider())
+	key := make([]byte, beacon.MinKeyBytes) // in production: one secret for every instance
+	_, _ = rand.Read(key)
+	confirmer, err := beacon.NewConfirmer(tracker, beacon.WithKeys(key))
+	if err != nil {
+		panic(err)
+	}
+
+	_ = openfeature.SetNamedProviderAndWait("example-beacon", memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		"checkout-redesign": {Key: "checkout-redesign", State: memprovider.Enabled, DefaultVariant: "b",
+			Variants: map[string]any{"a": "classic", "b": "one-page"}},
+	}))
 	client := openfeature.NewClient("example-beacon")
 	client.AddHooks(tracker.Hook())
 
-	page := template.Must(template.New("checkout").Funcs(exposure.TemplateFuncs()).Parse(
+	page := template.Must(template.New("checkout").Funcs(exposure.TemplateFuncs()).Funcs(confirmer.TemplateFuncs()).Parse(
 		`<aside {{ exposureBeacon .Ctx "checkout-redesign" }}>…</aside><script src="/exposure/beacon" defer></script>`))
 	mux := http.NewServeMux()
-	mux.Handle("/exposure/beacon", tracker.BeaconHandler())
+	mux.Handle("/exposure/beacon", confirmer)
 	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
 		user := openfeature.NewEvaluationContext("u-7", nil)
 		_, _ = client.StringValue(r.Context(), "checkout-redesign", "classic", user)
@@ -62,8 +71,8 @@ func ExampleTracker_BeaconHandler() {
 	for _, e := range recorder.Exposures() {
 		fmt.Printf("exposed %s to %q / %q\n", e.Identity.DistinctID, e.Experiment, e.Variant)
 	}
-	st := tracker.Stats()
-	fmt.Println("accepted:", st.Beacon.Accepted, "duplicates:", st.Duplicates)
+	fmt.Println("accepted:", confirmer.Stats().Accepted,
+		"duplicates:", tracker.Stats().Counts[exposure.StageDuplicate])
 	// Output:
 	// exposures after the render: 0
 	// confirmation: 204

@@ -1,128 +1,90 @@
-package exposure_test
+package beacon_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"html/template"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/beacon"
 	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/exposurekit/exposure/internal/lockedbuf"
+	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func beaconKey(t testing.TB) []byte {
-	t.Helper()
-	k := make([]byte, exposure.MinBeaconKeyBytes)
-	_, err := rand.Read(k)
+func TestNewConfirmerRejectsMisconfiguration(t *testing.T) {
+	tr, err := exposure.NewTracker(exposure.WithSink(exposuretest.NewRecorder()))
 	require.NoError(t, err)
-	return k
-}
-
-// beaconAttr is the attribute, as html/template renders it inside a tag.
-var beaconAttr = regexp.MustCompile(`^<i data-exposure="([A-Za-z0-9_-]{40,})">$`)
-
-// renderBeacon evaluates the checkout flag for user in a fresh Scope,
-// renders tmpl with {"Ctx": ctx}, commits the Scope like the middleware
-// would, and returns the output.
-func renderBeacon(t testing.TB, e *env, tmpl *template.Template, user string) string {
-	t.Helper()
-	ctx, scope := e.tracker.Scope(t.Context())
-	_, err := e.client.StringValue(ctx, flagKey, "classic", userCtx(user))
-	require.NoError(t, err)
-	var out bytes.Buffer
-	require.NoError(t, tmpl.Execute(&out, map[string]any{"Ctx": ctx}))
-	require.NoError(t, scope.Commit(ctx))
-	return out.String()
-}
-
-// beaconToken renders the checkout flag's beacon for user and returns the
-// token.
-func beaconToken(t testing.TB, e *env, user string) string {
-	t.Helper()
-	tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(`<i {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
-	m := beaconAttr.FindStringSubmatch(renderBeacon(t, e, tmpl, user))
-	require.Len(t, m, 2, "exposureBeacon renders a data-exposure attribute")
-	return m[1]
-}
-
-func postBeacon(t testing.TB, h http.Handler, body io.Reader) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/exposure/beacon", body))
-	return rec
-}
-
-func TestNewRejectsBeaconMisconfiguration(t *testing.T) {
-	sink := exposure.WithSink(exposuretest.NewRecorder())
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
 	secret := bytes.Repeat([]byte("s3cr3t!"), 4) // 28 bytes
+	key := newKey(t)
 	tests := []struct {
-		name string
-		opt  exposure.Option
-		want string
+		name    string
+		tracker *exposure.Tracker
+		opts    []beacon.Option
+		want    []string
 	}{
-		{"short key", exposure.WithBeaconKeys(beaconKey(t), secret), "WithBeaconKeys key 1 is 28 bytes"},
-		{"no key", exposure.WithBeaconKeys(), "WithBeaconKeys given no key"},
-		{"expiry too short", exposure.WithBeaconExpiry(time.Millisecond), "WithBeaconExpiry"},
-		{"ratio zero", exposure.WithBeaconVisibility(0, time.Second), "ratio must be in (0, 1]"},
-		{"ratio above one", exposure.WithBeaconVisibility(1.5, time.Second), "ratio must be in (0, 1]"},
-		{"negative dwell", exposure.WithBeaconVisibility(0.5, -time.Second), "dwell must be between"},
+		{"nil tracker", nil, []beacon.Option{beacon.WithKeys(key)}, []string{"nil Tracker"}},
+		{"nil option", tr, []beacon.Option{beacon.WithKeys(key), nil}, []string{"beacon option 1 is nil"}},
+		{"no WithKeys", tr, nil, []string{"needs beacon.WithKeys"}},
+		{"WithKeys of nothing", tr, []beacon.Option{beacon.WithKeys()}, []string{"beacon.WithKeys given no key"}},
+		{"short key", tr, []beacon.Option{beacon.WithKeys(key, secret)}, []string{"beacon.WithKeys key 1 is 28 bytes; each key needs at least 32"}},
+		{"expiry too short", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithExpiry(time.Millisecond)}, []string{"beacon.WithExpiry must be at least 1s, got 1ms"}},
+		{"ratio zero", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithVisibility(0, time.Second)}, []string{"ratio must be in (0, 1], got 0"}},
+		{"ratio above one", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithVisibility(1.5, time.Second)}, []string{"ratio must be in (0, 1], got 1.5"}},
+		{"ratio NaN", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithVisibility(math.NaN(), time.Second)}, []string{"ratio must be in (0, 1], got NaN"}},
+		{"negative dwell", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithVisibility(0.5, -time.Second)}, []string{"dwell must be between 0 and 10m, got -1s"}},
+		{"dwell over ten minutes", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithVisibility(0.5, 11*time.Minute)}, []string{"dwell must be between 0 and 10m, got 11m0s"}},
+		{"dwell not shorter than expiry", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithExpiry(time.Minute), beacon.WithVisibility(0.5, 2*time.Minute)},
+			[]string{"dwell 2m0s must be shorter than the expiry 1m0s"}},
+		{"nil logger", tr, []beacon.Option{beacon.WithKeys(key), beacon.WithLogger(nil)}, []string{"beacon.WithLogger given a nil logger"}},
+		{"every error at once", nil, []beacon.Option{beacon.WithKeys(secret), beacon.WithExpiry(0), nil},
+			[]string{"nil Tracker", "key 0 is 28 bytes", "WithExpiry must be at least 1s", "option 2 is nil"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := exposure.New(sink, tc.opt)
+			c, err := beacon.NewConfirmer(tc.tracker, tc.opts...)
 			require.Error(t, err)
+			assert.Nil(t, c)
 			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tc.want)
+			for _, want := range tc.want {
+				assert.Contains(t, err.Error(), want)
+			}
 			assert.NotContains(t, err.Error(), "s3cr3t", "a key never appears in an error")
 		})
 	}
 
-	t.Run("tuning without keys", func(t *testing.T) {
-		_, err := exposure.New(sink, exposure.WithBeaconVisibility(0.5, time.Second))
-		require.ErrorIs(t, err, exposure.ErrInvalidConfig)
-		assert.Contains(t, err.Error(), "WithBeaconVisibility given without WithBeaconKeys")
-	})
-	t.Run("dwell not shorter than expiry", func(t *testing.T) {
-		_, err := exposure.New(sink, exposure.WithBeaconKeys(beaconKey(t)),
-			exposure.WithBeaconExpiry(time.Minute), exposure.WithBeaconVisibility(0.5, 2*time.Minute))
-		require.ErrorIs(t, err, exposure.ErrInvalidConfig)
-		assert.Contains(t, err.Error(), "dwell 2m0s must be shorter than the beacon expiry 1m0s")
-	})
 	t.Run("valid", func(t *testing.T) {
-		tr, err := exposure.New(sink, exposure.WithBeaconKeys(beaconKey(t), beaconKey(t)),
-			exposure.WithBeaconExpiry(10*time.Minute), exposure.WithBeaconVisibility(1, 0))
+		c, err := beacon.NewConfirmer(tr, beacon.WithKeys(newKey(t), newKey(t)),
+			beacon.WithExpiry(10*time.Minute), beacon.WithVisibility(1, 0), beacon.WithLogger(quietLogger))
 		require.NoError(t, err)
-		require.NoError(t, tr.Close(t.Context()))
+		assert.NotNil(t, c)
 	})
 }
 
 func TestExposureBeaconIsSentOnlyByTheBrowser(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
+	e := newEnv(t)
 	// The flag is marked too: the beacon still wins, the server sends nothing.
-	tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
-		`<div {{ exposureBeacon .Ctx "checkout-redesign" }}>{{ exposed .Ctx "checkout-redesign" }}</div>`))
-	out := renderBeacon(t, e, tmpl, "ana")
-	require.Regexp(t, `^<div data-exposure="[A-Za-z0-9_-]+">`, out)
+	out := e.render(t, e.template(t,
+		`<div {{ exposureBeacon .Ctx "checkout-redesign" }}>{{ exposed .Ctx "checkout-redesign" }}</div>`), userCtx("ana"))
+	require.Regexp(t, `^<div data-exposure="[A-Za-z0-9_-]+"></div>$`, out)
 	e.settle(t)
 	assert.Empty(t, e.recorder.Exposures(), "the server commit sent a beacon's exposure")
-	st := e.tracker.Stats()
-	assert.Equal(t, uint64(1), st.Beacon.Issued)
-	assert.Zero(t, st.Committed)
+	assert.Equal(t, uint64(1), e.confirmer.Stats().Issued)
+	assert.Equal(t, uint64(1), e.count(exposure.StageHandedOff))
+	assert.Zero(t, e.count(exposure.StageCommitted))
 
-	token := beaconAttr.FindStringSubmatch(strings.Replace(strings.TrimSuffix(out, "</div>"), "<div ", "<i ", 1))
-	require.Len(t, token, 2)
-	rec := postBeacon(t, e.tracker.BeaconHandler(), strings.NewReader(token[1]))
+	token := strings.TrimSuffix(strings.TrimPrefix(out, `<div data-exposure="`), `"></div>`)
+	rec := post(t, e.confirmer, strings.NewReader(token))
 	require.Equal(t, http.StatusNoContent, rec.Code)
 	e.settle(t)
 	got := e.recorder.Exposures()
@@ -133,93 +95,116 @@ func TestExposureBeaconIsSentOnlyByTheBrowser(t *testing.T) {
 	assert.Equal(t, "ana", got[0].Identity.DistinctID)
 	assert.Equal(t, "ana", got[0].Context.TargetingKey())
 	assert.Len(t, got[0].InsertID, 32)
+	assert.Equal(t, uint64(1), e.count(exposure.StageCommitted))
+	assert.Equal(t, uint64(1), e.confirmer.Stats().Accepted)
+}
+
+func TestConfirmedAssignmentKeepsTheSubject(t *testing.T) {
+	e := newEnv(t)
+	ec := openfeature.NewEvaluationContext("tk-3", map[string]any{
+		exposure.AttributeUserID: "user-3", exposure.AttributeDeviceID: "device-3", "plan": "pro",
+	})
+	before := time.Now()
+	out := e.render(t, e.template(t, `<i {{ exposureBeacon .Ctx "checkout-redesign" }}>`), ec)
+	m := tokenAttr.FindStringSubmatch(out)
+	require.Len(t, m, 2)
+	require.Equal(t, http.StatusNoContent, post(t, e.confirmer, strings.NewReader(m[1])).Code)
+	e.settle(t)
+	got := e.recorder.Exposures()
+	require.Len(t, got, 1)
+	a := got[0].Assignment
+	assert.Equal(t, exposure.Identity{DistinctID: "user-3", UserID: "user-3", DeviceID: "device-3"}, a.Identity)
+	assert.Equal(t, "tk-3", a.Context.TargetingKey())
+	assert.Equal(t, "user-3", a.Context.Attribute(exposure.AttributeUserID))
+	assert.Equal(t, "device-3", a.Context.Attribute(exposure.AttributeDeviceID))
+	assert.Nil(t, a.Context.Attribute("plan"), "other attributes are not in the token")
+	assert.NotEmpty(t, a.Reason)
+	// The Tracker's clock is coarse (about a millisecond, more under load).
+	assert.WithinRange(t, a.EvaluatedAt, before.Add(-100*time.Millisecond), time.Now(), "the evaluation time, kept to the millisecond")
 }
 
 func TestExposureBeaconMarkAfterCommitIsNotSentByTheServer(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
+	e := newEnv(t)
 	ctx, scope := e.tracker.Scope(t.Context())
 	_, err := e.client.StringValue(ctx, flagKey, "classic", userCtx("streamer"))
 	require.NoError(t, err)
 	require.NoError(t, scope.Commit(ctx)) // a streaming handler commits early
-	tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
-		`<i {{ exposureBeacon .Ctx "checkout-redesign" }}>{{ exposed .Ctx "checkout-redesign" }}`))
+	tmpl := e.template(t, `<i {{ exposureBeacon .Ctx "checkout-redesign" }}>{{ exposed .Ctx "checkout-redesign" }}`)
 	var out bytes.Buffer
 	require.NoError(t, tmpl.Execute(&out, map[string]any{"Ctx": ctx}))
-	require.Regexp(t, beaconAttr, out.String())
+	require.Regexp(t, `^<i data-exposure="[A-Za-z0-9_-]{40,}">$`, out.String())
 	e.settle(t)
 	assert.Empty(t, e.recorder.Exposures())
 }
 
+func TestExposureBeaconTakesARequest(t *testing.T) {
+	e := newEnv(t)
+	tmpl := e.template(t, `<i {{ exposureBeacon .Req "checkout-redesign" }}>`)
+	var out bytes.Buffer
+	h := e.tracker.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := e.client.StringValue(r.Context(), flagKey, "classic", userCtx("req"))
+		require.NoError(t, err)
+		require.NoError(t, tmpl.Execute(&out, map[string]any{"Req": r}))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
+	assert.Regexp(t, tokenAttr, out.String())
+	assert.Equal(t, uint64(1), e.confirmer.Stats().Issued)
+}
+
 func TestExposureBeaconMisuseRendersNothing(t *testing.T) {
 	var logs lockedbuf.Buffer
-	withKeys := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)), exposure.WithLogger(newTextLogger(&logs)))
-	tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
-		`a{{ exposureBeacon .Nothing "x" }}b{{ exposureBeacon .Plain "x" }}c{{ exposureBeacon .Ctx "not-assigned" }}d<p {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
-	ctx, _ := withKeys.tracker.Scope(t.Context())
+	e := newEnv(t, beacon.WithLogger(newTextLogger(&logs)))
+	tmpl := e.template(t, `a{{ exposureBeacon .Nothing "x" }}b{{ exposureBeacon .Plain "x" }}`+
+		`c{{ exposureBeacon .Ctx "not-assigned" }}d<p {{ exposureBeacon .Ctx "checkout-redesign" }}>`)
+	ctx, _ := e.tracker.Scope(t.Context())
 	var out bytes.Buffer
 	require.NoError(t, tmpl.Execute(&out, map[string]any{"Nothing": nil, "Plain": context.Background(), "Ctx": ctx}))
 	assert.Equal(t, "abcd<p >", out.String())
-	st := withKeys.tracker.Stats()
-	assert.Equal(t, uint64(2), st.Beacon.NotIssued)
-	assert.Equal(t, uint64(2), st.UnassignedMarks)
-	assert.Zero(t, st.Beacon.Issued)
-	assert.Equal(t, 1, countLines(logs.String(), "not assigned"), "rate-limited to one line")
-
-	t.Run("without keys", func(t *testing.T) {
-		var logs lockedbuf.Buffer
-		e := newEnv(t, exposure.WithLogger(newTextLogger(&logs)))
-		tmpl := template.Must(template.New("").Funcs(exposure.TemplateFuncs()).Parse(
-			`<div {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
-		for range 3 {
-			assert.Equal(t, "<div >", renderBeacon(t, e, tmpl, "nokeys"))
-		}
-		e.settle(t)
-		assert.Empty(t, e.recorder.Exposures(), "no keys: no exposure from the server either")
-		assert.Equal(t, uint64(3), e.tracker.Stats().Beacon.NotIssued)
-		assert.Equal(t, 1, countLines(logs.String(), "no WithBeaconKeys"))
-
-		rec := postBeacon(t, e.tracker.BeaconHandler(), strings.NewReader("AQ"))
-		assert.Equal(t, http.StatusBadRequest, rec.Code)
-	})
+	st := e.confirmer.Stats()
+	assert.Equal(t, uint64(4), st.NotIssued, "no context, no scope, and two flags not assigned")
+	assert.Zero(t, st.Issued)
+	assert.Equal(t, uint64(2), e.count(exposure.StageUnassignedMark), "the Tracker counts the flags not assigned, once each")
+	assert.Zero(t, e.count(exposure.StageHandedOff))
+	assert.Equal(t, 1, countLines(logs.String(), "level=WARN"), "rate-limited to one line: %s", logs.String())
+	assert.Contains(t, logs.String(), "needs a context.Context or *http.Request")
 }
 
-func TestBeaconHandlerAcceptsOnceAndDeduplicatesReplays(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
-	h := e.tracker.BeaconHandler()
-	token := beaconToken(t, e, "replayer")
+func TestConfirmerAcceptsOnceAndDeduplicatesReplays(t *testing.T) {
+	e := newEnv(t)
+	token := e.token(t, "replayer")
 	for i := range 3 {
-		rec := postBeacon(t, h, strings.NewReader(token+"\n"))
+		rec := post(t, e.confirmer, strings.NewReader(token+"\n"))
 		require.Equal(t, http.StatusNoContent, rec.Code, "post %d", i)
 		assert.Empty(t, rec.Body.String())
+		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
 	}
 	// A second page of the same subject: a new token, the same exposure.
-	rec := postBeacon(t, h, strings.NewReader(beaconToken(t, e, "replayer")))
-	require.Equal(t, http.StatusNoContent, rec.Code)
+	require.Equal(t, http.StatusNoContent, post(t, e.confirmer, strings.NewReader(e.token(t, "replayer"))).Code)
 	e.settle(t)
 	assert.Len(t, e.recorder.Exposures(), 1)
-	st := e.tracker.Stats()
-	assert.Equal(t, uint64(4), st.Beacon.Accepted)
-	assert.Equal(t, uint64(3), st.Duplicates)
-	assert.Equal(t, uint64(1), st.Committed)
+	assert.Equal(t, uint64(4), e.confirmer.Stats().Accepted)
+	assert.Equal(t, uint64(3), e.count(exposure.StageDuplicate))
+	assert.Equal(t, uint64(1), e.count(exposure.StageCommitted))
 }
 
-func TestBeaconHandlerRefusesAndCounts(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
-	h := e.tracker.BeaconHandler()
-	good := beaconToken(t, e, "victim")
+func TestConfirmerRefusesAndCounts(t *testing.T) {
+	e := newEnv(t)
+	good := e.token(t, "victim")
 
-	stranger := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
-	forged := beaconToken(t, stranger, "victim")
+	// Another Confirmer of the same Tracker, with its own key.
+	stranger, err := beacon.NewConfirmer(e.tracker, beacon.WithKeys(newKey(t)), beacon.WithLogger(quietLogger))
+	require.NoError(t, err)
+	forged := (&env{tracker: e.tracker, confirmer: stranger, client: e.client}).token(t, "victim")
 	raw, err := base64.RawURLEncoding.DecodeString(good)
 	require.NoError(t, err)
 	raw[len(raw)-1] ^= 1 // the signature's last bit
 	tampered := base64.RawURLEncoding.EncodeToString(raw)
 
-	type counter func(exposure.BeaconStats) uint64
-	malformed := func(s exposure.BeaconStats) uint64 { return s.Malformed }
-	forgedC := func(s exposure.BeaconStats) uint64 { return s.Forged }
-	tooLarge := func(s exposure.BeaconStats) uint64 { return s.TooLarge }
-	wrongMethod := func(s exposure.BeaconStats) uint64 { return s.WrongMethod }
+	type counter func(beacon.Stats) uint64
+	malformed := func(s beacon.Stats) uint64 { return s.Malformed }
+	forgedC := func(s beacon.Stats) uint64 { return s.Forged }
+	tooLarge := func(s beacon.Stats) uint64 { return s.TooLarge }
+	wrongMethod := func(s beacon.Stats) uint64 { return s.WrongMethod }
 
 	tests := []struct {
 		name    string
@@ -243,16 +228,16 @@ func TestBeaconHandlerRefusesAndCounts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.tracker.Stats().Beacon
+			before := e.confirmer.Stats()
 			req := httptest.NewRequestWithContext(t.Context(), tc.method, "/exposure/beacon", tc.body)
 			if tc.chunked {
 				req.ContentLength = -1
 			}
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			e.confirmer.ServeHTTP(rec, req)
 			assert.Equal(t, tc.code, rec.Code)
 			assert.Empty(t, rec.Body.String(), "no detail")
-			after := e.tracker.Stats().Beacon
+			after := e.confirmer.Stats()
 			assert.Equal(t, tc.counter(before)+1, tc.counter(after), "counted under its reason")
 			assert.Equal(t, before.Rejected+1, after.Rejected)
 			if tc.code == http.StatusMethodNotAllowed {
@@ -262,27 +247,54 @@ func TestBeaconHandlerRefusesAndCounts(t *testing.T) {
 	}
 	e.settle(t)
 	assert.Empty(t, e.recorder.Exposures(), "a refused request sends nothing")
-	assert.Zero(t, e.tracker.Stats().Beacon.Accepted)
+	assert.Zero(t, e.confirmer.Stats().Accepted)
+	assert.Zero(t, stranger.Stats().Rejected, "each Confirmer counts its own requests")
 
 	// The genuine token, after all that, still works.
-	require.Equal(t, http.StatusNoContent, postBeacon(t, h, strings.NewReader(good)).Code)
+	require.Equal(t, http.StatusNoContent, post(t, e.confirmer, strings.NewReader(good)).Code)
 	e.settle(t)
 	assert.Len(t, e.recorder.Exposures(), 1)
 }
 
-func TestBeaconHandlerOverARealServer(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
-	srv := httptest.NewServer(e.tracker.BeaconHandler())
+func TestConfirmerRefusesAnExpiredToken(t *testing.T) {
+	e := newEnv(t, beacon.WithExpiry(time.Second), beacon.WithVisibility(0.5, 100*time.Millisecond))
+	token := e.token(t, "late")
+	time.Sleep(time.Second + 50*time.Millisecond)
+	rec := post(t, e.confirmer, strings.NewReader(token))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	st := e.confirmer.Stats()
+	assert.Equal(t, uint64(1), st.Expired)
+	assert.Equal(t, uint64(1), st.Rejected)
+	e.settle(t)
+	assert.Empty(t, e.recorder.Exposures())
+}
+
+func TestConfirmerAfterTheTrackerClosed(t *testing.T) {
+	e := newEnv(t)
+	token := e.token(t, "closing")
+	require.NoError(t, e.tracker.Close(t.Context()))
+	rec := post(t, e.confirmer, strings.NewReader(token))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	st := e.confirmer.Stats()
+	assert.Equal(t, uint64(1), st.Unconfirmed)
+	assert.Equal(t, uint64(1), st.Rejected)
+	assert.Zero(t, st.Accepted)
+	assert.Empty(t, e.recorder.Exposures())
+}
+
+func TestConfirmerOverARealServer(t *testing.T) {
+	e := newEnv(t)
+	srv := httptest.NewServer(e.confirmer)
 	t.Cleanup(srv.Close)
-	post := func(body io.Reader) int {
+	send := func(body io.Reader) int {
 		resp, err := srv.Client().Post(srv.URL, "text/plain;charset=UTF-8", body)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		return resp.StatusCode
 	}
 	// A large body that the server refuses before reading it all.
-	assert.Equal(t, http.StatusRequestEntityTooLarge, post(io.LimitReader(zeroReader{}, 1<<20)))
-	assert.Equal(t, http.StatusNoContent, post(strings.NewReader(beaconToken(t, e, "net"))))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, send(io.LimitReader(zeroReader{}, 1<<20)))
+	assert.Equal(t, http.StatusNoContent, send(strings.NewReader(e.token(t, "net"))))
 	e.settle(t)
 	assert.Len(t, e.recorder.Exposures(), 1)
 }
@@ -294,9 +306,9 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestBeaconHandlerServesTheScript(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)), exposure.WithBeaconVisibility(0.75, 1500*time.Millisecond))
-	srv := httptest.NewServer(e.tracker.BeaconHandler())
+func TestConfirmerServesTheScript(t *testing.T) {
+	e := newEnv(t, beacon.WithVisibility(0.75, 1500*time.Millisecond))
+	srv := httptest.NewServer(e.confirmer)
 	t.Cleanup(srv.Close)
 
 	resp, err := srv.Client().Get(srv.URL)
@@ -309,7 +321,7 @@ func TestBeaconHandlerServesTheScript(t *testing.T) {
 	assert.Equal(t, "public, max-age=3600", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	js := string(body)
-	assert.Contains(t, js, `({"ratio":0.75,"dwell":1500});`, "the Tracker's settings are in the script")
+	assert.Contains(t, js, `({"ratio":0.75,"dwell":1500});`, "the Confirmer's settings are in the script")
 	assert.NotContains(t, js, "exposure: settings")
 	assert.Contains(t, js, "IntersectionObserver")
 	assert.Contains(t, js, "sendBeacon")
@@ -329,20 +341,34 @@ func TestBeaconHandlerServesTheScript(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, etag, resp.Header.Get("ETag"))
 
-	// Defaults.
-	d := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
+	// Defaults, and another ETag for other settings.
+	d := newEnv(t)
 	rec := httptest.NewRecorder()
-	d.tracker.BeaconHandler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
+	d.confirmer.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
 	assert.Contains(t, rec.Body.String(), `({"ratio":0.5,"dwell":1000});`)
-	assert.Zero(t, d.tracker.Stats().Beacon.Rejected, "serving the script is no rejection")
+	assert.NotEqual(t, etag, rec.Header().Get("ETag"))
+	assert.Zero(t, d.confirmer.Stats().Rejected, "serving the script is no rejection")
 }
 
-func TestBeaconHandlerUnderMiddleware(t *testing.T) {
-	e := newEnv(t, exposure.WithBeaconKeys(beaconKey(t)))
-	h := e.tracker.Middleware(e.tracker.BeaconHandler())
-	rec := postBeacon(t, h, strings.NewReader(beaconToken(t, e, "wrapped")))
+func TestConfirmerUnderMiddleware(t *testing.T) {
+	e := newEnv(t)
+	rec := post(t, e.tracker.Middleware(e.confirmer), strings.NewReader(e.token(t, "wrapped")))
 	require.Equal(t, http.StatusNoContent, rec.Code)
 	e.settle(t)
 	assert.Len(t, e.recorder.Exposures(), 1)
+}
+
+func TestKeyRotationKeepsTokensInFlight(t *testing.T) {
+	oldKey, newKey := newKey(t), newKey(t)
+	e := newEnv(t, beacon.WithKeys(oldKey))
+	inFlight := e.token(t, "rotating")
+	rotated, err := beacon.NewConfirmer(e.tracker, beacon.WithKeys(newKey, oldKey), beacon.WithLogger(quietLogger))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNoContent, post(t, rotated, strings.NewReader(inFlight)).Code, "the old key still verifies")
+	retired, err := beacon.NewConfirmer(e.tracker, beacon.WithKeys(newKey), beacon.WithLogger(quietLogger))
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, post(t, retired, strings.NewReader(inFlight)).Code, "a retired key no longer verifies")
+	assert.Equal(t, uint64(1), retired.Stats().Forged)
 }

@@ -1,0 +1,47 @@
+package beacon
+
+import (
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/token"
+	"github.com/open-feature/go-sdk/openfeature"
+)
+
+// tokenOf is the token of an assignment handed off at issued.
+func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
+	ms := uint64(max(issued.UnixMilli(), 0))
+	var age uint64
+	if ev := a.EvaluatedAt.UnixMilli(); !a.EvaluatedAt.IsZero() && ev > 0 && uint64(ev) <= ms {
+		age = ms - uint64(ev)
+	}
+	return token.Token{
+		IssuedMS: ms, AgeMS: age,
+		FlagKey: a.FlagKey, Experiment: a.Experiment, Variant: a.Variant,
+		DistinctID: a.Identity.DistinctID, UserID: a.Identity.UserID, DeviceID: a.Identity.DeviceID,
+		TargetingKey: a.Context.TargetingKey(), Reason: a.Reason,
+	}
+}
+
+// assignmentOf rebuilds the assignment a token was issued for. Its Context
+// carries the targeting key and the $user_id and $device_id attributes;
+// the other attributes of the original evaluation are not in the token,
+// nor is the provider's own name of the variant.
+func assignmentOf(tok *token.Token) exposure.Assignment {
+	attrs := map[string]any{}
+	if tok.UserID != "" {
+		attrs[exposure.AttributeUserID] = tok.UserID
+	}
+	if tok.DeviceID != "" {
+		attrs[exposure.AttributeDeviceID] = tok.DeviceID
+	}
+	return exposure.Assignment{
+		FlagKey: tok.FlagKey, Experiment: tok.Experiment, Variant: tok.Variant,
+		Identity: exposure.Identity{
+			DistinctID: tok.DistinctID, UserID: tok.UserID, DeviceID: tok.DeviceID,
+		},
+		Reason:      tok.Reason,
+		EvaluatedAt: tok.Evaluated(),
+		Context:     openfeature.NewEvaluationContext(tok.TargetingKey, attrs),
+	}
+}

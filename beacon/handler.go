@@ -1,0 +1,103 @@
+package beacon
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/exposurekit/exposure/internal/token"
+)
+
+// maxBody is the largest confirmation body the handler reads.
+const maxBody = 8 << 10
+
+// ServeHTTP is the endpoint of exposures confirmed in the browser. Mount
+// it at one path, inside or outside [exposure.Tracker.Middleware], and load
+// its script on the pages that use the "exposureBeacon" template function:
+//
+//	mux.Handle("/exposure/beacon", confirmer)
+//	<script src="/exposure/beacon" defer></script>
+//
+// GET and HEAD serve the script (a few kilobytes, no dependencies, cached
+// for an hour and revalidated by ETag). The script posts the element's
+// token to the URL it was loaded from once the element was visible enough
+// for long enough (see [WithVisibility]).
+//
+// POST receives one token as the body (at most 8 KiB, else 413). A
+// genuine, unexpired token is committed with [exposure.Tracker.Confirm],
+// through the dedupe and the sinks' queues, and answered 204: a replayed
+// token, a second tab or a reload of the same assignment is deduplicated
+// like any exposure. Anything else gets 400 with no detail, sends nothing
+// and is counted in [Stats]; a genuine token that arrives after the
+// Tracker was closed gets 503. Other methods get 405. The handler never
+// waits on a sink; it waits on the Deduper as a mark's commit does.
+func (c *Confirmer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		hd := w.Header()
+		hd.Set("Content-Type", "text/javascript; charset=utf-8")
+		hd.Set("Cache-Control", "public, max-age=3600")
+		hd.Set("ETag", c.scriptETag)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(c.script))
+	case http.MethodPost:
+		c.receive(w, r)
+	default:
+		c.counters.wrongMethod.Add(1)
+		c.counters.rejected.Add(1)
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// receive verifies the token in the body of a POST and confirms its
+// exposure.
+func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	refuse := func(code int, reason *atomic.Uint64) {
+		reason.Add(1)
+		c.counters.rejected.Add(1)
+		if code == http.StatusRequestEntityTooLarge {
+			w.Header().Set("Connection", "close") // the rest of the body is not read
+		}
+		w.WriteHeader(code)
+	}
+	if r.ContentLength > maxBody {
+		refuse(http.StatusRequestEntityTooLarge, &c.counters.tooLarge)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	switch {
+	case len(body) > maxBody:
+		refuse(http.StatusRequestEntityTooLarge, &c.counters.tooLarge)
+		return
+	case err != nil:
+		refuse(http.StatusBadRequest, &c.counters.malformed)
+		return
+	}
+	tok, verdict := c.codec.Verify(string(bytes.TrimSpace(body)), c.now())
+	switch verdict {
+	case token.OK:
+	case token.Forged:
+		refuse(http.StatusBadRequest, &c.counters.forged)
+		return
+	case token.Expired:
+		refuse(http.StatusBadRequest, &c.counters.expired)
+		return
+	default:
+		refuse(http.StatusBadRequest, &c.counters.malformed)
+		return
+	}
+	// The browser does not wait for the answer (sendBeacon): finish the
+	// commit even when it hangs up.
+	if err := c.tracker.Confirm(context.WithoutCancel(r.Context()), assignmentOf(&tok)); err != nil {
+		c.warn("exposure/beacon: the Tracker refused a confirmed exposure", "flag", tok.FlagKey, "err", err)
+		refuse(http.StatusServiceUnavailable, &c.counters.unconfirmed)
+		return
+	}
+	c.counters.accepted.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,57 @@
+package beacon
+
+import "sync/atomic"
+
+// Stats are the counters of a [Confirmer] since it was created: the events
+// only the beacon sees. What happens to a confirmed exposure afterwards
+// (a duplicate, a delivery) is in the Tracker's [exposure.Stats], and so
+// is the handoff (StageHandedOff) and a flag that was not assigned
+// (StageUnassignedMark).
+type Stats struct {
+	// Issued is tokens rendered by the "exposureBeacon" template function.
+	Issued uint64
+	// NotIssued is "exposureBeacon" calls that rendered nothing: no
+	// context, no scope, a flag not assigned in the scope, or an assignment
+	// too large for a token.
+	NotIssued uint64
+	// Accepted is confirmations with a valid token, each committed with
+	// [exposure.Tracker.Confirm]; a repeat of an earlier exposure counts
+	// as StageDuplicate in the Tracker's Stats.
+	Accepted uint64
+	// Rejected is every request the handler refused, for any of the
+	// reasons below.
+	Rejected uint64
+	// Malformed is bodies that are not a token of a known version.
+	Malformed uint64
+	// Forged is well-formed tokens whose signature matches no key.
+	Forged uint64
+	// Expired is genuine tokens outside their validity: older than the
+	// expiry, or issued more than a minute in the future (clock skew).
+	Expired uint64
+	// TooLarge is bodies over 8 KiB.
+	TooLarge uint64
+	// WrongMethod is requests with a method other than GET, HEAD or POST.
+	WrongMethod uint64
+	// Unconfirmed is genuine tokens the Tracker refused to commit because
+	// it was closed (answered 503).
+	Unconfirmed uint64
+}
+
+type counters struct {
+	issued, notIssued, accepted, rejected             atomic.Uint64
+	malformed, forged, expired, tooLarge, wrongMethod atomic.Uint64
+	unconfirmed                                       atomic.Uint64
+}
+
+// Stats returns a snapshot of the Confirmer's counters. Counters read
+// together are not an atomic snapshot.
+func (c *Confirmer) Stats() Stats {
+	k := &c.counters
+	return Stats{
+		Issued: k.issued.Load(), NotIssued: k.notIssued.Load(),
+		Accepted: k.accepted.Load(), Rejected: k.rejected.Load(),
+		Malformed: k.malformed.Load(), Forged: k.forged.Load(), Expired: k.expired.Load(),
+		TooLarge: k.tooLarge.Load(), WrongMethod: k.wrongMethod.Load(),
+		Unconfirmed: k.unconfirmed.Load(),
+	}
+}

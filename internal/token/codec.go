@@ -1,0 +1,150 @@
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+	"time"
+)
+
+// A Codec signs tokens with its first key and verifies them against all of
+// its keys, so that keys rotate without losing tokens in flight. It is safe
+// for concurrent use.
+type Codec struct {
+	keys   [][]byte
+	macs   []sync.Pool // one per key: reusable HMAC states
+	expiry time.Duration
+}
+
+// NewCodec returns a Codec for keys (the first signs, every one verifies)
+// whose tokens are valid for expiry after they were issued. It copies the
+// keys. It returns an error for no key, a key shorter than [MinKeyBytes]
+// (naming its position and length, never its bytes) or an expiry that is
+// not positive.
+func NewCodec(keys [][]byte, expiry time.Duration) (*Codec, error) {
+	var errs []error
+	if len(keys) == 0 {
+		errs = append(errs, errors.New("token: no key"))
+	}
+	c := &Codec{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys)), expiry: expiry}
+	for i, k := range keys {
+		if len(k) < MinKeyBytes {
+			errs = append(errs, fmt.Errorf("token: key %d is %d bytes; each key needs at least %d", i, len(k), MinKeyBytes))
+			continue
+		}
+		key := append([]byte(nil), k...)
+		c.keys[i] = key
+		c.macs[i].New = func() any { return hmac.New(sha256.New, key) }
+	}
+	if expiry <= 0 {
+		errs = append(errs, fmt.Errorf("token: expiry must be positive, got %v", expiry))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Expiry returns how long a token stays valid after it was issued.
+func (c *Codec) Expiry() time.Duration { return c.expiry }
+
+// appendMAC appends the MAC of payload under key number key to dst.
+func (c *Codec) appendMAC(key int, dst, payload []byte) []byte {
+	h := c.macs[key].Get().(hash.Hash)
+	h.Reset()
+	h.Write(domain)
+	h.Write(payload)
+	dst = h.Sum(dst)
+	c.macs[key].Put(h)
+	return dst
+}
+
+// scratchPool holds the buffers signing writes the raw token into, reused
+// across calls.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+// AppendSign appends the token for t, signed with the first key, to dst
+// and reports true; when the token would be longer than [MaxLen] it
+// returns dst unchanged and false. Given a dst with room, it allocates
+// nothing.
+func (c *Codec) AppendSign(dst []byte, t *Token) ([]byte, bool) {
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	raw := t.appendPayload((*sp)[:0])
+	raw = c.appendMAC(0, raw, raw)
+	*sp = raw
+	if encoding.EncodedLen(len(raw)) > MaxLen {
+		return dst, false
+	}
+	return encoding.AppendEncode(dst, raw), true
+}
+
+// Sign returns the token for t signed with the first key, or "" when it
+// would be longer than [MaxLen].
+func (c *Codec) Sign(t *Token) string {
+	var buf [384]byte
+	b, _ := c.AppendSign(buf[:0], t)
+	return string(b)
+}
+
+// A Verdict is the outcome of [Codec.Verify].
+type Verdict int
+
+const (
+	// OK is a genuine token within its validity.
+	OK Verdict = iota
+	// Malformed is a string that is not the one spelling of a token of
+	// this version.
+	Malformed
+	// Forged is a well-formed token whose MAC matches no key.
+	Forged
+	// Expired is a genuine token older than the expiry, or issued more
+	// than [ClockSkew] in the future.
+	Expired
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case OK:
+		return "ok"
+	case Malformed:
+		return "malformed"
+	case Forged:
+		return "forged"
+	case Expired:
+		return "expired"
+	}
+	return fmt.Sprintf("Verdict(%d)", int(v))
+}
+
+// Verify parses s, checks its MAC against every key (in constant time per
+// key) and its validity at now. It returns the token only when the verdict
+// is [OK].
+func (c *Codec) Verify(s string, now time.Time) (Token, Verdict) {
+	t, payload, mac, err := parse(s)
+	if err != nil {
+		return Token{}, Malformed
+	}
+	var buf [macSize]byte
+	genuine := false
+	for i := range c.keys {
+		if hmac.Equal(c.appendMAC(i, buf[:0], payload), mac) {
+			genuine = true
+			break
+		}
+	}
+	if !genuine {
+		return Token{}, Forged
+	}
+	issued := t.Issued()
+	if now.Sub(issued) > c.expiry || issued.Sub(now) > ClockSkew {
+		return Token{}, Expired
+	}
+	return t, OK
+}
