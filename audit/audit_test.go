@@ -1,135 +1,29 @@
-package exposure_test
+package audit_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/exposurekit/exposure"
-	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/audit"
+	"github.com/exposurekit/exposure/exposuretest"
 )
-
-// auditEnv is a tracker behind a real HTTP server with the debug view at
-// /debug/exposures and these pages:
-//
-//	/home       evaluates the experiment flag (an assignment)
-//	/checkout   evaluates and marks it, except for users in skipMark (a
-//	            render-site bug that forgets one variant)
-//	/orphan     marks the flag without evaluating it (an unassigned mark)
-type auditEnv struct {
-	*env
-	srv      *httptest.Server
-	skipMark string // variant whose checkout forgets to mark
-}
-
-func newAuditEnv(t *testing.T, opts ...exposure.Option) *auditEnv {
-	t.Helper()
-	weighted := checkout
-	weighted.Weights = map[string]float64{"Variant A": 50, "Variant B": 50}
-	e := &auditEnv{}
-	e.env = newEnvWith(t, weighted, opts...)
-	mux := http.NewServeMux()
-	eval := func(r *http.Request) string {
-		v, _ := e.client.StringValue(r.Context(), flagKey, "classic", userCtx(r.URL.Query().Get("user")))
-		return v
-	}
-	mux.HandleFunc("/home", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "home "+eval(r)) })
-	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
-		v := eval(r)
-		if !(e.skipMark == "b" && v == "one-page") {
-			_ = exposure.MarkRendered(r.Context(), flagKey)
-		}
-		_, _ = io.WriteString(w, "checkout "+v)
-	})
-	mux.HandleFunc("/orphan", func(w http.ResponseWriter, r *http.Request) {
-		_ = exposure.MarkRendered(r.Context(), flagKey)
-		_ = exposure.MarkRendered(r.Context(), "never-evaluated")
-	})
-	mux.Handle("/debug/exposures", e.tracker.DebugHandler())
-	e.srv = httptest.NewServer(e.tracker.Middleware(mux))
-	t.Cleanup(e.srv.Close)
-	return e
-}
-
-// newEnvWith is newEnv with exp as the only experiment.
-func newEnvWith(t *testing.T, exp exposure.Experiment, opts ...exposure.Option) *env {
-	t.Helper()
-	e := &env{recorder: exposuretest.NewRecorder(), rules: &flagRules{}}
-	tr, err := exposure.New(append([]exposure.Option{
-		exposure.WithLogger(quietLogger),
-		exposure.WithExperiments(exp),
-		exposure.WithSink(e.recorder, exposure.WithFlushInterval(10*time.Millisecond)),
-	}, opts...)...)
-	require.NoError(t, err)
-	e.tracker = tr
-	t.Cleanup(func() { _ = tr.Close(context.Background()) })
-	e.client = newClient(t, newProvider(e.rules), tr.Hook())
-	return e
-}
-
-func (e *auditEnv) get(t *testing.T, path string) string {
-	t.Helper()
-	resp, err := e.srv.Client().Get(e.srv.URL + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, b)
-	return string(b)
-}
-
-func (e *auditEnv) report(t *testing.T) exposure.AuditReport {
-	t.Helper()
-	var r exposure.AuditReport
-	require.NoError(t, json.Unmarshal([]byte(e.get(t, "/debug/exposures?format=json")), &r))
-	return r
-}
-
-func findExperiment(t *testing.T, r exposure.AuditReport, name string) exposure.ExperimentAudit {
-	t.Helper()
-	for _, e := range r.Experiments {
-		if e.Name == name {
-			return e
-		}
-	}
-	require.Failf(t, "experiment missing", "%q not in %+v", name, r.Experiments)
-	return exposure.ExperimentAudit{}
-}
-
-func findVariant(t *testing.T, e exposure.ExperimentAudit, name string) exposure.VariantAudit {
-	t.Helper()
-	for _, v := range e.Variants {
-		if v.Name == name {
-			return v
-		}
-	}
-	require.Failf(t, "variant missing", "%q not in %+v", name, e.Variants)
-	return exposure.VariantAudit{}
-}
-
-// byParity assigns even users variant a and odd users variant b.
-func byParity(user string) string {
-	var n int
-	_, _ = fmt.Sscanf(user, "u%d", &n)
-	if n%2 == 0 {
-		return "a"
-	}
-	return "b"
-}
 
 // Many goroutines go through real HTTP and the middleware; the audit's
 // counts must match what the sink received.
-func TestAuditCountsMatchSinkUnderConcurrentLoad(t *testing.T) {
-	e := newAuditEnv(t)
+func TestCountsMatchSinkUnderConcurrentLoad(t *testing.T) {
+	e := newEnv(t, checkout, nil)
 	e.rules.variantFor = byParity
 	const users = 300 // under the exact-count limit of 384 per variant
 	var wg sync.WaitGroup
@@ -163,7 +57,7 @@ func TestAuditCountsMatchSinkUnderConcurrentLoad(t *testing.T) {
 		exposures[x.Variant]++
 		subjects[x.Variant][x.Identity.DistinctID] = true
 	}
-	var wantAssigned, wantDup = map[string]int{}, map[string]int{}
+	wantAssigned, wantDup := map[string]int{}, map[string]int{}
 	for u := range users {
 		v := map[string]string{"a": "Variant A", "b": "Variant B"}[byParity(fmt.Sprintf("u%d", u))]
 		wantAssigned[v]++
@@ -177,27 +71,28 @@ func TestAuditCountsMatchSinkUnderConcurrentLoad(t *testing.T) {
 	require.Len(t, exp.Variants, 2)
 	for _, name := range []string{"Variant A", "Variant B"} {
 		v := findVariant(t, exp, name)
-		assert.Equal(t, uint64(exposures[name]), v.Exposures, "%s exposures", name)
+		assert.Equal(t, uint64(exposures[name]), v.Counts[exposure.StageCommitted], "%s exposures", name)
 		assert.Equal(t, uint64(len(subjects[name])), v.SubjectsExposed, "%s subjects exposed", name)
 		assert.Equal(t, uint64(wantAssigned[name]), v.SubjectsAssigned, "%s subjects assigned", name)
-		assert.Equal(t, uint64(wantDup[name]), v.Duplicates, "%s duplicates", name)
-		assert.Zero(t, v.Drops)
+		assert.Equal(t, uint64(wantDup[name]), v.Counts[exposure.StageDuplicate], "%s duplicates", name)
+		assert.Zero(t, v.Counts[exposure.StageDropped])
 		require.NotNil(t, v.ExposureRate)
 		assert.InDelta(t, float64(len(subjects[name]))/float64(wantAssigned[name]), *v.ExposureRate, 1e-12)
 		require.NotNil(t, v.MedianRenderMillis, "%s median", name)
 		assert.Less(t, *v.MedianRenderMillis, 1000.0)
 	}
 	require.Len(t, r.Sinks, 1)
-	assert.Equal(t, uint64(len(got)), r.Sinks[0].Delivered)
-	assert.Equal(t, uint64(len(got)), r.Totals.Committed)
+	assert.Equal(t, uint64(len(got)), r.Sinks[0].Counts[exposure.StageDelivered])
+	assert.Equal(t, uint64(len(got)), r.Totals[exposure.StageCommitted])
 	assert.Zero(t, r.Sinks[0].QueueDepth)
+	assert.Zero(t, r.Sinks[0].Pending)
 	assert.Equal(t, uint64(len(got)), r.RecentTotal)
-	assert.Len(t, r.Recent, exposure.DefaultDebugRecent)
+	assert.Len(t, r.Recent, audit.DefaultRecent)
 	assert.False(t, exp.SRM.Flagged, "an even split of a healthy page: %v", exp.SRM.Reasons)
 }
 
-func TestAuditJSONHasTheDocumentedFields(t *testing.T) {
-	e := newAuditEnv(t)
+func TestJSONHasTheDocumentedFields(t *testing.T) {
+	e := newEnv(t, checkout, nil)
 	e.rules.variantFor = byParity
 	for u := range 4 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
@@ -219,20 +114,27 @@ func TestAuditJSONHasTheDocumentedFields(t *testing.T) {
 		}
 		return ks
 	}
-	assert.ElementsMatch(t, []string{"generated_at", "ids_masked", "totals", "experiments", "unassigned_marks",
+	var stages []string
+	for s := range exposure.StageClosed + 1 {
+		stages = append(stages, s.String())
+	}
+	assert.ElementsMatch(t, []string{"generated_at", "ids_masked", "totals", "skipped", "experiments", "unassigned_marks",
 		"sinks", "recent_exposures", "recent_total", "untracked"}, keys(doc))
-	assert.ElementsMatch(t, []string{"evaluations", "assignments", "skipped", "unscoped", "no_subject", "marks",
-		"unassigned_marks", "committed", "duplicates", "discarded", "dedupe_errors"}, keys(doc["totals"]))
+	assert.ElementsMatch(t, stages, keys(doc["totals"]), "every stage, by name")
+	assert.ElementsMatch(t, []string{"unscoped", "no_subject", "other"}, keys(doc["skipped"]))
 	exp := doc["experiments"].([]any)[0]
 	assert.ElementsMatch(t, []string{"name", "flag_key", "registered", "variants", "unassigned_marks", "srm"}, keys(exp))
 	variant := exp.(map[string]any)["variants"].([]any)[0]
-	assert.ElementsMatch(t, []string{"name", "assignments", "subjects_assigned", "subjects_exposed", "exposure_rate",
-		"exposures", "duplicates", "drops", "median_render_ms", "expected_share", "observed_share"}, keys(variant))
+	assert.ElementsMatch(t, []string{"name", "counts", "subjects_assigned", "subjects_exposed", "exposure_rate",
+		"median_render_ms", "expected_share", "observed_share"}, keys(variant))
+	assert.ElementsMatch(t, []string{"assigned", "reverted", "marked", "handed_off", "discarded", "committed",
+		"duplicate", "dedupe_error", "queued", "dropped"}, keys(variant.(map[string]any)["counts"]))
 	assert.ElementsMatch(t, []string{"chi_square", "p_value", "degrees_of_freedom", "enough_subjects", "rate_spread",
 		"rate_threshold", "flagged", "reasons"}, keys(exp.(map[string]any)["srm"]))
 	sink := doc["sinks"].([]any)[0]
-	assert.ElementsMatch(t, []string{"name", "enqueued", "delivered", "failed", "retried", "dropped", "undelivered",
-		"queue_depth", "last_error", "last_error_at"}, keys(sink))
+	assert.ElementsMatch(t, []string{"name", "counts", "pending", "queue_depth", "last_error", "last_error_at"}, keys(sink))
+	assert.ElementsMatch(t, []string{"queued", "dropped", "delivered", "retried", "failed", "undelivered"},
+		keys(sink.(map[string]any)["counts"]))
 	recent := doc["recent_exposures"].([]any)
 	require.Len(t, recent, 4)
 	assert.ElementsMatch(t, []string{"event", "flag_key", "properties"}, keys(recent[0]))
@@ -252,15 +154,16 @@ func TestAuditJSONHasTheDocumentedFields(t *testing.T) {
 	assert.Equal(t, flagKey, r.Recent[0].FlagKey)
 	assert.True(t, r.IDsMasked)
 	assert.Regexp(t, `^masked:[0-9a-f]{8}$`, p.DistinctID)
-	assert.Equal(t, []exposure.FlagCount{{Flag: flagKey, Count: 1}, {Flag: "never-evaluated", Count: 1}}, r.UnassignedMarks)
+	assert.Equal(t, []audit.FlagCount{{Flag: flagKey, Count: 1}, {Flag: "never-evaluated", Count: 1}}, r.UnassignedMarks)
 	assert.Equal(t, uint64(1), findExperiment(t, r, "Checkout Redesign").UnassignedMarks)
-	assert.Equal(t, uint64(2), r.Totals.UnassignedMarks)
+	assert.Equal(t, uint64(2), r.Totals[exposure.StageUnassignedMark])
+	assert.Equal(t, uint64(4), r.Totals[exposure.StageCommitted], "decoded by stage name")
 }
 
-func TestDebugViewMasksIDsUnlessAllowed(t *testing.T) {
+func TestIDsMaskedUnlessAllowed(t *testing.T) {
 	for _, show := range []bool{false, true} {
 		t.Run(fmt.Sprint("show=", show), func(t *testing.T) {
-			e := newAuditEnv(t, exposure.WithDebugShowIDs(show))
+			e := newEnv(t, checkout, []audit.Option{audit.WithShowIDs(show)})
 			e.get(t, "/checkout?user=alice-secret@example.com")
 			e.settle(t)
 			page := e.get(t, "/debug/exposures")
@@ -274,9 +177,9 @@ func TestDebugViewMasksIDsUnlessAllowed(t *testing.T) {
 }
 
 func TestSRMFlagsARenderSiteThatForgetsAVariant(t *testing.T) {
-	e := newAuditEnv(t)
+	e := newEnv(t, checkout, nil)
 	e.rules.variantFor = byParity
-	e.skipMark = "b" // variant B's checkout never marks
+	e.skipMark = true // variant B's checkout never marks
 	for u := range 40 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
 	}
@@ -302,22 +205,14 @@ func TestSRMFlagsAnUnevenSplitOfExposedSubjects(t *testing.T) {
 		flagged bool
 	}{
 		// 3 of 4 users get A while the weights say 50/50: chi2 = 50.
-		{"uneven", 200, func(u string) string {
-			var n int
-			_, _ = fmt.Sscanf(u, "u%d", &n)
-			return map[bool]string{true: "a", false: "b"}[n%4 != 0]
-		}, true},
+		{"uneven", 200, threeToOne, true},
 		{"even", 200, byParity, false},
 		// The same 3:1 skew on 12 users: too few in B (3) to judge.
-		{"too few", 12, func(u string) string {
-			var n int
-			_, _ = fmt.Sscanf(u, "u%d", &n)
-			return map[bool]string{true: "a", false: "b"}[n%4 != 0]
-		}, false},
+		{"too few", 12, threeToOne, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newAuditEnv(t)
+			e := newEnv(t, checkout, nil)
 			e.rules.variantFor = c.variant
 			for u := range c.users {
 				e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
@@ -328,7 +223,7 @@ func TestSRMFlagsAnUnevenSplitOfExposedSubjects(t *testing.T) {
 			assert.Equal(t, c.flagged, exp.SRM.Flagged, "p=%v reasons=%v", *exp.SRM.PValue, exp.SRM.Reasons)
 			if c.name == "uneven" {
 				assert.InDelta(t, 50.0, *exp.SRM.ChiSquare, 1e-9)
-				assert.Less(t, *exp.SRM.PValue, exposure.SRMPValueThreshold)
+				assert.Less(t, *exp.SRM.PValue, audit.SRMPValueThreshold)
 				assert.InDelta(t, 0.5, findVariant(t, exp, "Variant A").ExpectedShare, 1e-12)
 				assert.InDelta(t, 0.75, findVariant(t, exp, "Variant A").ObservedShare, 1e-12)
 			}
@@ -336,8 +231,8 @@ func TestSRMFlagsAnUnevenSplitOfExposedSubjects(t *testing.T) {
 	}
 }
 
-func TestDebugHandlerPage(t *testing.T) {
-	e := newAuditEnv(t)
+func TestHandlerServesThePage(t *testing.T) {
+	e := newEnv(t, checkout, nil)
 	e.rules.variantFor = byParity
 	for u := range 10 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
@@ -366,10 +261,11 @@ func TestDebugHandlerPage(t *testing.T) {
 	require.NoError(t, err)
 	resp2.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp2.StatusCode)
+	assert.Equal(t, "GET, HEAD", resp2.Header.Get("Allow"))
 }
 
-func TestDebugRecentRingIsBounded(t *testing.T) {
-	e := newAuditEnv(t, exposure.WithDebugRecent(3))
+func TestRecentExposuresAreBounded(t *testing.T) {
+	e := newEnv(t, checkout, []audit.Option{audit.WithRecent(3)})
 	for u := range 7 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
 	}
@@ -383,27 +279,45 @@ func TestDebugRecentRingIsBounded(t *testing.T) {
 	}
 }
 
-func TestAuditOptionsRejectBadValues(t *testing.T) {
-	for _, o := range []exposure.Option{
-		exposure.WithDebugRecent(-1),
-		exposure.WithSRMRateThreshold(0),
-		exposure.WithSRMRateThreshold(1.5),
-		exposure.WithMeterProvider(nil),
-	} {
-		_, err := exposure.New(exposure.WithSink(discardSink{}), o)
-		require.Error(t, err)
-		assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+func TestNewAuditorRejectsBadOptions(t *testing.T) {
+	cases := []struct {
+		name    string
+		opts    []audit.Option
+		mention []string
+	}{
+		{"negative recent", []audit.Option{audit.WithRecent(-1)}, []string{"-1"}},
+		{"huge recent", []audit.Option{audit.WithRecent(100_001)}, []string{"100001"}},
+		{"zero threshold", []audit.Option{audit.WithRateThreshold(0)}, []string{"WithRateThreshold: 0"}},
+		{"threshold over 1", []audit.Option{audit.WithRateThreshold(1.5)}, []string{"1.5"}},
+		{"NaN threshold", []audit.Option{audit.WithRateThreshold(math.NaN())}, []string{"NaN"}},
+		{"nil option", []audit.Option{nil}, []string{"option 0 is nil"}},
+		{"every error at once", []audit.Option{audit.WithRecent(-1), nil, audit.WithRateThreshold(2)},
+			[]string{"-1", "option 1 is nil", "2 is outside"}},
 	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			aud, err := audit.NewAuditor(c.opts...)
+			require.Error(t, err)
+			assert.Nil(t, aud)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, m := range c.mention {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+	aud, err := audit.NewAuditor(audit.WithRecent(0), audit.WithRateThreshold(1), audit.WithShowIDs(true))
+	require.NoError(t, err)
+	assert.NotNil(t, aud)
 }
 
-func TestSRMRateThresholdOption(t *testing.T) {
+func TestRateThresholdOption(t *testing.T) {
 	// B marks in 2 of 3 checkouts: a 33-point spread; flagged at 10, not at 50.
 	for _, c := range []struct {
 		threshold float64
 		flagged   bool
 	}{{0.10, true}, {0.50, false}} {
 		t.Run(fmt.Sprint(c.threshold), func(t *testing.T) {
-			e := newAuditEnv(t, exposure.WithSRMRateThreshold(c.threshold))
+			e := newEnv(t, checkout, []audit.Option{audit.WithRateThreshold(c.threshold)})
 			e.rules.variantFor = byParity
 			for u := range 60 {
 				user := fmt.Sprintf("u%d", u)
@@ -417,14 +331,18 @@ func TestSRMRateThresholdOption(t *testing.T) {
 			exp := findExperiment(t, e.report(t), "Checkout Redesign")
 			require.NotNil(t, exp.SRM.RateSpread)
 			assert.InDelta(t, 1.0/3, *exp.SRM.RateSpread, 1e-9)
+			assert.Equal(t, c.threshold, exp.SRM.RateThreshold)
 			assert.Equal(t, c.flagged, exp.SRM.Flagged, "%v", exp.SRM.Reasons)
 		})
 	}
 }
 
-func TestAuditCountsDropsPerVariant(t *testing.T) {
+func TestDropsAreCountedPerVariant(t *testing.T) {
+	aud, err := audit.NewAuditor()
+	require.NoError(t, err)
 	rec := exposuretest.NewRecorder()
-	tr, err := exposure.New(exposure.WithLogger(quietLogger), exposure.WithExperiments(checkout),
+	tr, err := exposure.NewTracker(exposure.WithLogger(quietLogger), exposure.WithExperiments(checkout),
+		exposure.WithObserver(aud),
 		// One slot, and no flush before Close: the second exposure on is dropped.
 		exposure.WithSink(rec, exposure.WithQueueSize(1), exposure.WithFlushInterval(time.Hour)))
 	require.NoError(t, err)
@@ -437,30 +355,52 @@ func TestAuditCountsDropsPerVariant(t *testing.T) {
 		require.NoError(t, exposure.MarkRendered(ctx, flagKey))
 		require.NoError(t, s.Commit(ctx))
 	}
-	r := tr.AuditReport()
+	r := aud.Report(tr)
 	exp := findExperiment(t, r, "Checkout Redesign")
 	a, b := findVariant(t, exp, "Variant A"), findVariant(t, exp, "Variant B")
-	assert.Equal(t, uint64(2), a.Drops)
-	assert.Equal(t, uint64(2), b.Drops)
-	assert.Equal(t, uint64(1), a.Exposures)
-	assert.Equal(t, uint64(0), b.Exposures)
-	assert.Equal(t, uint64(4), r.Sinks[0].Dropped)
+	assert.Equal(t, uint64(2), a.Counts[exposure.StageDropped])
+	assert.Equal(t, uint64(2), b.Counts[exposure.StageDropped])
+	assert.Equal(t, uint64(1), a.Counts[exposure.StageCommitted])
+	assert.Equal(t, uint64(0), b.Counts[exposure.StageCommitted])
+	assert.Equal(t, uint64(4), r.Sinks[0].Counts[exposure.StageDropped])
 	assert.Equal(t, 1, r.Sinks[0].QueueDepth)
+	assert.Equal(t, uint64(1), r.Sinks[0].Pending)
 }
 
 func TestSRMFlagsAVariantMissingFromWeights(t *testing.T) {
 	exp := checkout
 	exp.Weights = map[string]float64{"Variant A": 1} // Variant B forgotten
-	e := newEnvWith(t, exp)
+	e := newEnv(t, exp, nil)
 	e.rules.variantFor = byParity
-	srv := e.server(t)
 	for u := range 4 {
-		get(t, srv, fmt.Sprintf("/checkout?user=u%d", u))
+		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
 	}
 	e.settle(t)
-	r := e.tracker.AuditReport()
-	got := findExperiment(t, r, "Checkout Redesign")
+	got := findExperiment(t, e.auditor.Report(e.tracker), "Checkout Redesign")
 	assert.True(t, got.SRM.Flagged)
 	assert.Nil(t, got.SRM.PValue)
-	assert.Contains(t, got.SRM.Note, `"Variant B" has no weight`)
+	assert.Equal(t, `variant "Variant B" has no weight`, got.SRM.Note)
+}
+
+// Registered experiments are reported before any traffic, with the
+// variants of their weights; experiments a provider names are reported
+// after them, as unregistered.
+func TestReportListsRegisteredExperimentsFirst(t *testing.T) {
+	e := newEnv(t, checkout, nil)
+	r := e.auditor.Report(e.tracker)
+	require.Len(t, r.Experiments, 1)
+	got := r.Experiments[0]
+	assert.True(t, got.Registered)
+	assert.Equal(t, flagKey, got.FlagKey)
+	require.Len(t, got.Variants, 2)
+	assert.Equal(t, "Variant A", got.Variants[0].Name)
+	assert.Zero(t, got.Variants[0].Counts[exposure.StageAssigned])
+	assert.Contains(t, got.Variants[0].Counts, exposure.StageAssigned, "zero counts are present")
+	assert.Equal(t, "no observations", got.SRM.Note)
+
+	// Without the Tracker, the Auditor's own accounts only.
+	alone := e.auditor.Report(nil)
+	assert.Empty(t, alone.Experiments)
+	assert.Empty(t, alone.Sinks)
+	assert.Empty(t, alone.Totals)
 }

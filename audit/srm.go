@@ -1,57 +1,102 @@
-package exposure
+package audit
 
 import (
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/exposurekit/exposure/internal/gamma"
 )
 
-// ErrSampleRatio is wrapped by the errors of [SampleRatio]: its input
-// cannot be tested.
-var ErrSampleRatio = errors.New("exposure: sample ratio cannot be tested")
+// Thresholds of the sample-ratio check of a [Report].
+const (
+	// SRMPValueThreshold is the p-value under which a split is flagged as
+	// a sample-ratio mismatch.
+	SRMPValueThreshold = 0.001
+	// SRMMinSubjects is how many exposed subjects every variant needs
+	// before a split is judged by its p-value.
+	SRMMinSubjects = 8
+)
+
+// ErrSampleRatio is wrapped by every error of [SampleRatio]: its input
+// cannot be tested. The errors below it say why; test for them with
+// [errors.Is].
+var ErrSampleRatio = errors.New("audit: sample ratio cannot be tested")
+
+// Why a sample ratio cannot be tested. Each error of [SampleRatio] wraps
+// one of these and [ErrSampleRatio].
+var (
+	// ErrTooFewVariants: fewer than two variants, nothing to compare.
+	ErrTooFewVariants = errors.New("fewer than two variants")
+	// ErrNoObservations: every count is zero.
+	ErrNoObservations = errors.New("no observations")
+	// ErrNegativeCount: a count is negative.
+	ErrNegativeCount = errors.New("negative count")
+	// ErrInvalidWeight: a weight is not a positive finite number.
+	ErrInvalidWeight = errors.New("invalid weight")
+	// ErrMissingWeight: weights are given, but not for every observed
+	// variant. Unlike the others this is a finding, not a lack of data:
+	// exposures of a variant nobody planned.
+	ErrMissingWeight = errors.New("variant has no weight")
+)
+
+// sampleRatioError is an error of SampleRatio: one of the reasons above
+// and the sentence that says it for the input at hand.
+type sampleRatioError struct {
+	reason error
+	detail string
+}
+
+func (e *sampleRatioError) Error() string   { return ErrSampleRatio.Error() + ": " + e.detail }
+func (e *sampleRatioError) Unwrap() []error { return []error{ErrSampleRatio, e.reason} }
+
+func cannotTest(reason error, format string, args ...any) error {
+	return &sampleRatioError{reason: reason, detail: fmt.Sprintf(format, args...)}
+}
 
 // SampleRatio tests observed counts per variant against the expected split
 // (a sample-ratio-mismatch check): it returns Pearson's chi-square statistic
 // and its p-value, the probability of a split at least this uneven if the
-// variants were really assigned by weights. A p-value below 0.001 on a
-// reasonable sample means the split is broken: the assignment, the render
-// site or the exposure logging favours a variant, and the experiment's
-// results cannot be trusted.
+// variants were really assigned by weights. A p-value below
+// [SRMPValueThreshold] on a reasonable sample means the split is broken:
+// the assignment, the render site or the exposure logging favours a
+// variant, and the experiment's results cannot be trusted.
 //
 // weights maps each variant to its expected share, in any unit (50/50,
 // 0.5/0.5 and 1/1 are the same split); nil or empty expects an equal split.
 // A variant in weights that is absent from observed counts as observed zero
 // times. The p-value is the chi-square survival function with (variants - 1)
 // degrees of freedom, computed as the regularized upper incomplete gamma
-// function, accurate to about 1e-14.
+// function.
 //
-// It fails with an error wrapping [ErrSampleRatio] when there are fewer than
-// two variants, a count is negative, the total is zero, or weights miss a
-// variant of observed or hold a weight that is not a positive number.
+// When the input cannot be tested it returns an error wrapping
+// [ErrSampleRatio] and the reason: [ErrTooFewVariants],
+// [ErrNoObservations], [ErrNegativeCount], [ErrInvalidWeight] or
+// [ErrMissingWeight].
 func SampleRatio(observed map[string]int, weights map[string]float64) (chi2, p float64, err error) {
 	variants := make([]string, 0, max(len(observed), len(weights)))
 	total := 0.0
 	for v, n := range observed {
 		if n < 0 {
-			return 0, 0, fmt.Errorf("%w: variant %q has a negative count %d", ErrSampleRatio, v, n)
+			return 0, 0, cannotTest(ErrNegativeCount, "variant %q has a negative count %d", v, n)
 		}
 		variants = append(variants, v)
 		total += float64(n)
 	}
 	for v, w := range weights {
 		if !(w > 0) || math.IsInf(w, 1) {
-			return 0, 0, fmt.Errorf("%w: variant %q has weight %v; weights must be positive numbers", ErrSampleRatio, v, w)
+			return 0, 0, cannotTest(ErrInvalidWeight, "variant %q has weight %v; weights must be positive numbers", v, w)
 		}
 		if _, ok := observed[v]; !ok {
 			variants = append(variants, v)
 		}
 	}
 	if len(variants) < 2 {
-		return 0, 0, fmt.Errorf("%w: %d variant(s); at least 2 are needed", ErrSampleRatio, len(variants))
+		return 0, 0, cannotTest(ErrTooFewVariants, "%d variant(s); at least 2 are needed", len(variants))
 	}
 	if total == 0 {
-		return 0, 0, fmt.Errorf("%w: no observations", ErrSampleRatio)
+		return 0, 0, cannotTest(ErrNoObservations, "no observations")
 	}
 	slices.Sort(variants) // a fixed summation order: the same answer every time
 	sumW := 0.0
@@ -59,7 +104,7 @@ func SampleRatio(observed map[string]int, weights map[string]float64) (chi2, p f
 		for _, v := range variants {
 			w, ok := weights[v]
 			if !ok {
-				return 0, 0, fmt.Errorf("%w: variant %q has no weight", ErrSampleRatio, v)
+				return 0, 0, cannotTest(ErrMissingWeight, "variant %q has no weight", v)
 			}
 			sumW += w
 		}
@@ -73,80 +118,103 @@ func SampleRatio(observed map[string]int, weights map[string]float64) (chi2, p f
 		d := float64(observed[v]) - expected
 		chi2 += d * d / expected
 	}
-	p, err = chiSquareSurvival(chi2, len(variants)-1)
+	p, err = gamma.ChiSquareSurvival(chi2, len(variants)-1)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("%w: %w", ErrSampleRatio, err)
 	}
 	return chi2, p, nil
 }
 
-// chiSquareSurvival is P(X >= x) for X chi-square distributed with df
-// degrees of freedom: Q(df/2, x/2).
-func chiSquareSurvival(x float64, df int) (float64, error) {
-	if df < 1 {
-		return 0, fmt.Errorf("%w: %d degrees of freedom", ErrSampleRatio, df)
+// checkSRM runs the sample-ratio check on the variants of e and fills
+// their expected and observed shares. The variants tested are those of
+// weights and those with exposed subjects (all of them for an equal split).
+func checkSRM(e *Experiment, weights map[string]float64, rateThreshold float64) SRMCheck {
+	c := SRMCheck{RateThreshold: rateThreshold, Reasons: []string{}}
+	observed := map[string]int{}
+	total := 0
+	for _, v := range e.Variants {
+		_, weighted := weights[v.Name]
+		if len(weights) == 0 || weighted || v.SubjectsExposed > 0 {
+			observed[v.Name] = int(min(v.SubjectsExposed, math.MaxInt32))
+			total += observed[v.Name]
+		}
 	}
-	return gammaQ(float64(df)/2, x/2)
+	sumW := 0.0
+	for _, w := range weights {
+		sumW += w
+	}
+	for i := range e.Variants {
+		v := &e.Variants[i]
+		if _, tested := observed[v.Name]; !tested {
+			continue
+		}
+		if sumW > 0 {
+			v.ExpectedShare = weights[v.Name] / sumW
+		} else {
+			v.ExpectedShare = 1 / float64(len(observed))
+		}
+		if total > 0 {
+			v.ObservedShare = float64(observed[v.Name]) / float64(total)
+		}
+	}
+
+	c.DegreesOfFreedom = max(len(observed)-1, 0)
+	c.EnoughSubjects = len(observed) >= 2
+	for _, n := range observed {
+		if n < SRMMinSubjects {
+			c.EnoughSubjects = false
+		}
+	}
+	chi2, p, err := SampleRatio(observed, weights)
+	switch {
+	case err == nil:
+		c.ChiSquare, c.PValue = &chi2, &p
+		if p < SRMPValueThreshold && c.EnoughSubjects {
+			c.Flagged = true
+			c.Reasons = append(c.Reasons, fmt.Sprintf(
+				"exposed subjects split unlike the expected split: chi-square %.2f, p = %.2g < %g", chi2, p, SRMPValueThreshold))
+		}
+	case errors.Is(err, ErrMissingWeight):
+		// Not a lack of data: exposures of a variant the weights forgot.
+		c.Flagged = true
+		c.Note = noteOf(err)
+		c.Reasons = append(c.Reasons, "exposures of a variant missing from Experiment.Weights: "+c.Note)
+	default:
+		c.Note = noteOf(err)
+	}
+
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var loName, hiName string
+	rated := 0
+	for _, v := range e.Variants {
+		if v.ExposureRate == nil || v.SubjectsAssigned < SRMMinSubjects {
+			continue
+		}
+		rated++
+		if r := *v.ExposureRate; r < lo {
+			lo, loName = r, v.Name
+		}
+		if r := *v.ExposureRate; r > hi {
+			hi, hiName = r, v.Name
+		}
+	}
+	if rated >= 2 {
+		spread := hi - lo
+		c.RateSpread = &spread
+		if spread > rateThreshold {
+			c.Flagged = true
+			c.Reasons = append(c.Reasons, fmt.Sprintf(
+				"exposure rates differ by %.1f percentage points (%s %.1f%%, %s %.1f%%), more than %.1f: is the variant marked at every render site?",
+				100*spread, hiName, 100*hi, loName, 100*lo, 100*rateThreshold))
+		}
+	}
+	return c
 }
 
-const (
-	gammaEpsilon = 0x1p-52 // relative precision of the series and the fraction: one ulp
-	gammaTiny    = 1e-300
-	gammaMaxIter = 100_000
-)
-
-// gammaQ is the regularized upper incomplete gamma function Q(a, x) =
-// Γ(a, x) / Γ(a), by the series for P = 1 - Q when x < a+1 and by a
-// continued fraction (modified Lentz) otherwise, as in Numerical Recipes
-// (6.2). The fraction gives small tail probabilities with full relative
-// precision.
-func gammaQ(a, x float64) (float64, error) {
-	switch {
-	case !(a > 0) || math.IsNaN(x) || x < 0:
-		return 0, fmt.Errorf("%w: incomplete gamma of a=%v, x=%v", ErrSampleRatio, a, x)
-	case x == 0:
-		return 1, nil
-	case math.IsInf(x, 1):
-		return 0, nil
+// noteOf says in words why a split could not be tested.
+func noteOf(err error) string {
+	if why, ok := errors.AsType[*sampleRatioError](err); ok {
+		return why.detail
 	}
-	lga, _ := math.Lgamma(a)
-	front := math.Exp(-x + a*math.Log(x) - lga)
-	if x < a+1 {
-		// P(a, x) = e^-x x^a / Γ(a) * Σ x^n / (a (a+1) ... (a+n))
-		ap, del := a, 1/a
-		sum := del
-		for range gammaMaxIter {
-			ap++
-			del *= x / ap
-			sum += del
-			if math.Abs(del) < math.Abs(sum)*gammaEpsilon {
-				return 1 - sum*front, nil
-			}
-		}
-		return 0, fmt.Errorf("%w: incomplete gamma series did not converge for a=%v, x=%v", ErrSampleRatio, a, x)
-	}
-	// Q(a, x) = e^-x x^a / Γ(a) * 1/(x+1-a- 1(1-a)/(x+3-a- 2(2-a)/(x+5-a- ...)))
-	b := x + 1 - a
-	c := 1 / gammaTiny
-	d := 1 / b
-	h := d
-	for i := 1; i <= gammaMaxIter; i++ {
-		an := -float64(i) * (float64(i) - a)
-		b += 2
-		d = an*d + b
-		if math.Abs(d) < gammaTiny {
-			d = gammaTiny
-		}
-		c = b + an/c
-		if math.Abs(c) < gammaTiny {
-			c = gammaTiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < gammaEpsilon {
-			return front * h, nil
-		}
-	}
-	return 0, fmt.Errorf("%w: incomplete gamma fraction did not converge for a=%v, x=%v", ErrSampleRatio, a, x)
+	return err.Error()
 }

@@ -1,10 +1,10 @@
-package exposure_test
+package audit_test
 
 import (
 	"math"
 	"testing"
 
-	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/audit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,7 +37,7 @@ func TestSampleRatioReferenceValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			chi2, p, err := exposure.SampleRatio(c.observed, c.weights)
+			chi2, p, err := audit.SampleRatio(c.observed, c.weights)
 			require.NoError(t, err)
 			assert.InDelta(t, c.chi2, chi2, 1e-9, "chi-square")
 			assert.InDelta(t, c.p, p, 1e-9, "p-value")
@@ -53,7 +53,7 @@ func TestSampleRatioReferenceValues(t *testing.T) {
 func TestSampleRatioMatchesClosedForms(t *testing.T) {
 	for _, n := range []int{0, 1, 5, 20, 50, 100, 200, 400} {
 		three := map[string]int{"a": 1000, "b": 1000 + n, "c": 1000 - n}
-		chi2, p, err := exposure.SampleRatio(three, nil)
+		chi2, p, err := audit.SampleRatio(three, nil)
 		require.NoError(t, err)
 		want := 2 * float64(n*n) / 1000
 		assert.InDelta(t, want, chi2, 1e-9)
@@ -63,7 +63,7 @@ func TestSampleRatioMatchesClosedForms(t *testing.T) {
 		}
 
 		five := map[string]int{"a": 1000, "b": 1000 + n, "c": 1000 - n, "d": 1000, "e": 1000}
-		chi2, p, err = exposure.SampleRatio(five, nil)
+		chi2, p, err = audit.SampleRatio(five, nil)
 		require.NoError(t, err)
 		wantP := math.Exp(-chi2/2) * (1 + chi2/2)
 		assert.InDelta(t, wantP, p, 1e-12, "df=4 at chi2=%v", chi2)
@@ -78,47 +78,57 @@ func TestSampleRatioWeightsAreShares(t *testing.T) {
 	obs := map[string]int{"on": 880, "off": 120}
 	var ps []float64
 	for _, w := range []map[string]float64{{"on": 90, "off": 10}, {"on": 0.9, "off": 0.1}, {"on": 9, "off": 1}} {
-		_, p, err := exposure.SampleRatio(obs, w)
+		_, p, err := audit.SampleRatio(obs, w)
 		require.NoError(t, err)
 		ps = append(ps, p)
 	}
 	assert.InDelta(t, ps[0], ps[1], 1e-12)
 	assert.InDelta(t, ps[0], ps[2], 1e-12)
 	// chi2 = 20^2/900 + 20^2/100
-	chi2, _, err := exposure.SampleRatio(obs, map[string]float64{"on": 9, "off": 1})
+	chi2, _, err := audit.SampleRatio(obs, map[string]float64{"on": 9, "off": 1})
 	require.NoError(t, err)
 	assert.InDelta(t, 400.0/900+400.0/100, chi2, 1e-9)
 }
 
 func TestSampleRatioVariantOnlyInWeightsCountsAsZero(t *testing.T) {
-	chi2, p, err := exposure.SampleRatio(map[string]int{"a": 20}, map[string]float64{"a": 1, "b": 1})
+	chi2, p, err := audit.SampleRatio(map[string]int{"a": 20}, map[string]float64{"a": 1, "b": 1})
 	require.NoError(t, err)
 	assert.InDelta(t, 20.0, chi2, 1e-12) // (20-10)^2/10 * 2
 	assert.InDelta(t, math.Erfc(math.Sqrt(10)), p, 1e-12)
 }
 
+// Each input that cannot be tested says why with a sentinel error, so that
+// a caller decides on errors.Is, never on the text.
 func TestSampleRatioErrors(t *testing.T) {
 	cases := []struct {
 		name     string
 		observed map[string]int
 		weights  map[string]float64
+		reason   error
 		mention  string
 	}{
-		{"one variant", map[string]int{"a": 10}, nil, "at least 2"},
-		{"no variant", nil, nil, "at least 2"},
-		{"negative count", map[string]int{"a": 10, "b": -1}, nil, `"b"`},
-		{"zero total", map[string]int{"a": 0, "b": 0}, nil, "no observations"},
-		{"weights miss a variant", map[string]int{"a": 10, "b": 10, "c": 3}, map[string]float64{"a": 1, "b": 1}, `"c" has no weight`},
-		{"zero weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": 1, "b": 0}, `"b"`},
-		{"negative weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": 1, "b": -2}, `"b"`},
-		{"NaN weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": math.NaN(), "b": 1}, `"a"`},
-		{"infinite weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": math.Inf(1), "b": 1}, `"a"`},
+		{"one variant", map[string]int{"a": 10}, nil, audit.ErrTooFewVariants, "at least 2"},
+		{"no variant", nil, nil, audit.ErrTooFewVariants, "at least 2"},
+		{"negative count", map[string]int{"a": 10, "b": -1}, nil, audit.ErrNegativeCount, `"b"`},
+		{"zero total", map[string]int{"a": 0, "b": 0}, nil, audit.ErrNoObservations, "no observations"},
+		{"weights miss a variant", map[string]int{"a": 10, "b": 10, "c": 3}, map[string]float64{"a": 1, "b": 1}, audit.ErrMissingWeight, `"c" has no weight`},
+		{"zero weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": 1, "b": 0}, audit.ErrInvalidWeight, `"b"`},
+		{"negative weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": 1, "b": -2}, audit.ErrInvalidWeight, `"b"`},
+		{"NaN weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": math.NaN(), "b": 1}, audit.ErrInvalidWeight, `"a"`},
+		{"infinite weight", map[string]int{"a": 10, "b": 10}, map[string]float64{"a": math.Inf(1), "b": 1}, audit.ErrInvalidWeight, `"a"`},
 	}
+	reasons := []error{audit.ErrTooFewVariants, audit.ErrNoObservations, audit.ErrNegativeCount, audit.ErrInvalidWeight, audit.ErrMissingWeight}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := exposure.SampleRatio(c.observed, c.weights)
+			_, _, err := audit.SampleRatio(c.observed, c.weights)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, exposure.ErrSampleRatio)
+			assert.ErrorIs(t, err, audit.ErrSampleRatio)
+			assert.ErrorIs(t, err, c.reason)
+			for _, other := range reasons {
+				if other != c.reason {
+					assert.NotErrorIs(t, err, other)
+				}
+			}
 			assert.Contains(t, err.Error(), c.mention)
 		})
 	}

@@ -1,122 +1,159 @@
-package exposure_test
+package metrics_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"testing"
-	"time"
 
-	"github.com/exposurekit/exposure"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/metrics"
 )
 
-func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, r.Collect(context.Background(), &rm))
-	out := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		require.Equal(t, exposure.MeterName, sm.Scope.Name)
-		for _, m := range sm.Metrics {
-			var dps []metricdata.DataPoint[int64]
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				require.True(t, d.IsMonotonic, m.Name)
-				dps = d.DataPoints
-			case metricdata.Gauge[int64]:
-				dps = d.DataPoints
-			default:
-				require.Failf(t, "unexpected data", "%s: %T", m.Name, m.Data)
-			}
-			for _, dp := range dps {
-				out[key(m.Name, dp.Attributes)] = dp.Value
-			}
-		}
-	}
-	return out
-}
-
-func key(name string, set attribute.Set) string {
-	s := name
-	for _, kv := range set.ToSlice() {
-		s += fmt.Sprintf(" %s=%s", kv.Key, kv.Value.Emit())
-	}
-	return s
-}
-
-// failingSink fails every send for good, so failed and last error show.
-type failingSink struct{}
-
-func (failingSink) Name() string { return "failing" }
-func (failingSink) Send(context.Context, []exposure.Exposure) error {
-	return errors.New("rejected for the test")
-}
-
-func TestMetricsReportTheCounters(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-
-	e := newEnvWith(t, checkout, exposure.WithMeterProvider(mp),
-		// Sent only by the Flush below, which then sees the failures (with a
-		// short interval the worker could send them before Flush began).
-		exposure.WithSink(failingSink{}, exposure.WithFlushInterval(time.Hour)))
-	e.rules.variantFor = byParity
-	srv := e.server(t)
+func TestRecorderReportsTheCounts(t *testing.T) {
+	e := newEnv(t)
 	for u := range 6 {
-		get(t, srv, fmt.Sprintf("/checkout?user=u%d", u))
+		e.visit(t, fmt.Sprintf("u%d", u), true)
 	}
-	get(t, srv, "/checkout?user=u0") // duplicate
-	get(t, srv, "/home?user=u9")     // assignment only
+	e.visit(t, "u0", true)  // a duplicate
+	e.visit(t, "u9", false) // an assignment only
 	// The failing sink makes Flush report an error; delivery is done all the same.
 	require.ErrorIs(t, e.tracker.Flush(context.Background()), exposure.ErrUndelivered)
 
-	got := collect(t, reader)
-	st := e.tracker.Stats()
-	const exp = "experiment=Checkout Redesign"
+	got := collect(t, e.reader)
+	const a, b = " experiment=Checkout Redesign variant=Variant A", " experiment=Checkout Redesign variant=Variant B"
 	want := map[string]int64{
-		"exposure.evaluations": int64(st.Evaluations),
-		"exposure.marks":       7,
-		"exposure.discarded":   0,
-		"exposure.assignments " + exp + " variant=Variant A":       4, // u0 twice, u2, u4
-		"exposure.assignments " + exp + " variant=Variant B":       4, // u1, u3, u5, u9
-		"exposure.subjects.assigned " + exp + " variant=Variant A": 3,
-		"exposure.subjects.assigned " + exp + " variant=Variant B": 4,
-		"exposure.subjects.exposed " + exp + " variant=Variant A":  3,
-		"exposure.subjects.exposed " + exp + " variant=Variant B":  3,
-		"exposure.committed " + exp + " variant=Variant A":         3,
-		"exposure.committed " + exp + " variant=Variant B":         3,
-		"exposure.duplicates " + exp + " variant=Variant A":        1,
-		"exposure.duplicates " + exp + " variant=Variant B":        0,
-		"exposure.delivered sink=recorder":                         6,
-		"exposure.failed sink=recorder":                            0,
-		"exposure.retried sink=recorder":                           0,
-		"exposure.dropped sink=recorder":                           0,
-		"exposure.queue.depth sink=recorder":                       0,
-		"exposure.delivered sink=failing":                          0,
-		"exposure.failed sink=failing":                             6,
-		"exposure.retried sink=failing":                            0,
-		"exposure.dropped sink=failing":                            0,
-		"exposure.queue.depth sink=failing":                        0,
+		"exposure.evaluations":               8,
+		"exposure.untracked":                 0,
+		"exposure.skipped reason=unscoped":   0,
+		"exposure.skipped reason=no_subject": 0,
+		"exposure.skipped reason=other":      0,
+		"exposure.assignments" + a:           4, // u0 twice, u2, u4
+		"exposure.assignments" + b:           4, // u1, u3, u5, u9
+		"exposure.assignments.reverted" + a:  0,
+		"exposure.assignments.reverted" + b:  0,
+		"exposure.subjects.assigned" + a:     3,
+		"exposure.subjects.assigned" + b:     4,
+		"exposure.subjects.exposed" + a:      3,
+		"exposure.subjects.exposed" + b:      3,
+		"exposure.marks" + a:                 4,
+		"exposure.marks" + b:                 3,
+		"exposure.handoffs" + a:              0,
+		"exposure.handoffs" + b:              0,
+		"exposure.discarded" + a:             0,
+		"exposure.discarded" + b:             0,
+		"exposure.committed" + a:             3,
+		"exposure.committed" + b:             3,
+		"exposure.duplicates" + a:            1,
+		"exposure.duplicates" + b:            0,
+		"exposure.dedupe.errors" + a:         0,
+		"exposure.dedupe.errors" + b:         0,
+		"exposure.queued sink=recorder":      6,
+		"exposure.delivered sink=recorder":   6,
+		"exposure.failed sink=recorder":      0,
+		"exposure.retried sink=recorder":     0,
+		"exposure.dropped sink=recorder":     0,
+		"exposure.undelivered sink=recorder": 0,
+		"exposure.pending sink=recorder":     0,
+		"exposure.queued sink=failing":       6,
+		"exposure.delivered sink=failing":    0,
+		"exposure.failed sink=failing":       6,
+		"exposure.retried sink=failing":      0,
+		"exposure.dropped sink=failing":      0,
+		"exposure.undelivered sink=failing":  0,
+		"exposure.pending sink=failing":      0,
 	}
 	assert.Equal(t, want, got)
 
+	// The counts are the Tracker's own.
+	st := e.tracker.Stats()
+	assert.Equal(t, int64(st.Counts[exposure.StageEvaluated]), got["exposure.evaluations"])
+	assert.Equal(t, int64(st.Counts[exposure.StageCommitted]), got["exposure.committed"+a]+got["exposure.committed"+b])
+
 	// Unassigned marks carry the flag; closing the tracker unregisters.
-	orphan := e.tracker.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = exposure.MarkRendered(r.Context(), "nowhere")
-	}))
 	for range 2 {
-		orphan.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+		ctx, s := e.tracker.Scope(context.Background())
+		require.ErrorIs(t, exposure.MarkRendered(ctx, "nowhere"), exposure.ErrNotAssigned)
+		require.NoError(t, s.Commit(ctx))
 	}
-	got = collect(t, reader)
+	got = collect(t, e.reader)
 	assert.Equal(t, int64(2), got["exposure.marks.unassigned flag=nowhere"])
 	require.NoError(t, e.tracker.Close(context.Background()))
-	assert.Empty(t, collect(t, reader), "no observation after Close")
+	assert.Empty(t, collect(t, e.reader), "no observation after Close")
+}
+
+// Exposures queued and not yet settled are pending; Flush settles them.
+func TestPendingIsQueuedNotYetSettled(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		e.visit(t, u, true)
+	}
+	assert.Equal(t, int64(3), collect(t, e.reader)["exposure.pending sink=failing"], "the failing sink sends only on Flush")
+	require.ErrorIs(t, e.tracker.Flush(context.Background()), exposure.ErrUndelivered)
+	got := collect(t, e.reader)
+	assert.Zero(t, got["exposure.pending sink=failing"])
+	assert.Equal(t, int64(3), got["exposure.failed sink=failing"])
+}
+
+func TestWithAttributesLabelsEveryMeasurement(t *testing.T) {
+	e := newEnv(t, metrics.WithAttributes(attribute.String("tracker", "eu")))
+	e.visit(t, "u1", true)
+	got := collect(t, e.reader)
+	require.NotEmpty(t, got)
+	for k := range got {
+		assert.Contains(t, k, "tracker=eu", k)
+	}
+	assert.Equal(t, int64(1), got["exposure.committed experiment=Checkout Redesign tracker=eu variant=Variant B"])
+}
+
+func TestNewRecorderRejectsBadInput(t *testing.T) {
+	mp := sdkmetric.NewMeterProvider()
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	cases := []struct {
+		name    string
+		mp      *sdkmetric.MeterProvider
+		opts    []metrics.Option
+		mention []string
+	}{
+		{"nil provider", nil, nil, []string{"nil MeterProvider"}},
+		{"nil option", mp, []metrics.Option{nil}, []string{"option 0 is nil"}},
+		{"reserved attribute", mp, []metrics.Option{metrics.WithAttributes(attribute.String(metrics.AttrSink, "x"))}, []string{`"sink"`}},
+		{"invalid attribute", mp, []metrics.Option{metrics.WithAttributes(attribute.KeyValue{})}, []string{"not valid"}},
+		{"every error at once", nil, []metrics.Option{nil, metrics.WithAttributes(attribute.String(metrics.AttrFlag, "x"))},
+			[]string{"nil MeterProvider", "option 0 is nil", `"flag"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			var rec *metrics.Recorder
+			if c.mp == nil {
+				rec, err = metrics.NewRecorder(nil, c.opts...)
+			} else {
+				rec, err = metrics.NewRecorder(c.mp, c.opts...)
+			}
+			require.Error(t, err)
+			assert.Nil(t, rec)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, m := range c.mention {
+				assert.Contains(t, err.Error(), m)
+			}
+		})
+	}
+}
+
+// An app that wants only metrics does not link the debug page.
+func TestDoesNotLinkTheAuditPage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/exposurekit/exposure/metrics").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "go.opentelemetry.io/otel/metric", "the list is the package's dependencies")
+	for _, banned := range []string{"html/template", "github.com/exposurekit/exposure/audit", "embed"} {
+		assert.NotContains(t, deps, banned)
+	}
 }

@@ -1,4 +1,4 @@
-package exposure_test
+package audit_test
 
 // The audit page in a real headless Chromium, driven by chromedp: the
 // browser lays out the experiment table and draws the SVG chart.
@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/exposurekit/exposure/internal/chromiumtest"
 )
 
 // renderedChart is what the browser reports about the page it laid out.
@@ -49,19 +51,12 @@ const inspectAuditPage = `(() => {
 	};
 })()`
 
-func TestBrowserShowsAuditPage(t *testing.T) {
-	browser := startBrowser(t, 1280, 1024)
-	e := newAuditEnv(t)
+func TestBrowserShowsThePage(t *testing.T) {
+	browser := chromiumtest.Start(t, 1280, 1024)
+	e := newEnv(t, checkout, nil)
 	// 3 of 4 users get variant A while the weights say 50/50: a sample-ratio
 	// mismatch the page must show.
-	e.rules.variantFor = func(user string) string {
-		var n int
-		_, _ = fmt.Sscanf(user, "u%d", &n)
-		if n%4 == 0 {
-			return "b"
-		}
-		return "a"
-	}
+	e.rules.variantFor = threeToOne
 	for u := range 80 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
 	}
@@ -86,6 +81,7 @@ func TestBrowserShowsAuditPage(t *testing.T) {
 	assert.Equal(t, []string{"Variant B", "20", "20", "100.0%", "20"}, got.VariantRows[1][:5])
 	assert.Equal(t, "50.0%", got.VariantRows[0][8], "expected split")
 	assert.Equal(t, "75.0%", got.VariantRows[0][9], "observed split")
+	assert.Equal(t, "60", got.VariantRows[0][10], "assignments")
 
 	// The chart is drawn: observed bars 75% and 25% of 300 px, expected 50%.
 	assert.Greater(t, got.ChartWidth, 300.0)

@@ -1,0 +1,108 @@
+package audit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/audit"
+	"github.com/exposurekit/exposure/exposuretest"
+)
+
+// A 50/50 experiment whose variants were exposed to 1000 and 1100 subjects:
+// p = 0.029 is unremarkable for a sample-ratio check (the alarm is p <
+// 0.001), while 4000 against 4500 is a broken split. Input that cannot be
+// tested says why with an error to test with errors.Is.
+func ExampleSampleRatio() {
+	weights := map[string]float64{"control": 50, "treatment": 50}
+	for _, observed := range []map[string]int{
+		{"control": 1000, "treatment": 1100},
+		{"control": 4000, "treatment": 4500},
+		{"control": 0, "treatment": 0},
+	} {
+		chi2, p, err := audit.SampleRatio(observed, weights)
+		if errors.Is(err, audit.ErrNoObservations) {
+			fmt.Println("nothing to test yet")
+			continue
+		}
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("chi2=%.4f p=%.3g mismatch=%v\n", chi2, p, p < audit.SRMPValueThreshold)
+	}
+	// Output:
+	// chi2=4.7619 p=0.0291 mismatch=false
+	// chi2=29.4118 p=5.85e-08 mismatch=true
+	// nothing to test yet
+}
+
+// The Auditor is one option of the Tracker and one handler: mount it next
+// to the app, outside the Tracker's middleware, behind your own
+// authentication. ?format=json answers the same report as the page.
+func ExampleAuditor() {
+	aud, err := audit.NewAuditor()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{
+			FlagKey: "checkout-redesign", Name: "Checkout Redesign",
+			Weights: map[string]float64{"classic": 50, "one-page": 50},
+		}),
+		exposure.WithObserver(aud),
+		exposure.WithSink(exposuretest.NewRecorder()),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tracker.Close(context.Background())
+
+	mux := http.NewServeMux()
+	mux.Handle("/debug/exposures", aud.Handler(tracker))
+	// mux.Handle("/", tracker.Middleware(app))
+
+	// What the app does: evaluate the flag in a scope, render, mark.
+	err = openfeature.SetNamedProviderAndWait("example-audit", memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		"checkout-redesign": {Key: "checkout-redesign", State: memprovider.Enabled, DefaultVariant: "classic",
+			Variants: map[string]any{"classic": "classic", "one-page": "one-page"}},
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := openfeature.NewClient("example-audit")
+	client.AddHooks(tracker.Hook())
+	for _, user := range []string{"ada", "grace", "ada"} {
+		ctx, scope := tracker.Scope(context.Background())
+		_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext(user, nil))
+		_ = exposure.MarkRendered(ctx, "checkout-redesign")
+		_ = scope.Commit(ctx)
+	}
+
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/exposures?format=json", nil))
+	var report audit.Report
+	if err := json.Unmarshal(rec.Body.Bytes(), &report); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, e := range report.Experiments {
+		for _, v := range e.Variants {
+			fmt.Printf("%s / %s: %d assigned, %d exposed, %d duplicate\n", e.Name, v.Name,
+				v.Counts[exposure.StageAssigned], v.Counts[exposure.StageCommitted], v.Counts[exposure.StageDuplicate])
+		}
+	}
+	// Output:
+	// Checkout Redesign / classic: 3 assigned, 2 exposed, 1 duplicate
+	// Checkout Redesign / one-page: 0 assigned, 0 exposed, 0 duplicate
+}

@@ -1,0 +1,189 @@
+package audit
+
+import (
+	"time"
+)
+
+// Report is what the audit page shows, and its JSON form (?format=json).
+// Counts are since the Tracker was created, in this process. Make one with
+// [Auditor.Report].
+type Report struct {
+	// GeneratedAt is when the report was made (RFC 3339 in JSON).
+	GeneratedAt time.Time `json:"generated_at"`
+	// IDsMasked says whether distinct, device and user ids are replaced by
+	// keyed hashes ("masked:1a2b3c4d"); see [WithShowIDs].
+	IDsMasked bool `json:"ids_masked"`
+	// Totals are the Tracker's counts by stage, every stage present, as
+	// [exposure.Tracker.Stats] reports them.
+	Totals StageCounts `json:"totals"`
+	// Skipped breaks Totals' skipped evaluations down by reason.
+	Skipped SkippedEvaluations `json:"skipped"`
+	// Experiments has one entry per experiment: the registered ones first,
+	// in registration order, then the ones providers named, as first seen.
+	Experiments []Experiment `json:"experiments"`
+	// UnassignedMarks counts the marks (MarkRendered) and handoffs
+	// (Scope.HandOff) of flags that were not assigned in their scope, by
+	// flag, most first: bugs at the render site.
+	UnassignedMarks []FlagCount `json:"unassigned_marks"`
+	// Sinks has one entry per sink, in configuration order.
+	Sinks []Sink `json:"sinks"`
+	// Recent is the latest exposures committed, newest first, as they will
+	// be sent (see [WithRecent]).
+	Recent []RecentExposure `json:"recent_exposures"`
+	// RecentTotal is how many exposures went through the recent buffer
+	// since the start; Recent holds the last of them.
+	RecentTotal uint64 `json:"recent_total"`
+	// Untracked counts events of experiments or variants beyond the
+	// audit's bounds (128 experiments, 16 variants each), left out of
+	// Experiments.
+	Untracked uint64 `json:"untracked"`
+}
+
+// SkippedEvaluations are the experiment evaluations that were not
+// assignments (StageSkipped), by reason.
+type SkippedEvaluations struct {
+	// Unscoped were made outside any Scope: the request's context was not
+	// passed to the evaluation, or no middleware opened a Scope. A wiring
+	// bug: those exposures cannot be recorded.
+	Unscoped uint64 `json:"unscoped"`
+	// NoSubject had no user, device or targeting key.
+	NoSubject uint64 `json:"no_subject"`
+	// Other failed, were disabled, or were outside the experiment's sample.
+	Other uint64 `json:"other"`
+}
+
+// Experiment is the accounting of one experiment.
+type Experiment struct {
+	// Name is the canonical experiment name (Mixpanel "Experiment name").
+	Name string `json:"name"`
+	// FlagKey is the OpenFeature flag key (for experiments named by a
+	// provider: the flag of their first event).
+	FlagKey string `json:"flag_key"`
+	// Registered says whether the experiment was given to
+	// exposure.WithExperiments.
+	Registered bool `json:"registered"`
+	// Variants has one entry per variant: those of Experiment.Weights
+	// first (sorted), then the others as first seen.
+	Variants []Variant `json:"variants"`
+	// UnassignedMarks is the marks and handoffs of the experiment's flag
+	// in a scope where it was not assigned.
+	UnassignedMarks uint64 `json:"unassigned_marks"`
+	// SRM is the sample-ratio check.
+	SRM SRMCheck `json:"srm"`
+}
+
+// Variant is the accounting of one variant of one experiment.
+//
+// Subjects are distinct distinct_ids: counted exactly up to 384 per
+// variant, then estimated with a HyperLogLog of 4096 registers (standard
+// error 1.6%).
+type Variant struct {
+	// Name is the variant name (Mixpanel "Variant name").
+	Name string `json:"name"`
+	// Counts are the events about the variant by stage, every stage that
+	// concerns one assignment present: assigned, reverted, marked,
+	// handed_off, discarded, committed, duplicate, dedupe_error, queued and
+	// dropped. Summed over the variants of every experiment (and
+	// [Report.Untracked]), they are the Tracker's Stats for those stages.
+	//
+	// An assignment repeated with the same result in one scope is
+	// assigned once. A reverted assignment (a later hook failed the
+	// evaluation) is counted under reverted and stays counted under
+	// assigned: counts only grow, as the metrics' counters must, and
+	// assigned minus reverted is the assignments that stood.
+	Counts StageCounts `json:"counts"`
+	// SubjectsAssigned is distinct subjects assigned the variant (a
+	// reverted assignment's subject included).
+	SubjectsAssigned uint64 `json:"subjects_assigned"`
+	// SubjectsExposed is distinct subjects whose exposure was committed.
+	SubjectsExposed uint64 `json:"subjects_exposed"`
+	// ExposureRate is SubjectsExposed / SubjectsAssigned; null when no
+	// subject was assigned. Estimates can put it slightly above 1.
+	ExposureRate *float64 `json:"exposure_rate"`
+	// MedianRenderMillis is the median time from the evaluation to the
+	// commit of the exposure, in milliseconds, estimated from a histogram
+	// with buckets growing by sqrt(2) (below 1 ms: within 1 ms); null
+	// before the first exposure.
+	MedianRenderMillis *float64 `json:"median_render_ms"`
+	// ExpectedShare is the variant's share of the expected split: its
+	// weight over the sum of weights, or an equal share.
+	ExpectedShare float64 `json:"expected_share"`
+	// ObservedShare is the variant's share of the exposed subjects of the
+	// experiment; 0 when there are none.
+	ObservedShare float64 `json:"observed_share"`
+}
+
+// SRMCheck is the sample-ratio check of one experiment: Pearson's
+// chi-square of exposed subjects against Experiment.Weights (an equal
+// split when absent), and the spread of exposure rates between variants.
+type SRMCheck struct {
+	// ChiSquare and PValue are from [SampleRatio]; null when the test
+	// cannot run (see Note).
+	ChiSquare *float64 `json:"chi_square"`
+	PValue    *float64 `json:"p_value"`
+	// DegreesOfFreedom is the number of variants tested minus one.
+	DegreesOfFreedom int `json:"degrees_of_freedom"`
+	// EnoughSubjects says whether every variant has at least
+	// [SRMMinSubjects] exposed subjects; the p-value flags only then.
+	EnoughSubjects bool `json:"enough_subjects"`
+	// RateSpread is the largest minus the smallest exposure rate among
+	// variants with at least SRMMinSubjects assigned subjects; null with
+	// fewer than two such variants.
+	RateSpread *float64 `json:"rate_spread"`
+	// RateThreshold is the spread above which the check flags; see
+	// [WithRateThreshold].
+	RateThreshold float64 `json:"rate_threshold"`
+	// Flagged says the split looks broken; Reasons says why, in words.
+	Flagged bool     `json:"flagged"`
+	Reasons []string `json:"reasons"`
+	// Note says why the chi-square test could not run, if it could not.
+	Note string `json:"note,omitempty"`
+}
+
+// FlagCount is a count for one flag key.
+type FlagCount struct {
+	Flag  string `json:"flag"`
+	Count uint64 `json:"count"`
+}
+
+// Sink is the delivery state of one sink, from [exposure.SinkStats].
+type Sink struct {
+	Name string `json:"name"`
+	// Counts are the sink's exposures by stage, every sink stage present:
+	// queued, dropped, delivered, retried, failed and undelivered.
+	Counts StageCounts `json:"counts"`
+	// Pending is exposures queued and not yet settled: queued minus
+	// delivered, failed and undelivered.
+	Pending uint64 `json:"pending"`
+	// QueueDepth is how many exposures wait in the queue now (the others
+	// pending are being sent).
+	QueueDepth int `json:"queue_depth"`
+	// LastError is the latest send error ("" when none) and LastErrorAt
+	// when it happened (null when none).
+	LastError   string     `json:"last_error"`
+	LastErrorAt *time.Time `json:"last_error_at"`
+}
+
+// RecentExposure is one exposure as the Mixpanel sink sends it, without
+// the project token.
+type RecentExposure struct {
+	// Event is always "$experiment_started".
+	Event string `json:"event"`
+	// FlagKey is the OpenFeature flag (not sent to Mixpanel).
+	FlagKey    string          `json:"flag_key"`
+	Properties EventProperties `json:"properties"`
+}
+
+// EventProperties are the properties of a $experiment_started event. Ids
+// are masked unless [WithShowIDs] allows them.
+type EventProperties struct {
+	Experiment string `json:"Experiment name"`
+	Variant    string `json:"Variant name"`
+	DistinctID string `json:"distinct_id"`
+	DeviceID   string `json:"$device_id,omitempty"`
+	UserID     string `json:"$user_id,omitempty"`
+	// Time is the exposure's time in milliseconds since the Unix epoch,
+	// fixed when it was committed.
+	Time     int64  `json:"time"`
+	InsertID string `json:"$insert_id"`
+}

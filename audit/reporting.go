@@ -1,0 +1,150 @@
+package audit
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/latency"
+	"github.com/exposurekit/exposure/internal/tally"
+)
+
+// Report returns the report of tracker, the Tracker the Auditor observes:
+// its totals and sinks from [exposure.Tracker.Stats], its registered
+// experiments and their weights from [exposure.Tracker.Experiments], and
+// the per-experiment and per-variant figures from the Auditor's accounts.
+// With a nil tracker it has the Auditor's accounts only: no totals, no
+// sinks, and every experiment unregistered.
+//
+// It reads the counters without stopping the request path: counts taken
+// together are not an atomic snapshot.
+func (a *Auditor) Report(tracker *exposure.Tracker) Report {
+	var (
+		st         exposure.Stats
+		registered []exposure.Experiment
+	)
+	if tracker != nil {
+		st, registered = tracker.Stats(), tracker.Experiments()
+	}
+	r := Report{
+		GeneratedAt: time.Now(),
+		IDsMasked:   !a.cfg.showIDs,
+		Totals:      StageCounts{},
+		Skipped: SkippedEvaluations{
+			Unscoped:  a.table.Skipped.Unscoped.Load(),
+			NoSubject: a.table.Skipped.NoSubject.Load(),
+			Other:     a.table.Skipped.Other.Load(),
+		},
+		Experiments:     []Experiment{},
+		UnassignedMarks: []FlagCount{},
+		Sinks:           make([]Sink, 0, len(st.Sinks)),
+		Recent:          []RecentExposure{},
+		Untracked:       a.table.Untracked(),
+	}
+	if tracker != nil {
+		r.Totals = countsOf(allStages, func(s exposure.Stage) uint64 { return st.Counts[s] })
+	}
+
+	unassigned := a.table.UnassignedMarks()
+	for flag, n := range unassigned {
+		r.UnassignedMarks = append(r.UnassignedMarks, FlagCount{Flag: flag, Count: n})
+	}
+	slices.SortFunc(r.UnassignedMarks, func(x, y FlagCount) int {
+		if c := cmp.Compare(y.Count, x.Count); c != 0 {
+			return c
+		}
+		return strings.Compare(x.Flag, y.Flag)
+	})
+
+	seen := make(map[string]bool, len(registered))
+	for _, e := range registered {
+		seen[e.Name] = true
+		r.Experiments = append(r.Experiments, a.experiment(e, true, unassigned))
+	}
+	for _, te := range a.table.Experiments() {
+		if !seen[te.Name] {
+			r.Experiments = append(r.Experiments, a.experiment(exposure.Experiment{Name: te.Name, FlagKey: te.FlagKey}, false, unassigned))
+		}
+	}
+
+	for _, s := range st.Sinks {
+		sk := Sink{
+			Name:       s.Name,
+			Counts:     countsOf(sinkStages, func(stage exposure.Stage) uint64 { return s.Counts[stage] }),
+			QueueDepth: s.Depth,
+			LastError:  s.LastError,
+		}
+		sk.Pending = tally.Pending(func(stage exposure.Stage) uint64 { return s.Counts[stage] })
+		if !s.LastErrorAt.IsZero() {
+			at := s.LastErrorAt
+			sk.LastErrorAt = &at
+		}
+		r.Sinks = append(r.Sinks, sk)
+	}
+
+	recent, total := a.recent.NewestFirst()
+	r.RecentTotal = total
+	for _, e := range recent {
+		r.Recent = append(r.Recent, RecentExposure{
+			Event:   "$experiment_started",
+			FlagKey: e.flagKey,
+			Properties: EventProperties{
+				Experiment: e.experiment, Variant: e.variant,
+				DistinctID: a.mask.apply(e.identity.DistinctID),
+				DeviceID:   a.mask.apply(e.identity.DeviceID),
+				UserID:     a.mask.apply(e.identity.UserID),
+				Time:       e.time.UnixMilli(), InsertID: e.insertID,
+			},
+		})
+	}
+	return r
+}
+
+// experiment reports one experiment: the variants of its weights first
+// (sorted, so that they show before any traffic), then the others the
+// Auditor saw, as first seen.
+func (a *Auditor) experiment(e exposure.Experiment, registered bool, unassigned map[string]uint64) Experiment {
+	x := Experiment{
+		Name: e.Name, FlagKey: e.FlagKey, Registered: registered,
+		Variants: []Variant{}, UnassignedMarks: unassigned[e.FlagKey],
+	}
+	var seen []*tally.Variant[latency.Histogram]
+	if te := a.table.Find(e.Name); te != nil {
+		seen = te.Variants.All()
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Weights)) {
+		i := slices.IndexFunc(seen, func(v *tally.Variant[latency.Histogram]) bool { return v.Name == name })
+		if i < 0 {
+			x.Variants = append(x.Variants, Variant{Name: name, Counts: countsOf(variantStages, func(exposure.Stage) uint64 { return 0 })})
+			continue
+		}
+		x.Variants = append(x.Variants, variantOf(seen[i]))
+	}
+	for _, v := range seen {
+		if _, weighted := e.Weights[v.Name]; !weighted {
+			x.Variants = append(x.Variants, variantOf(v))
+		}
+	}
+	x.SRM = checkSRM(&x, e.Weights, a.cfg.rateThreshold)
+	return x
+}
+
+func variantOf(v *tally.Variant[latency.Histogram]) Variant {
+	r := Variant{
+		Name:             v.Name,
+		Counts:           countsOf(variantStages, v.Counts.Load),
+		SubjectsAssigned: v.SubjectsAssigned.Estimate(),
+		SubjectsExposed:  v.SubjectsExposed.Estimate(),
+	}
+	if r.SubjectsAssigned > 0 {
+		rate := float64(r.SubjectsExposed) / float64(r.SubjectsAssigned)
+		r.ExposureRate = &rate
+	}
+	if ms, ok := v.Ext.Median(); ok {
+		r.MedianRenderMillis = &ms
+	}
+	return r
+}
