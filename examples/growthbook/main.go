@@ -87,7 +87,7 @@ func run(w io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	provider, err := growthbook.New(client)
+	provider, err := growthbook.NewProvider(client)
 	if err != nil {
 		return err
 	}
@@ -103,8 +103,12 @@ func run(w io.Writer) error {
 		return err
 	}
 
-	tracker, err := exposure.New(
-		exposure.WithSink(exposure.NewWriterSink(out)), // Mixpanel-shaped JSON lines
+	lines, err := exposure.NewWriterSink(out) // Mixpanel-shaped JSON lines
+	if err != nil {
+		return err
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithSink(lines),
 		exposure.WithSink(gbSink),
 		exposure.WithLogger(logger),
 	)
@@ -158,8 +162,9 @@ func run(w io.Writer) error {
 	if err := tracker.Close(closeCtx); err != nil {
 		return err
 	}
-	s := tracker.Stats()
+	s, gs := tracker.Stats(), gbSink.Stats()
 	fmt.Fprintf(out, "\nassignments=%d committed=%d duplicates=%d; growthbook sink: sent=%d mismatched=%d skipped=%d\n",
-		s.Assignments, s.Committed, s.Duplicates, gbSink.Stats().Sent, gbSink.Stats().Mismatched, gbSink.Stats().Skipped)
+		s.Counts[exposure.StageAssigned], s.Counts[exposure.StageCommitted], s.Counts[exposure.StageDuplicate],
+		gs.Sent, gs.Mismatched, gs.Skipped)
 	return nil
 }

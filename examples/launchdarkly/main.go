@@ -137,13 +137,17 @@ func run(w io.Writer) error {
 		return err
 	}
 	defer sinkClient.Close()
-	ldSink, err := launchdarkly.NewSink(sinkClient, append(names, launchdarkly.WithLogger(logger))...)
+	ldSink, err := launchdarkly.NewSink(provider, sinkClient, launchdarkly.WithLogger(logger)) // names variations as provider does
 	if err != nil {
 		return err
 	}
 
-	tracker, err := exposure.New(
-		exposure.WithSink(exposure.NewWriterSink(out)), // Mixpanel-shaped JSON lines
+	lines, err := exposure.NewWriterSink(out) // Mixpanel-shaped JSON lines
+	if err != nil {
+		return err
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithSink(lines),
 		exposure.WithSink(ldSink),
 		exposure.WithLogger(logger),
 	)
@@ -201,6 +205,7 @@ func run(w io.Writer) error {
 	}
 	s, ls := tracker.Stats(), ldSink.Stats()
 	fmt.Fprintf(out, "\nassignments=%d committed=%d duplicates=%d; launchdarkly sink: sent=%d mismatched=%d skipped=%d\n",
-		s.Assignments, s.Committed, s.Duplicates, ls.Sent, ls.Mismatched, ls.Skipped)
+		s.Counts[exposure.StageAssigned], s.Counts[exposure.StageCommitted], s.Counts[exposure.StageDuplicate],
+		ls.Sent, ls.Mismatched, ls.Skipped)
 	return nil
 }

@@ -82,7 +82,10 @@ func run(w io.Writer) error {
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	api := statsigtest.NewServer([]byte(rules)) // the Statsig API, in-process
+	api, err := statsigtest.NewServer([]byte(rules)) // the Statsig API, in-process
+	if err != nil {
+		return err
+	}
 	defer api.Close()
 
 	// In production: statsig.NewProvider(os.Getenv("STATSIG_SERVER_SECRET"), &sdk.Options{...}).
@@ -95,9 +98,13 @@ func run(w io.Writer) error {
 		return err
 	}
 
-	tracker, err := exposure.New(
+	lines, err := exposure.NewWriterSink(out) // Mixpanel-shaped JSON lines
+	if err != nil {
+		return err
+	}
+	tracker, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: flag, Name: "Checkout Redesign"}),
-		exposure.WithSink(exposure.NewWriterSink(out)), // Mixpanel-shaped JSON lines
+		exposure.WithSink(lines),
 		exposure.WithSink(sSink),
 		exposure.WithLogger(logger),
 	)
@@ -162,6 +169,7 @@ func run(w io.Writer) error {
 	}
 	s, ss := tracker.Stats(), sSink.Stats()
 	fmt.Fprintf(out, "assignments=%d committed=%d duplicates=%d; statsig sink: logged=%d mismatched=%d skipped=%d\n",
-		s.Assignments, s.Committed, s.Duplicates, ss.Logged, ss.Mismatched, ss.Skipped)
+		s.Counts[exposure.StageAssigned], s.Counts[exposure.StageCommitted], s.Counts[exposure.StageDuplicate],
+		ss.Logged, ss.Mismatched, ss.Skipped)
 	return nil
 }

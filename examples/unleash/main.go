@@ -159,7 +159,7 @@ func run(w io.Writer) error {
 	}
 
 	// The provider's client: metrics off, no impression listener.
-	provider, err := unleash.New(unleash.WithClientOptions(append(common, unleashsdk.WithBackupPath(backups[0]))...))
+	provider, err := unleash.NewProvider(unleash.WithClientOptions(append(common, unleashsdk.WithBackupPath(backups[0]))...))
 	if err != nil {
 		return err
 	}
@@ -186,8 +186,12 @@ func run(w io.Writer) error {
 		return err
 	}
 
-	tracker, err := exposure.New(
-		exposure.WithSink(exposure.NewWriterSink(out)), // Mixpanel-shaped JSON lines
+	lines, err := exposure.NewWriterSink(out) // Mixpanel-shaped JSON lines
+	if err != nil {
+		return err
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithSink(lines),
 		exposure.WithSink(unleashSink),
 		exposure.WithLogger(logger),
 	)
@@ -261,6 +265,7 @@ func run(w io.Writer) error {
 	}
 	s, u := tracker.Stats(), unleashSink.Stats()
 	fmt.Fprintf(out, "\nassignments=%d committed=%d duplicates=%d; unleash sink: sent=%d mismatched=%d skipped=%d\n",
-		s.Assignments, s.Committed, s.Duplicates, u.Sent, u.Mismatched, u.Skipped)
+		s.Counts[exposure.StageAssigned], s.Counts[exposure.StageCommitted], s.Counts[exposure.StageDuplicate],
+		u.Sent, u.Mismatched, u.Skipped)
 	return nil
 }

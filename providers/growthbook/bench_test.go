@@ -19,7 +19,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
 	client, err := gb.NewClient(ctx, gb.WithJsonFeatures(featuresJSON(b)), gb.WithLogger(quiet))
 	require.NoError(b, err)
-	p, err := growthbook.New(client)
+	p, err := growthbook.NewProvider(client)
 	require.NoError(b, err)
 
 	b.Run("sdk", func(b *testing.B) {

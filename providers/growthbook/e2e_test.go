@@ -77,13 +77,15 @@ type app struct {
 	handler  http.Handler
 }
 
-func newApp(t *testing.T) *app {
+// newApp builds the app; opts configure its Tracker further, such as with
+// a registry.
+func newApp(t *testing.T, opts ...exposure.Option) *app {
 	t.Helper()
 	ctx := context.Background()
 	a := &app{legacy: &tracking{}, ingest: newIngestor(t)}
 	a.gbClient = newTrackedClient(t, a.legacy)
 	var err error
-	a.provider, err = growthbook.New(a.gbClient)
+	a.provider, err = growthbook.NewProvider(a.gbClient)
 	require.NoError(t, err)
 
 	a.tracking, err = gb.NewClient(ctx, gb.WithClientKey("sdk-test"), gb.WithLogger(quiet),
@@ -92,13 +94,14 @@ func newApp(t *testing.T) *app {
 	a.gbSink, err = growthbook.NewSink(a.provider, growthbook.LogExperimentViewed(a.tracking), growthbook.WithLogger(quiet))
 	require.NoError(t, err)
 
-	a.mp = mixpaneltest.NewServer(mixpaneltest.Config{})
-	t.Cleanup(a.mp.Close)
-	mpSink, err := mixpanel.NewSink(a.mp.SinkConfig())
+	a.mp = mixpaneltest.Start(t)
+	mpSink, err := mixpanel.NewSink(a.mp.Token(), mixpanel.WithEndpoint(a.mp.URL), mixpanel.WithLogger(quiet))
 	require.NoError(t, err)
 
-	// No registry: the provider's metadata names the experiment.
-	a.tracker, err = exposure.New(exposure.WithSink(mpSink), exposure.WithSink(a.gbSink), exposure.WithLogger(quiet))
+	// No registry unless opts give one: the provider's metadata names the
+	// experiment.
+	a.tracker, err = exposure.NewTracker(append([]exposure.Option{
+		exposure.WithSink(mpSink), exposure.WithSink(a.gbSink), exposure.WithLogger(quiet)}, opts...)...)
 	require.NoError(t, err)
 
 	api := isolated.NewAPI()
@@ -225,4 +228,27 @@ func TestEndToEndChangedVariationIsNotSentToGrowthBook(t *testing.T) {
 	// Mixpanel records what the user saw.
 	require.Equal(t, 1, a.mp.Len())
 	assert.Equal(t, "Redesign", a.mp.Events()[0].Properties["Variant name"])
+}
+
+// A registry that renames the variation reaches GrowthBook all the same:
+// the Sink compares GrowthBook's variation with the exposure's
+// ProviderVariant, and was told nothing about the registry.
+func TestEndToEndRenamedVariantReachesGrowthBook(t *testing.T) {
+	a := newApp(t, exposure.WithExperiments(exposure.Experiment{
+		FlagKey: "checkout-redesign", Name: "Checkout v2",
+		Variants: map[string]string{"Redesign": "Variant B"},
+	}))
+	u := userIn(t, a.provider, "red")
+
+	require.Contains(t, a.get(t, "/checkout?user="+u), `class="redesign"`)
+	a.flush(t)
+	require.NoError(t, a.tracking.Close())
+
+	require.Equal(t, 1, a.mp.Len())
+	assert.Equal(t, "Checkout v2", a.mp.Events()[0].Properties["Experiment name"])
+	assert.Equal(t, "Variant B", a.mp.Events()[0].Properties["Variant name"])
+	assert.Equal(t, growthbook.SinkStats{Sent: 1}, a.gbSink.Stats())
+	events := a.ingest.all()
+	require.Len(t, events, 1)
+	assert.Equal(t, map[string]any{"experimentId": "checkout-exp", "variationId": "red", "hashAttribute": "id", "hashValue": u}, events[0]["properties_json"])
 }

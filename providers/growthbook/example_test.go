@@ -23,13 +23,13 @@ func Example() {
 		"variations": ["control", "redesign"], "weights": [0.5, 0.5],
 		"meta": [{"key": "ctl", "name": "Control"}, {"key": "red", "name": "Redesign"}]}]}}`))
 	defer client.Close()
-	provider, _ := growthbook.New(client)
+	provider, _ := growthbook.NewProvider(client)
 	viewed := func(_ context.Context, e *gb.Experiment, r *gb.ExperimentResult, u *gb.TrackingUserContext, _ any) {
 		fmt.Printf("GrowthBook: %v viewed %s, variation %s\n", u.Attributes["id"], e.Key, r.Key)
 	}
 	gbSink, _ := growthbook.NewSink(provider, viewed)
 	mixpanel := exposuretest.NewRecorder() // a mixpanel.Sink in production
-	tracker, _ := exposure.New(exposure.WithSink(gbSink), exposure.WithSink(mixpanel))
+	tracker, _ := exposure.NewTracker(exposure.WithSink(gbSink), exposure.WithSink(mixpanel))
 
 	api := isolated.NewAPI() // or the openfeature package's global API
 	_ = api.SetProviderAndWait(ctx, provider)

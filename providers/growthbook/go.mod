@@ -5,10 +5,7 @@ go 1.26.0
 replace github.com/exposurekit/exposure => ../..
 
 require (
-	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/tmaxmax/go-sse v0.10.0 // indirect
-	go.opentelemetry.io/otel v1.47.0 // indirect
-	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.uber.org/mock v0.6.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

@@ -12,15 +12,16 @@
 // callback, in GrowthBook's own callback shape, at render time.
 //
 //	gbClient, _ := gb.NewClient(ctx, gb.WithJsonFeatures(featuresJSON)) // no tracking callback needed
-//	provider, _ := growthbook.New(gbClient)
+//	provider, _ := growthbook.NewProvider(gbClient)
 //	sink, _ := growthbook.NewSink(provider, trackExperimentViewed)
-//	tracker, _ := exposure.New(exposure.WithSink(sink), exposure.WithSink(mixpanelSink))
+//	tracker, _ := exposure.NewTracker(exposure.WithSink(sink), exposure.WithSink(mixpanelSink))
 //	openfeature.SetProviderAndWait(provider)
 //	openfeature.AddHooks(tracker.Hook())
 package growthbook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -48,11 +49,11 @@ const (
 // Provider is an OpenFeature provider that evaluates GrowthBook features
 // with no tracking: no experiment callback, no feature-usage callback, no
 // event logger and no tracking buffer run at evaluation, whatever the
-// client given to [New] was configured with.
+// client given to [NewProvider] was configured with.
 //
 // Plugins are the exception GrowthBook does not let a child client drop:
-// they are shared by every client derived from the one given to New. Give
-// New a client without plugins (no gb.WithPlugins, no
+// they are shared by every client derived from the one given to
+// NewProvider. Give NewProvider a client without plugins (no gb.WithPlugins, no
 // gb.WithGrowthBookTracking); to send experiment-viewed events to
 // GrowthBook's own ingestion, call the plugin from the [Sink]'s callback.
 //
@@ -67,35 +68,71 @@ type Provider struct {
 	closed bool
 }
 
-// An Option configures a [Provider].
-type Option func(*Provider)
+// An Option configures a [Provider]; see [NewProvider]. An option given a
+// bad value returns an error, and NewProvider reports every such error at
+// once.
+type Option func(*config) error
+
+type config struct {
+	waitLoaded  bool
+	closeClient bool
+}
 
 // WithWaitForLoad makes the provider's initialization wait, within the
 // context given to openfeature's SetProviderWithContextAndWait (or InitWithContext),
 // until the client's data source has loaded features
 // (gb.Client.EnsureLoaded). Use it with gb.WithPollDataSource or
 // gb.WithSseDataSource; without a data source the wait never ends.
-func WithWaitForLoad() Option { return func(p *Provider) { p.waitLoaded = true } }
+func WithWaitForLoad() Option {
+	return func(c *config) error {
+		c.waitLoaded = true
+		return nil
+	}
+}
 
 // WithCloseClient makes the provider's shutdown close the GrowthBook client
 // (its data source and plugins). By default the caller keeps ownership.
-func WithCloseClient() Option { return func(p *Provider) { p.closeClient = true } }
+func WithCloseClient() Option {
+	return func(c *config) error {
+		c.closeClient = true
+		return nil
+	}
+}
 
-// New returns a provider evaluating with client, minus the client's
-// tracking (see [Provider]). client must not be nil.
-func New(client *gb.Client, opts ...Option) (*Provider, error) {
+// NewProvider returns a provider evaluating with client, minus the
+// client's tracking (see [Provider]). A nil client or a nil option is an
+// error wrapping [exposure.ErrInvalidConfig].
+func NewProvider(client *gb.Client, opts ...Option) (*Provider, error) {
+	var cfg config
+	err := applyOptions(&cfg, "NewProvider", opts)
 	if client == nil {
-		return nil, fmt.Errorf("growthbook: New given a nil *growthbook.Client")
+		err = errors.Join(fmt.Errorf("%w: growthbook.NewProvider given a nil *growthbook.Client", exposure.ErrInvalidConfig), err)
+	}
+	if err != nil {
+		return nil, err
 	}
 	silent, err := silence(client)
 	if err != nil {
 		return nil, fmt.Errorf("growthbook: deriving a client without tracking: %w", err)
 	}
-	p := &Provider{client: silent, orig: client}
-	for _, o := range opts {
-		o(p)
+	return &Provider{client: silent, orig: client, waitLoaded: cfg.waitLoaded, closeClient: cfg.closeClient}, nil
+}
+
+// applyOptions applies opts to cfg and returns every error they report,
+// joined; a nil option is an error too. constructor names the caller in
+// the errors.
+func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("%w: growthbook.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
+			continue
+		}
+		if err := o(cfg); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	return p, nil
+	return errors.Join(errs...)
 }
 
 // silence derives a child client that runs no tracking at evaluation.

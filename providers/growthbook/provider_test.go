@@ -109,21 +109,40 @@ func userIn(t testing.TB, p *growthbook.Provider, variationKey string) string {
 	return ""
 }
 
-func TestNewRejectsNilClient(t *testing.T) {
-	_, err := growthbook.New(nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "nil")
+func TestNewProviderValidates(t *testing.T) {
+	client := newTrackedClient(t, &tracking{})
+	tests := []struct {
+		name   string
+		client *gb.Client
+		opts   []growthbook.Option
+		want   []string // what the error names
+	}{
+		{"nil client", nil, nil, []string{"nil *growthbook.Client"}},
+		{"nil option", client, []growthbook.Option{growthbook.WithCloseClient(), nil}, []string{"option 1 is nil"}},
+		{"every error at once", nil, []growthbook.Option{nil}, []string{"nil *growthbook.Client", "option 0 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := growthbook.NewProvider(tt.client, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
 }
 
 func TestMetadataAndHooks(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	assert.Equal(t, growthbook.Name, p.Metadata().Name)
 	assert.Empty(t, p.Hooks())
 }
 
 func TestEvaluatesEveryType(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	c := newOFClient(t, p)
 	ctx := context.Background()
@@ -163,10 +182,21 @@ func TestEvaluatesEveryType(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "fallback", s.Value)
 	assert.Equal(t, openfeature.DefaultReason, s.Reason)
+
+	// A feature gated off by a prerequisite (dark-mode is off in the US):
+	// the caller's default; gated on (in France), its rule.
+	s, err = c.StringValueDetails(ctx, "gated", "fallback", us)
+	require.NoError(t, err)
+	assert.Equal(t, "fallback", s.Value)
+	assert.Equal(t, openfeature.DefaultReason, s.Reason)
+	s, err = c.StringValueDetails(ctx, "gated", "fallback", fr)
+	require.NoError(t, err)
+	assert.Equal(t, "dark", s.Value)
+	assert.Equal(t, openfeature.TargetingMatchReason, s.Reason)
 }
 
 func TestErrors(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	c := newOFClient(t, p)
 	ctx := context.Background()
@@ -198,6 +228,10 @@ func TestErrors(t *testing.T) {
 			d, err := c.FloatValueDetails(ctx, "banner-text", 1.5, u)
 			return d.Value, openfeature.InterfaceEvaluationDetails{EvaluationDetails: d.EvaluationDetails}, err
 		}, 1.5, openfeature.TypeMismatchCode},
+		{"cyclic prerequisites", func() (any, openfeature.InterfaceEvaluationDetails, error) {
+			d, err := c.IntValueDetails(ctx, "cycle-a", 7, u)
+			return d.Value, openfeature.InterfaceEvaluationDetails{EvaluationDetails: d.EvaluationDetails}, err
+		}, int64(7), openfeature.GeneralCode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,7 +245,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestExperimentMetadata(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	c := newOFClient(t, p)
 	ctx := context.Background()
@@ -245,7 +279,7 @@ func TestExperimentMetadata(t *testing.T) {
 func TestNotInExperiment(t *testing.T) {
 	ctx := context.Background()
 	t.Run("passthrough and no coverage fall through to the default", func(t *testing.T) {
-		p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+		p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 		require.NoError(t, err)
 		c := newOFClient(t, p)
 		for flag, want := range map[string]string{"holdout": "off", "no-coverage": "base"} {
@@ -260,7 +294,7 @@ func TestNotInExperiment(t *testing.T) {
 	t.Run("forced variation is not counted", func(t *testing.T) {
 		tr := &tracking{}
 		gbc := newTrackedClient(t, tr, gb.WithForcedVariations(gb.ForcedVariationsMap{"checkout-exp": 1}))
-		p, err := growthbook.New(gbc)
+		p, err := growthbook.NewProvider(gbc)
 		require.NoError(t, err)
 		c := newOFClient(t, p)
 		d, err := c.StringValueDetails(ctx, "checkout-redesign", "", user(userIn(t, p, "red")))
@@ -282,9 +316,9 @@ func TestAttributes(t *testing.T) {
 // The reason this provider exists: evaluating runs none of GrowthBook's
 // tracking, even on a client configured with all of it.
 func TestEvaluationTracksNothing(t *testing.T) {
-	tr := &tracking{}
-	gbc := newTrackedClient(t, tr)
-	p, err := growthbook.New(gbc)
+	tr, buf := &tracking{}, &gb.TrackingBuffer{}
+	gbc := newTrackedClient(t, tr, gb.WithTrackingBuffer(buf))
+	p, err := growthbook.NewProvider(gbc)
 	require.NoError(t, err)
 	c := newOFClient(t, p)
 	ctx := context.Background()
@@ -296,6 +330,7 @@ func TestEvaluationTracksNothing(t *testing.T) {
 		_, _ = c.BooleanValue(ctx, "dark-mode", false, user("user-"+strconv.Itoa(i)))
 	}
 	assert.Zero(t, tr.calls(), "evaluation through the provider called GrowthBook tracking")
+	assert.Empty(t, buf.TrackingCalls(), "evaluation through the provider filled the tracking buffer")
 
 	// Control: the same client tracks when used directly, so the assertion
 	// above can fail.
@@ -303,11 +338,12 @@ func TestEvaluationTracksNothing(t *testing.T) {
 	require.NoError(t, err)
 	direct.EvalFeature(ctx, "checkout-redesign")
 	assert.Len(t, tr.experiments, 1)
+	assert.Len(t, buf.TrackingCalls(), 1)
 }
 
 func TestShutdown(t *testing.T) {
 	ctx := context.Background()
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	require.NoError(t, p.ShutdownWithContext(ctx))
 	d := p.StringEvaluation(ctx, "banner-text", "def", openfeature.FlattenedContext{openfeature.TargetingKey: "u"})
@@ -326,7 +362,7 @@ func TestWaitForLoad(t *testing.T) {
 	// context and initialization fails, naming the cause.
 	gbc, err := gb.NewClient(context.Background(), gb.WithLogger(quiet))
 	require.NoError(t, err)
-	p, err := growthbook.New(gbc, growthbook.WithWaitForLoad())
+	p, err := growthbook.NewProvider(gbc, growthbook.WithWaitForLoad())
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -338,7 +374,7 @@ func TestWaitForLoad(t *testing.T) {
 
 func TestConcurrentEvaluations(t *testing.T) {
 	tr := &tracking{}
-	p, err := growthbook.New(newTrackedClient(t, tr))
+	p, err := growthbook.NewProvider(newTrackedClient(t, tr))
 	require.NoError(t, err)
 	c := newOFClient(t, p)
 	want := map[string]string{}

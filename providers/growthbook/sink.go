@@ -2,6 +2,7 @@ package growthbook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -19,8 +20,10 @@ import (
 // To rebuild GrowthBook's experiment and result for the callback, the Sink
 // evaluates the flag again, silently, with the exposure's evaluation
 // context. It reports the exposure only when GrowthBook still assigns the
-// variation the subject saw: it never reports a variation the subject did
-// not see. An exposure whose variation changed since the render (the
+// variation the subject saw, compared by the name the Provider gave it
+// (the exposure's ProviderVariant), so a variant renamed by
+// exposure.Experiment.Variants needs no registration here: it never
+// reports a variation the subject did not see. An exposure whose variation changed since the render (the
 // feature was edited in between) is counted as mismatched, one whose flag
 // GrowthBook no longer evaluates as an experiment the subject is counted in
 // (a deleted feature, a registered flag decided by a force rule) as
@@ -28,7 +31,6 @@ import (
 type Sink struct {
 	p      *Provider
 	track  gb.ExperimentCallback
-	names  map[string]map[string]string // flag -> provider variant -> exposure variant
 	extra  any
 	logger *slog.Logger
 
@@ -43,39 +45,33 @@ type SinkStats struct {
 	Failed     uint64 // the callback panicked
 }
 
-// A SinkOption configures a [Sink].
-type SinkOption func(*Sink)
+// A SinkOption configures a [Sink]; see [NewSink]. An option given a bad
+// value returns an error, and NewSink reports every such error at once.
+type SinkOption func(*sinkConfig) error
 
-// WithExperiments gives the Sink the Tracker's experiment registry, so that
-// it recognizes variant names renamed by [exposure.Experiment.Variants].
-// Pass the same experiments as to exposure.WithExperiments.
-func WithExperiments(exps ...exposure.Experiment) SinkOption {
-	return func(s *Sink) {
-		for _, e := range exps {
-			if len(e.Variants) == 0 {
-				continue
-			}
-			if s.names[e.FlagKey] == nil {
-				s.names[e.FlagKey] = map[string]string{}
-			}
-			for from, to := range e.Variants {
-				s.names[e.FlagKey][from] = to
-			}
-		}
-	}
+type sinkConfig struct {
+	extra  any
+	logger *slog.Logger
 }
 
 // WithExtraData sets the last argument of the callback (GrowthBook's
 // extraData), as gb.WithExtraData does for GrowthBook's own callback.
-func WithExtraData(extra any) SinkOption { return func(s *Sink) { s.extra = extra } }
+func WithExtraData(extra any) SinkOption {
+	return func(c *sinkConfig) error {
+		c.extra = extra
+		return nil
+	}
+}
 
 // WithLogger sets where the Sink logs exposures it could not send.
-// Default: slog.Default().
+// Default: slog.Default() at the time NewSink is called.
 func WithLogger(l *slog.Logger) SinkOption {
-	return func(s *Sink) {
-		if l != nil {
-			s.logger = l
+	return func(c *sinkConfig) error {
+		if l == nil {
+			return fmt.Errorf("%w: growthbook.WithLogger given a nil *slog.Logger", exposure.ErrInvalidConfig)
 		}
+		c.logger = l
+		return nil
 	}
 }
 
@@ -84,18 +80,23 @@ func WithLogger(l *slog.Logger) SinkOption {
 // subject and a user context holding the attributes the flag was
 // evaluated with (see [Attributes]). It runs on the Tracker's delivery
 // goroutine, one call per exposure; a panic is recovered and counted.
+//
+// A nil p, a nil track or a nil option is an error wrapping
+// [exposure.ErrInvalidConfig].
 func NewSink(p *Provider, track gb.ExperimentCallback, opts ...SinkOption) (*Sink, error) {
-	switch {
-	case p == nil:
-		return nil, fmt.Errorf("growthbook: NewSink given a nil *Provider")
-	case track == nil:
-		return nil, fmt.Errorf("growthbook: NewSink given a nil experiment-viewed callback")
+	var errs []error
+	if p == nil {
+		errs = append(errs, fmt.Errorf("%w: growthbook.NewSink given a nil *Provider", exposure.ErrInvalidConfig))
 	}
-	s := &Sink{p: p, track: track, names: map[string]map[string]string{}, logger: slog.Default()}
-	for _, o := range opts {
-		o(s)
+	if track == nil {
+		errs = append(errs, fmt.Errorf("%w: growthbook.NewSink given a nil experiment-viewed callback", exposure.ErrInvalidConfig))
 	}
-	return s, nil
+	cfg := sinkConfig{logger: slog.Default()}
+	errs = append(errs, applyOptions(&cfg, "NewSink", opts))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Sink{p: p, track: track, extra: cfg.extra, logger: cfg.logger}, nil
 }
 
 // Name identifies the sink in exposure.Stats.
@@ -121,10 +122,10 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 		s.logger.InfoContext(ctx, "growthbook: exposure not sent: not a GrowthBook experiment the subject is in", "flag", x.FlagKey, "experiment", x.Experiment)
 		return nil
 	}
-	if !s.sameVariant(x.FlagKey, x.Variant, VariationName(res)) {
+	if seen, now := seenVariant(x), VariationName(res); seen != now {
 		s.mismatched.Add(1)
 		s.logger.InfoContext(ctx, "growthbook: exposure not sent: the feature now serves another variation",
-			"flag", x.FlagKey, "experiment", x.Experiment, "seen", x.Variant, "now", VariationName(res))
+			"flag", x.FlagKey, "experiment", x.Experiment, "seen", seen, "now", now)
 		return nil
 	}
 	if err := s.call(ctx, exp, res, ev.attrs); err != nil {
@@ -136,12 +137,16 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 	return nil
 }
 
-func (s *Sink) sameVariant(flag, rendered, now string) bool {
-	if rendered == now {
-		return true
+// seenVariant is the variation the subject saw, as the [Provider] named it
+// (its name, else its key): the exposure's ProviderVariant. An exposure
+// without one (built by hand, or assigned by another provider) falls back
+// to its Variant, which is the same name unless exposure.Experiment.Variants
+// renamed it; a renamed variant then reads as a mismatch and is not sent.
+func seenVariant(x *exposure.Exposure) string {
+	if x.ProviderVariant != "" {
+		return x.ProviderVariant
 	}
-	mapped, ok := s.names[flag][now]
-	return ok && mapped == rendered
+	return x.Variant
 }
 
 func (s *Sink) call(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, attrs gb.Attributes) (err error) {
@@ -159,7 +164,7 @@ func (s *Sink) Stats() SinkStats {
 	return SinkStats{Sent: s.sent.Load(), Mismatched: s.mismatched.Load(), Skipped: s.skipped.Load(), Failed: s.failed.Load()}
 }
 
-var _ exposure.Sink = (*Sink)(nil)
+var _ exposure.NamedSink = (*Sink)(nil)
 
 // LogExperimentViewed returns an experiment-viewed callback for [NewSink]
 // that logs GrowthBook's built-in "Experiment Viewed" event
@@ -175,7 +180,7 @@ var _ exposure.Sink = (*Sink)(nil)
 //
 //	gb.NewClient(ctx, gb.WithClientKey(key), gb.WithGrowthBookTracking(gb.TrackingPluginConfig{}))
 //
-// It needs no features. Never give it to [New]: GrowthBook runs a client's
+// It needs no features. Never give it to [NewProvider]: GrowthBook runs a client's
 // plugins at every evaluation.
 func LogExperimentViewed(client *gb.Client) gb.ExperimentCallback {
 	return func(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, user *gb.TrackingUserContext, _ any) {

@@ -57,7 +57,7 @@ func exposureOf(flag, experiment, variant, id string) exposure.Exposure {
 
 func newSink(t *testing.T, tr *tracking, v *viewed, opts ...growthbook.SinkOption) (*growthbook.Provider, *growthbook.Sink) {
 	t.Helper()
-	p, err := growthbook.New(newTrackedClient(t, tr))
+	p, err := growthbook.NewProvider(newTrackedClient(t, tr))
 	require.NoError(t, err)
 	s, err := growthbook.NewSink(p, v.track, append([]growthbook.SinkOption{growthbook.WithLogger(quiet)}, opts...)...)
 	require.NoError(t, err)
@@ -65,12 +65,34 @@ func newSink(t *testing.T, tr *tracking, v *viewed, opts ...growthbook.SinkOptio
 }
 
 func TestNewSinkValidates(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
-	_, err = growthbook.NewSink(nil, (&viewed{}).track)
-	assert.ErrorContains(t, err, "Provider")
-	_, err = growthbook.NewSink(p, nil)
-	assert.ErrorContains(t, err, "callback")
+	track := (&viewed{}).track
+	tests := []struct {
+		name  string
+		p     *growthbook.Provider
+		track gb.ExperimentCallback
+		opts  []growthbook.SinkOption
+		want  []string // what the error names
+	}{
+		{"nil provider", nil, track, nil, []string{"nil *Provider"}},
+		{"nil callback", p, nil, nil, []string{"nil experiment-viewed callback"}},
+		{"nil option", p, track, []growthbook.SinkOption{nil}, []string{"option 0 is nil"}},
+		{"nil logger", p, track, []growthbook.SinkOption{growthbook.WithLogger(nil)}, []string{"nil *slog.Logger"}},
+		{"every error at once", nil, nil, []growthbook.SinkOption{growthbook.WithExtraData(1), nil},
+			[]string{"nil *Provider", "nil experiment-viewed callback", "option 1 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := growthbook.NewSink(tt.p, tt.track, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
 }
 
 func TestSinkReportsTheRenderedVariation(t *testing.T) {
@@ -118,18 +140,36 @@ func TestSinkNeverReportsAnotherVariation(t *testing.T) {
 	assert.Equal(t, growthbook.SinkStats{Mismatched: 1}, s.Stats())
 }
 
-func TestSinkRenamedVariants(t *testing.T) {
+// The Sink compares GrowthBook's variation with the exposure's
+// ProviderVariant, so a variant the Tracker's registry renamed needs no
+// registration in the Sink. An exposure without a ProviderVariant falls
+// back to its Variant.
+func TestSinkComparesTheProviderVariant(t *testing.T) {
 	tr, v := &tracking{}, &viewed{}
-	exps := []exposure.Experiment{{FlagKey: "checkout-redesign", Name: "Checkout v2", Variants: map[string]string{"Redesign": "B", "Control": "A"}}}
-	p, s := newSink(t, tr, v, growthbook.WithExperiments(exps...))
-	red := userIn(t, p, "red")
+	p, s := newSink(t, tr, v)
+	red := userIn(t, p, "red") // GrowthBook assigns "Redesign"
 
-	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "Checkout v2", "B", red)}))
-	require.Len(t, v.all(), 1)
-
-	require.NoError(t, s.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "Checkout v2", "A", red)}))
-	assert.Len(t, v.all(), 1)
-	assert.Equal(t, growthbook.SinkStats{Sent: 1, Mismatched: 1}, s.Stats())
+	tests := []struct {
+		name            string
+		variant         string // renamed by the registry, or not
+		providerVariant string
+		want            growthbook.SinkStats // the Sink's counts after this case
+	}{
+		{"renamed variant, same provider variant", "Variant B", "Redesign", growthbook.SinkStats{Sent: 1}},
+		{"renamed variant, another provider variant", "Variant A", "Control", growthbook.SinkStats{Sent: 1, Mismatched: 1}},
+		{"no provider variant: the variant, same", "Redesign", "", growthbook.SinkStats{Sent: 2, Mismatched: 1}},
+		{"no provider variant: a renamed variant does not match", "Variant B", "", growthbook.SinkStats{Sent: 2, Mismatched: 2}},
+	}
+	for _, tt := range tests {
+		x := exposureOf("checkout-redesign", "Checkout v2", tt.variant, red)
+		x.ProviderVariant = tt.providerVariant
+		require.NoError(t, s.Send(context.Background(), []exposure.Exposure{x}), tt.name)
+		assert.Equal(t, tt.want, s.Stats(), tt.name)
+	}
+	require.Len(t, v.all(), 2)
+	for _, c := range v.all() {
+		assert.Equal(t, "red", c.Result.Key)
+	}
 }
 
 func TestSinkNotAnExperiment(t *testing.T) {
@@ -149,7 +189,7 @@ func TestSinkNotAnExperiment(t *testing.T) {
 }
 
 func TestSinkRecoversCallbackPanic(t *testing.T) {
-	p, err := growthbook.New(newTrackedClient(t, &tracking{}))
+	p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 	require.NoError(t, err)
 	s, err := growthbook.NewSink(p, func(context.Context, *gb.Experiment, *gb.ExperimentResult, *gb.TrackingUserContext, any) {
 		panic("boom")

@@ -24,7 +24,7 @@ var checkoutPage = template.Must(template.New("checkout").Funcs(exposure.Templat
 var checkoutExp = exposure.Experiment{
 	FlagKey:  "checkout-redesign",
 	Name:     "Checkout Redesign",
-	Variants: map[string]string{"control": "Control", "redesign": "Redesign"},
+	Variants: map[string]string{"control": "Control", "redesign": "Variant B"},
 }
 
 // app is a web app with LaunchDarkly behind OpenFeature and exposures going
@@ -48,15 +48,17 @@ func newApp(t *testing.T) *app {
 	p, err := NewProvider(evalClient, names)
 	require.NoError(t, err)
 	sinkClient := newClient(t, a.td, a.ld, true)
-	a.ldSink, err = NewSink(sinkClient, names, WithExperiments(checkoutExp))
+	// The Sink is told nothing about the registry that renames the
+	// variants: it compares the provider's names with the exposure's
+	// ProviderVariant.
+	a.ldSink, err = NewSink(p, sinkClient)
 	require.NoError(t, err)
 
-	a.mp = mixpaneltest.NewServer(mixpaneltest.Config{})
-	t.Cleanup(a.mp.Close)
-	mpSink, err := mixpanel.NewSink(a.mp.SinkConfig())
+	a.mp = mixpaneltest.Start(t)
+	mpSink, err := mixpanel.NewSink(a.mp.Token(), mixpanel.WithEndpoint(a.mp.URL))
 	require.NoError(t, err)
 
-	a.tracker, err = exposure.New(
+	a.tracker, err = exposure.NewTracker(
 		exposure.WithExperiments(checkoutExp),
 		exposure.WithSink(mpSink),
 		exposure.WithSink(a.ldSink),
@@ -143,7 +145,7 @@ func TestEndToEndExposureAtRenderOnly(t *testing.T) {
 	assert.Equal(t, "$experiment_started", mpEvents[0].Name)
 	assert.Equal(t, "u-1", mpEvents[0].DistinctID)
 	assert.Equal(t, "Checkout Redesign", mpEvents[0].Properties["Experiment name"])
-	assert.Equal(t, "Redesign", mpEvents[0].Properties["Variant name"])
+	assert.Equal(t, "Variant B", mpEvents[0].Properties["Variant name"])
 
 	// 3. A refresh: deduplicated, nothing new to either.
 	postsBefore := a.ld.postCount()
@@ -174,5 +176,5 @@ func TestEndToEndChangedVariationIsNotSentToLaunchDarkly(t *testing.T) {
 	assert.Equal(t, SinkStats{Mismatched: 1}, a.ldSink.Stats())
 	// Mixpanel records what the user saw.
 	require.Equal(t, 1, a.mp.Len())
-	assert.Equal(t, "Redesign", a.mp.Events()[0].Properties["Variant name"])
+	assert.Equal(t, "Variant B", a.mp.Events()[0].Properties["Variant name"])
 }

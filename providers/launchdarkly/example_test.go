@@ -51,26 +51,40 @@ func ExampleNewProvider() {
 }
 
 // The Sink evaluates again, with a second client whose events are on, when
-// the variant was rendered; give it to the Tracker next to Mixpanel's.
+// the variant was rendered; give it to the Tracker next to Mixpanel's. It
+// names variations as its Provider does.
 func ExampleNewSink() {
-	sinkClient, err := ldclient.MakeClient(os.Getenv("LAUNCHDARKLY_SDK_KEY"), 5*time.Second) // events on
+	sdkKey := os.Getenv("LAUNCHDARKLY_SDK_KEY")
+	evalClient, err := ldclient.MakeCustomClient(sdkKey, ldclient.Config{Events: ldcomponents.NoEvents()}, 5*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	provider, err := launchdarkly.NewProvider(evalClient, // owns evalClient: Shutdown closes it
+		launchdarkly.WithVariationNames(map[string]map[int]string{"checkout-redesign": {0: "Control", 1: "Redesign"}}))
+	if err != nil {
+		panic(err)
+	}
+	sinkClient, err := ldclient.MakeClient(sdkKey, 5*time.Second) // events on
 	if err != nil {
 		panic(err)
 	}
 	defer sinkClient.Close() // after tracker.Close
-	names := launchdarkly.WithVariationNames(map[string]map[int]string{"checkout-redesign": {0: "Control", 1: "Redesign"}})
-	ldSink, err := launchdarkly.NewSink(sinkClient, names)
+	ldSink, err := launchdarkly.NewSink(provider, sinkClient)
 	if err != nil {
 		panic(err)
 	}
-	mpSink, err := mixpanel.NewSink(mixpanel.Config{Token: os.Getenv("MIXPANEL_TOKEN")})
+	mpSink, err := mixpanel.NewSink(os.Getenv("MIXPANEL_TOKEN"))
 	if err != nil {
 		panic(err)
 	}
-	tracker, err := exposure.New(exposure.WithSink(mpSink), exposure.WithSink(ldSink))
+	tracker, err := exposure.NewTracker(exposure.WithSink(mpSink), exposure.WithSink(ldSink))
 	if err != nil {
 		panic(err)
 	}
-	defer tracker.Close(context.Background())
+	if err := openfeature.SetProviderAndWait(provider); err != nil {
+		panic(err)
+	}
 	openfeature.AddHooks(tracker.Hook())
+	defer openfeature.Shutdown()              // 2. closes evalClient
+	defer tracker.Close(context.Background()) // 1. delivers the exposures
 }

@@ -1,6 +1,7 @@
 package launchdarkly
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,47 +11,55 @@ import (
 	"github.com/exposurekit/exposure"
 )
 
-// Option configures a [Provider] or a [Sink]. Give both the same naming
-// options, so that the Sink recognises the variant names the Provider gave.
+// An Option configures a [Provider]; see [NewProvider]. An option given a
+// bad value returns an error, and NewProvider reports every such error at
+// once.
 type Option func(*config) error
 
 type config struct {
 	variationNames  map[string]map[int]string
 	experimentNames map[string]string
-	variants        map[string]map[string]string // flag -> provider variant -> registry variant
 	strict          bool
 	initTimeout     time.Duration
-	flushTimeout    time.Duration
-	log             *slog.Logger
 }
 
-func newConfig(opts []Option) (*config, error) {
-	c := &config{
-		initTimeout:  10 * time.Second,
-		flushTimeout: 10 * time.Second,
-		log:          slog.New(slog.DiscardHandler),
-	}
-	for _, o := range opts {
+// A SinkOption configures a [Sink]; see [NewSink]. An option given a bad
+// value returns an error, and NewSink reports every such error at once.
+type SinkOption func(*sinkConfig) error
+
+type sinkConfig struct {
+	flushTimeout time.Duration
+	log          *slog.Logger
+}
+
+// applyOptions applies opts to cfg and returns every error they report,
+// joined; a nil option is an error too. constructor names the caller in
+// the errors.
+func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
+	var errs []error
+	for i, o := range opts {
 		if o == nil {
+			errs = append(errs, fmt.Errorf("%w: launchdarkly.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
 			continue
 		}
-		if err := o(c); err != nil {
-			return nil, err
+		if err := o(cfg); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	return c, nil
+	return errors.Join(errs...)
 }
 
 // WithVariationNames names the variations of flags: flag key -> variation
 // index -> name. LaunchDarkly's server-side flag data carries no variation
 // names, so without a name the variant is the variation index ("0", "1", ...).
-// The name becomes the OpenFeature variant and the experiment variant.
+// The name becomes the OpenFeature variant and the experiment variant, and
+// the [Sink], which names variations through its Provider, compares with it.
 func WithVariationNames(names map[string]map[int]string) Option {
 	return func(c *config) error {
 		for flag, byIndex := range names {
 			for i, name := range byIndex {
 				if i < 0 || strings.TrimSpace(name) == "" {
-					return fmt.Errorf("launchdarkly: WithVariationNames: flag %q: variation %d needs a non-empty name and a non-negative index", flag, i)
+					return fmt.Errorf("%w: launchdarkly.WithVariationNames: flag %q: variation %d needs a non-empty name and a non-negative index", exposure.ErrInvalidConfig, flag, i)
 				}
 			}
 		}
@@ -67,7 +76,7 @@ func WithExperimentNames(names map[string]string) Option {
 	return func(c *config) error {
 		for flag, name := range names {
 			if strings.TrimSpace(name) == "" {
-				return fmt.Errorf("launchdarkly: WithExperimentNames: flag %q has an empty name", flag)
+				return fmt.Errorf("%w: launchdarkly.WithExperimentNames: flag %q has an empty name", exposure.ErrInvalidConfig, flag)
 			}
 		}
 		c.experimentNames = names
@@ -88,27 +97,12 @@ func WithStrictExperiments() Option {
 	}
 }
 
-// WithExperiments gives a [Sink] the experiments registered with the
-// Tracker, so that it recognises variants renamed by Experiment.Variants.
-// The Provider ignores it.
-func WithExperiments(exps ...exposure.Experiment) Option {
-	return func(c *config) error {
-		c.variants = make(map[string]map[string]string, len(exps))
-		for _, e := range exps {
-			if len(e.Variants) > 0 {
-				c.variants[e.FlagKey] = e.Variants
-			}
-		}
-		return nil
-	}
-}
-
 // WithInitTimeout bounds how long the Provider's Init waits for the client's
 // flag data (default 10s). InitWithContext uses its context instead.
 func WithInitTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("launchdarkly: WithInitTimeout must be positive, got %v", d)
+			return fmt.Errorf("%w: launchdarkly.WithInitTimeout must be positive, got %v", exposure.ErrInvalidConfig, d)
 		}
 		c.initTimeout = d
 		return nil
@@ -118,10 +112,10 @@ func WithInitTimeout(d time.Duration) Option {
 // WithFlushTimeout bounds how long the Sink's Send waits for LaunchDarkly's
 // event processor to deliver the events it recorded (default 10s), when
 // Send's context has no earlier deadline.
-func WithFlushTimeout(d time.Duration) Option {
-	return func(c *config) error {
+func WithFlushTimeout(d time.Duration) SinkOption {
+	return func(c *sinkConfig) error {
 		if d <= 0 {
-			return fmt.Errorf("launchdarkly: WithFlushTimeout must be positive, got %v", d)
+			return fmt.Errorf("%w: launchdarkly.WithFlushTimeout must be positive, got %v", exposure.ErrInvalidConfig, d)
 		}
 		c.flushTimeout = d
 		return nil
@@ -130,10 +124,10 @@ func WithFlushTimeout(d time.Duration) Option {
 
 // WithLogger sets the logger for the Sink's mismatches and failures
 // (default: discard).
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
+func WithLogger(l *slog.Logger) SinkOption {
+	return func(c *sinkConfig) error {
 		if l == nil {
-			return fmt.Errorf("launchdarkly: WithLogger: logger is nil")
+			return fmt.Errorf("%w: launchdarkly.WithLogger given a nil *slog.Logger", exposure.ErrInvalidConfig)
 		}
 		c.log = l
 		return nil
@@ -154,18 +148,4 @@ func (c *config) experimentName(flag string) string {
 		return name
 	}
 	return flag
-}
-
-// sameVariant reports whether the variant recorded in an exposure is the one
-// the provider names for a variation index, directly or through the
-// registry's renaming.
-func (c *config) sameVariant(flag, recorded string, index int) bool {
-	name := c.variantName(flag, index)
-	if recorded == name || recorded == strconv.Itoa(index) {
-		return true
-	}
-	if mapped, ok := c.variants[flag][name]; ok && mapped == recorded {
-		return true
-	}
-	return false
 }

@@ -42,17 +42,18 @@ const (
 )
 
 // ErrEventsEnabled is returned by [NewProvider] for a client that would send
-// evaluation events, and ErrEventsDisabled by [NewSink] for one that would not.
+// evaluation events, and ErrEventsDisabled by [NewSink] for one that would
+// not. Both wrap [exposure.ErrInvalidConfig].
 var (
-	ErrEventsEnabled  = errors.New("launchdarkly: the provider's client must have events disabled (Config.Events: ldcomponents.NoEvents()), or every evaluation would count as an exposure")
-	ErrEventsDisabled = errors.New("launchdarkly: the sink's client must have events enabled, or it cannot send exposures")
+	ErrEventsEnabled  = fmt.Errorf("%w: launchdarkly: the provider's client must have events disabled (Config.Events: ldcomponents.NoEvents()), or every evaluation would count as an exposure", exposure.ErrInvalidConfig)
+	ErrEventsDisabled = fmt.Errorf("%w: launchdarkly: the sink's client must have events enabled, or it cannot send exposures", exposure.ErrInvalidConfig)
 )
 
 // Provider is an OpenFeature provider that evaluates LaunchDarkly flags
 // without generating analytics events. It is safe for concurrent use.
 type Provider struct {
 	client *ldclient.LDClient
-	cfg    *config
+	cfg    config
 }
 
 var (
@@ -64,15 +65,21 @@ var (
 // NewProvider returns a provider evaluating through client, which must be
 // configured with events disabled (ldcomponents.NoEvents()). The provider
 // owns the client from then on: Shutdown closes it.
+//
+// A nil client, a client with events ([ErrEventsEnabled]) or a nil option
+// is an error wrapping [exposure.ErrInvalidConfig], as are the errors of
+// the options.
 func NewProvider(client *ldclient.LDClient, opts ...Option) (*Provider, error) {
-	if client == nil {
-		return nil, errors.New("launchdarkly: NewProvider: client is nil")
+	var errs []error
+	switch {
+	case client == nil:
+		errs = append(errs, fmt.Errorf("%w: launchdarkly.NewProvider given a nil *ldclient.LDClient", exposure.ErrInvalidConfig))
+	case eventsEnabled(client):
+		errs = append(errs, ErrEventsEnabled)
 	}
-	if eventsEnabled(client) {
-		return nil, ErrEventsEnabled
-	}
-	cfg, err := newConfig(opts)
-	if err != nil {
+	cfg := config{initTimeout: 10 * time.Second}
+	errs = append(errs, applyOptions(&cfg, "NewProvider", opts))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return &Provider{client: client, cfg: cfg}, nil

@@ -293,31 +293,83 @@ func TestProviderNotReady(t *testing.T) {
 	assert.Equal(t, openfeature.ProviderNotReadyCode, d.ResolutionDetail().ErrorCode)
 }
 
-func TestNewProviderAndSinkCheckTheirClients(t *testing.T) {
+func TestNewProviderValidates(t *testing.T) {
 	events := newEventServer(t)
 	on := newClient(t, testData(), events, true)
 	off := newClient(t, testData(), events, false)
 	t.Cleanup(func() { _ = on.Close(); _ = off.Close() })
 
-	_, err := NewProvider(on)
-	assert.ErrorIs(t, err, ErrEventsEnabled)
-	_, err = NewSink(off)
-	assert.ErrorIs(t, err, ErrEventsDisabled)
-	_, err = NewProvider(nil)
-	assert.Error(t, err)
-	_, err = NewSink(nil)
-	assert.Error(t, err)
+	tests := []struct {
+		name   string
+		client *ldclient.LDClient
+		opts   []Option
+		want   []error  // errors.Is targets besides exposure.ErrInvalidConfig
+		names  []string // what the error names
+	}{
+		{"nil client", nil, nil, nil, []string{"nil *ldclient.LDClient"}},
+		{"client with events", on, nil, []error{ErrEventsEnabled}, nil},
+		{"nil option", off, []Option{nil}, nil, []string{"NewProvider option 0 is nil"}},
+		{"empty variation name", off, []Option{WithVariationNames(map[string]map[int]string{"f": {0: " "}})}, nil, []string{`"f"`}},
+		{"empty experiment name", off, []Option{WithExperimentNames(map[string]string{"f": ""})}, nil, []string{`flag "f" has an empty name`}},
+		{"non-positive init timeout", off, []Option{WithInitTimeout(0)}, nil, []string{"WithInitTimeout"}},
+		{"every error at once", on, []Option{WithInitTimeout(0), nil}, []error{ErrEventsEnabled}, []string{"WithInitTimeout", "option 1 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewProvider(tt.client, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, target := range tt.want {
+				assert.ErrorIs(t, err, target)
+			}
+			for _, n := range tt.names {
+				assert.ErrorContains(t, err, n)
+			}
+		})
+	}
+}
 
-	_, err = NewProvider(off, WithVariationNames(map[string]map[int]string{"f": {0: " "}}))
-	assert.ErrorContains(t, err, `"f"`)
-	_, err = NewSink(on, WithInitTimeout(0))
-	assert.ErrorContains(t, err, "WithInitTimeout")
-	_, err = NewSink(on, WithFlushTimeout(-time.Second))
-	assert.ErrorContains(t, err, "WithFlushTimeout")
-	_, err = NewSink(on, WithExperimentNames(map[string]string{"f": ""}))
-	assert.ErrorContains(t, err, `"f"`)
-	_, err = NewSink(on, WithLogger(nil))
-	assert.ErrorContains(t, err, "WithLogger")
+func TestNewSinkValidates(t *testing.T) {
+	events := newEventServer(t)
+	on := newClient(t, testData(), events, true)
+	off := newClient(t, testData(), events, false)
+	t.Cleanup(func() { _ = on.Close() })
+	p, err := NewProvider(off)
+	require.NoError(t, err)
+	t.Cleanup(p.Shutdown)
+
+	tests := []struct {
+		name   string
+		p      *Provider
+		client *ldclient.LDClient
+		opts   []SinkOption
+		want   []error  // errors.Is targets besides exposure.ErrInvalidConfig
+		names  []string // what the error names
+	}{
+		{"nil provider", nil, on, nil, nil, []string{"nil *Provider"}},
+		{"nil client", p, nil, nil, nil, []string{"nil *ldclient.LDClient"}},
+		{"client without events", p, off, nil, []error{ErrEventsDisabled}, nil},
+		{"nil option", p, on, []SinkOption{nil}, nil, []string{"NewSink option 0 is nil"}},
+		{"non-positive flush timeout", p, on, []SinkOption{WithFlushTimeout(-time.Second)}, nil, []string{"WithFlushTimeout must be positive, got -1s"}},
+		{"nil logger", p, on, []SinkOption{WithLogger(nil)}, nil, []string{"WithLogger given a nil *slog.Logger"}},
+		{"every error at once", nil, off, []SinkOption{WithLogger(nil), nil}, []error{ErrEventsDisabled},
+			[]string{"nil *Provider", "WithLogger", "option 1 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSink(tt.p, tt.client, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, target := range tt.want {
+				assert.ErrorIs(t, err, target)
+			}
+			for _, n := range tt.names {
+				assert.ErrorContains(t, err, n)
+			}
+		})
+	}
 }
 
 func TestProviderEvaluationSendsNothing(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -19,20 +20,25 @@ import (
 // Mixpanel sink.
 //
 // For each exposure it evaluates the flag again for the same context, first
-// without events: when the variation is still the one the user saw, it
+// without events: when the variation is still the one the user saw
+// (compared by the name its Provider gives the variation, see
+// [WithVariationNames], with the exposure's ProviderVariant, so that a
+// variant renamed by exposure.Experiment.Variants needs no registration
+// here), it
 // evaluates once more with events on (LaunchDarkly records the evaluation,
 // with its in-experiment reason); otherwise the exposure is counted as a
 // mismatch and nothing is sent, because LaunchDarkly would count the user in
 // a variant they never saw. Exposures of flags LaunchDarkly does not know
 // (from other providers) are skipped.
 type Sink struct {
+	p      *Provider
 	client *ldclient.LDClient
-	cfg    *config
+	cfg    sinkConfig
 
 	sent, mismatched, skipped, failed atomic.Uint64
 }
 
-var _ exposure.Sink = (*Sink)(nil)
+var _ exposure.NamedSink = (*Sink)(nil)
 
 // SinkStats counts what a Sink did with the exposures it was given.
 type SinkStats struct {
@@ -43,22 +49,30 @@ type SinkStats struct {
 }
 
 // NewSink returns a Sink that records evaluation events through client,
-// which must have events enabled, and should share the Provider's naming
-// options ([WithVariationNames]) and know the registry's renamed variants
-// ([WithExperiments]). It does not close client: close it after
+// which must have events enabled, and names variations as p does
+// ([WithVariationNames]). It does not close client: close it after
 // Tracker.Close, which flushes the Sink.
-func NewSink(client *ldclient.LDClient, opts ...Option) (*Sink, error) {
-	if client == nil {
-		return nil, errors.New("launchdarkly: NewSink: client is nil")
+//
+// A nil p, a nil client, a client without events ([ErrEventsDisabled]) or
+// a nil option is an error wrapping [exposure.ErrInvalidConfig], as are
+// the errors of the options.
+func NewSink(p *Provider, client *ldclient.LDClient, opts ...SinkOption) (*Sink, error) {
+	var errs []error
+	if p == nil {
+		errs = append(errs, fmt.Errorf("%w: launchdarkly.NewSink given a nil *Provider", exposure.ErrInvalidConfig))
 	}
-	if !eventsEnabled(client) {
-		return nil, ErrEventsDisabled
+	switch {
+	case client == nil:
+		errs = append(errs, fmt.Errorf("%w: launchdarkly.NewSink given a nil *ldclient.LDClient", exposure.ErrInvalidConfig))
+	case !eventsEnabled(client):
+		errs = append(errs, ErrEventsDisabled)
 	}
-	cfg, err := newConfig(opts)
-	if err != nil {
+	cfg := sinkConfig{flushTimeout: 10 * time.Second, log: slog.New(slog.DiscardHandler)}
+	errs = append(errs, applyOptions(&cfg, "NewSink", opts))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Sink{client: client, cfg: cfg}, nil
+	return &Sink{p: p, client: client, cfg: cfg}, nil
 }
 
 // Stats returns the Sink's counters.
@@ -98,10 +112,10 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 			}
 			continue
 		}
-		if !check.VariationIndex.IsDefined() || !s.cfg.sameVariant(e.FlagKey, e.Variant, check.VariationIndex.IntValue()) {
+		if !check.VariationIndex.IsDefined() || s.p.cfg.variantName(e.FlagKey, check.VariationIndex.IntValue()) != seenVariant(e) {
 			s.mismatched.Add(1)
 			s.cfg.log.InfoContext(ctx, "launchdarkly: exposure not sent: the flag now serves another variation",
-				"flag", e.FlagKey, "seen", e.Variant, "now", check.VariationIndex.OrElse(-1))
+				"flag", e.FlagKey, "seen", seenVariant(e), "now", check.VariationIndex.OrElse(-1))
 			continue
 		}
 		_, got, _ := s.client.JSONVariationDetailCtx(ctx, e.FlagKey, c, ldvalue.Null())
@@ -111,7 +125,7 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 			// The flag changed between the two evaluations; LaunchDarkly
 			// recorded what it served now. Rare, and not undoable.
 			s.cfg.log.WarnContext(ctx, "launchdarkly: flag changed while its exposure was sent",
-				"flag", e.FlagKey, "seen", e.Variant, "sent", got.VariationIndex.OrElse(-1))
+				"flag", e.FlagKey, "seen", seenVariant(e), "sent", got.VariationIndex.OrElse(-1))
 		}
 	}
 	if sent > 0 {
@@ -121,6 +135,19 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 		return &exposure.BatchError{Failures: failures}
 	}
 	return nil
+}
+
+// seenVariant is the variation the user saw, as the [Provider] named it
+// (its [WithVariationNames] name, else its index): the exposure's
+// ProviderVariant. An exposure without one (built by hand, or assigned by
+// another provider) falls back to its Variant, which is the same name
+// unless exposure.Experiment.Variants renamed it; a renamed variant then
+// reads as a mismatch and is not sent.
+func seenVariant(e *exposure.Exposure) string {
+	if e.ProviderVariant != "" {
+		return e.ProviderVariant
+	}
+	return e.Variant
 }
 
 // flush asks the event processor to deliver now and waits for it, bounded

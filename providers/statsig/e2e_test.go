@@ -26,7 +26,7 @@ var checkoutPage = template.Must(template.New("checkout").Funcs(exposure.Templat
 var checkoutExp = exposure.Experiment{
 	FlagKey:  buttonFlag,
 	Name:     "Checkout Redesign",
-	Variants: map[string]string{"Test": "Redesign"}, // Statsig's group "Test" is "Redesign" in Mixpanel
+	Variants: map[string]string{"Test": "Redesign"}, // Statsig's group "Test" is "Redesign" in Mixpanel; the Sink is not told
 }
 
 // app is a web app with Statsig (the fake API) behind OpenFeature and
@@ -52,14 +52,15 @@ func newApp(t *testing.T) *app {
 	var err error
 	a.p, err = NewProvider("secret-test", o)
 	require.NoError(t, err)
-	a.sink, err = NewSink(a.p, WithExperiments(checkoutExp))
+	// The Sink is told nothing about the registry that renames the group:
+	// it compares Statsig's group with the exposure's ProviderVariant.
+	a.sink, err = NewSink(a.p)
 	require.NoError(t, err)
 
-	a.mp = mixpaneltest.NewServer(mixpaneltest.Config{})
-	t.Cleanup(a.mp.Close)
-	mpSink, err := mixpanel.NewSink(a.mp.SinkConfig())
+	a.mp = mixpaneltest.Start(t)
+	mpSink, err := mixpanel.NewSink(a.mp.Token(), mixpanel.WithEndpoint(a.mp.URL))
 	require.NoError(t, err)
-	a.tracker, err = exposure.New(
+	a.tracker, err = exposure.NewTracker(
 		exposure.WithExperiments(checkoutExp),
 		exposure.WithSink(mpSink),
 		exposure.WithSink(a.sink),
@@ -192,7 +193,15 @@ func TestSinkClassifiesEachExposure(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "statsig", s.Name())
 
-	exp := func(flag, variant string, ec openfeature.EvaluationContext) exposure.Exposure {
+	// exp is an exposure as the Tracker makes it: the group as the Provider
+	// named it in ProviderVariant, and Variant renamed by a registry the
+	// Sink knows nothing of.
+	exp := func(flag, group string, ec openfeature.EvaluationContext) exposure.Exposure {
+		return exposure.Exposure{Assignment: exposure.Assignment{FlagKey: flag, Variant: "renamed " + group, ProviderVariant: group, Context: ec}}
+	}
+	// unnamed is an exposure without a ProviderVariant: the Sink compares
+	// its Variant instead.
+	unnamed := func(flag, variant string, ec openfeature.EvaluationContext) exposure.Exposure {
 		return exposure.Exposure{Assignment: exposure.Assignment{FlagKey: flag, Variant: variant, Context: ec}}
 	}
 	u1 := openfeature.NewEvaluationContext("u-1", nil)
@@ -212,13 +221,15 @@ func TestSinkClassifiesEachExposure(t *testing.T) {
 		exp("growthbook-flag", "on", u1), // skipped: not Statsig's
 		exp(buttonFlag, "grey", openfeature.NewEvaluationContext("u-2", map[string]any{"country": "CN"})), // mismatch: outside the experiment
 		exp(buttonFlag, "Test", openfeature.NewTargetlessEvaluationContext(nil)),                          // failed: no user
+		unnamed(buttonFlag, "Test", u1),     // logged: the Variant is Statsig's group
+		unnamed(buttonFlag, "Redesign", u1), // mismatch: a renamed Variant is not Statsig's group
 	}
 	err = s.Send(ctxBG, batch)
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
 	require.Len(t, be.Failures, 1)
 	assert.Equal(t, 7, be.Failures[0].Index)
-	assert.Equal(t, SinkStats{Logged: 3, Mismatched: 3, Skipped: 1, Failed: 1}, s.Stats())
+	assert.Equal(t, SinkStats{Logged: 4, Mismatched: 4, Skipped: 1, Failed: 1}, s.Stats())
 
 	p.Shutdown() // flushes Statsig's log
 	byName := map[string]int{}
@@ -226,5 +237,5 @@ func TestSinkClassifiesEachExposure(t *testing.T) {
 		byName[e.Name]++
 		assert.Equal(t, "true", e.Metadata["isManualExposure"])
 	}
-	assert.Equal(t, map[string]int{"statsig::config_exposure": 2, "statsig::gate_exposure": 1}, byName)
+	assert.Equal(t, map[string]int{"statsig::config_exposure": 3, "statsig::gate_exposure": 1}, byName)
 }

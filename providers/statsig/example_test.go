@@ -30,7 +30,10 @@ const specs = `{
 // The provider reads gates, configs and experiments without logging
 // exposures, and names the experiment and group in the flag metadata.
 func ExampleNewProvider() {
-	api := statsigtest.NewServer([]byte(specs)) // offline; in production, pass your own *sdk.Options
+	api, err := statsigtest.NewServer([]byte(specs)) // offline; in production, pass your own *sdk.Options
+	if err != nil {
+		panic(err)
+	}
 	defer api.Close()
 	provider, err := statsig.NewProvider("secret-key", api.Options())
 	if err != nil {
@@ -62,11 +65,11 @@ func ExampleNewSink() {
 	if err != nil {
 		panic(err)
 	}
-	mpSink, err := mixpanel.NewSink(mixpanel.Config{Token: os.Getenv("MIXPANEL_TOKEN")})
+	mpSink, err := mixpanel.NewSink(os.Getenv("MIXPANEL_TOKEN"))
 	if err != nil {
 		panic(err)
 	}
-	tracker, err := exposure.New(exposure.WithSink(mpSink), exposure.WithSink(statsigSink))
+	tracker, err := exposure.NewTracker(exposure.WithSink(mpSink), exposure.WithSink(statsigSink))
 	if err != nil {
 		panic(err)
 	}

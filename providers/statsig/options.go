@@ -1,6 +1,7 @@
 package statsig
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -8,65 +9,26 @@ import (
 	"github.com/exposurekit/exposure"
 )
 
-// Option configures a [Provider] or a [Sink].
+// An Option configures a [Provider]; see [NewProvider]. An option given a
+// bad value returns an error, and NewProvider reports every such error at
+// once.
 type Option func(*config) error
 
 type config struct {
 	separator string
-	variants  map[string]map[string]string // flag -> provider variant -> registry variant
-	log       *slog.Logger
-}
-
-func newConfig(opts []Option) (*config, error) {
-	c := &config{separator: ".", log: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(c); err != nil {
-			return nil, err
-		}
-	}
-	return c, nil
 }
 
 // WithParameterSeparator sets the separator between a config's (or
 // experiment's) name and a parameter in a flag key (default "."):
 // "checkout_redesign.button_color" is the parameter button_color of the
-// experiment checkout_redesign.
+// experiment checkout_redesign. The [Sink] splits flag keys as its
+// Provider does.
 func WithParameterSeparator(sep string) Option {
 	return func(c *config) error {
 		if sep == "" {
-			return fmt.Errorf("statsig: WithParameterSeparator: separator is empty")
+			return fmt.Errorf("%w: statsig.WithParameterSeparator given an empty separator", exposure.ErrInvalidConfig)
 		}
 		c.separator = sep
-		return nil
-	}
-}
-
-// WithExperiments gives a [Sink] the experiments registered with the
-// Tracker, so that it recognises groups renamed by Experiment.Variants. The
-// Provider ignores it.
-func WithExperiments(exps ...exposure.Experiment) Option {
-	return func(c *config) error {
-		c.variants = make(map[string]map[string]string, len(exps))
-		for _, e := range exps {
-			if len(e.Variants) > 0 {
-				c.variants[e.FlagKey] = e.Variants
-			}
-		}
-		return nil
-	}
-}
-
-// WithLogger sets the logger for the Sink's mismatches and failures
-// (default: discard).
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error {
-		if l == nil {
-			return fmt.Errorf("statsig: WithLogger: logger is nil")
-		}
-		c.log = l
 		return nil
 	}
 }
@@ -77,15 +39,39 @@ func (c *config) split(flag string) (name, param string, hasParam bool) {
 	return strings.Cut(flag, c.separator)
 }
 
-// sameVariant reports whether the variant recorded in an exposure is the
-// provider's variant now, directly or through the registry's renaming.
-func (c *config) sameVariant(flag, recorded, now string) bool {
-	if now == "" {
-		return false
+// A SinkOption configures a [Sink]; see [NewSink]. An option given a bad
+// value returns an error, and NewSink reports every such error at once.
+type SinkOption func(*sinkConfig) error
+
+type sinkConfig struct {
+	log *slog.Logger
+}
+
+// WithLogger sets the logger for the Sink's mismatches and failures
+// (default: discard).
+func WithLogger(l *slog.Logger) SinkOption {
+	return func(c *sinkConfig) error {
+		if l == nil {
+			return fmt.Errorf("%w: statsig.WithLogger given a nil *slog.Logger", exposure.ErrInvalidConfig)
+		}
+		c.log = l
+		return nil
 	}
-	if recorded == now {
-		return true
+}
+
+// applyOptions applies opts to cfg and returns every error they report,
+// joined; a nil option is an error too. constructor names the caller in
+// the errors.
+func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("%w: statsig.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
+			continue
+		}
+		if err := o(cfg); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	mapped, ok := c.variants[flag][now]
-	return ok && mapped == recorded
+	return errors.Join(errs...)
 }

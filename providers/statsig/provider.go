@@ -53,7 +53,7 @@ var ErrNotInitialized = errors.New("statsig: provider not initialized")
 type Provider struct {
 	sdkKey  string
 	options sdk.Options
-	cfg     *config
+	cfg     config
 
 	initMu sync.Mutex
 	mu     sync.RWMutex
@@ -70,16 +70,22 @@ var (
 // sdkKey (the server secret key) and a copy of options, when OpenFeature
 // initializes it. options may be nil. The provider chains
 // options.RulesUpdatedCallback to learn which configs are experiments.
+//
+// An sdkKey that is not a server secret key (outside LocalMode) or a nil
+// option is an error wrapping [exposure.ErrInvalidConfig], as are the
+// errors of the options.
 func NewProvider(sdkKey string, options *sdk.Options, opts ...Option) (*Provider, error) {
 	var o sdk.Options
 	if options != nil {
 		o = *options
 	}
+	var errs []error
 	if !o.LocalMode && !strings.HasPrefix(sdkKey, "secret") {
-		return nil, errors.New(`statsig: NewProvider: sdkKey must be a server secret key ("secret-..."), or set Options.LocalMode`)
+		errs = append(errs, fmt.Errorf(`%w: statsig.NewProvider: sdkKey must be a server secret key ("secret-..."), or set Options.LocalMode`, exposure.ErrInvalidConfig))
 	}
-	cfg, err := newConfig(opts)
-	if err != nil {
+	cfg := config{separator: "."}
+	errs = append(errs, applyOptions(&cfg, "NewProvider", opts))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	p := &Provider{sdkKey: sdkKey, options: o, cfg: cfg}

@@ -41,9 +41,7 @@ func readSpecs(t testing.TB, name string) []byte {
 // newAPI starts a fake Statsig API serving testdata/specs.json.
 func newAPI(t testing.TB) *statsigtest.Server {
 	t.Helper()
-	srv := statsigtest.NewServer(readSpecs(t, "specs.json"))
-	t.Cleanup(srv.Close)
-	return srv
+	return statsigtest.Start(t, readSpecs(t, "specs.json"))
 }
 
 // newOFClient registers p on an isolated OpenFeature API (which calls Init)
@@ -279,16 +277,61 @@ func TestProviderLifecycle(t *testing.T) {
 	p.Shutdown()
 	assert.Nil(t, p.Client())
 
-	_, err = NewProvider("client-key", nil)
-	assert.ErrorContains(t, err, "secret")
 	_, err = NewProvider("", &sdk.Options{LocalMode: true})
 	assert.NoError(t, err, "local mode needs no key")
-	_, err = NewProvider("secret-test", nil, WithParameterSeparator(""))
-	assert.ErrorContains(t, err, "WithParameterSeparator")
-	_, err = NewSink(nil)
-	assert.Error(t, err)
-	_, err = NewSink(p, WithLogger(nil))
-	assert.ErrorContains(t, err, "WithLogger")
+}
+
+func TestNewProviderValidates(t *testing.T) {
+	tests := []struct {
+		name   string
+		sdkKey string
+		opts   []Option
+		want   []string // what the error names
+	}{
+		{"client key", "client-key", nil, []string{"server secret key"}},
+		{"empty separator", "secret-test", []Option{WithParameterSeparator("")}, []string{"WithParameterSeparator given an empty separator"}},
+		{"nil option", "secret-test", []Option{nil}, []string{"NewProvider option 0 is nil"}},
+		{"every error at once", "", []Option{WithParameterSeparator("/"), nil, WithParameterSeparator("")},
+			[]string{"server secret key", "option 1 is nil", "empty separator"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewProvider(tt.sdkKey, nil, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestNewSinkValidates(t *testing.T) {
+	p, err := NewProvider("secret-test", nil)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		p    *Provider
+		opts []SinkOption
+		want []string // what the error names
+	}{
+		{"nil provider", nil, nil, []string{"nil *Provider"}},
+		{"nil logger", p, []SinkOption{WithLogger(nil)}, []string{"WithLogger given a nil *slog.Logger"}},
+		{"nil option", p, []SinkOption{nil}, []string{"NewSink option 0 is nil"}},
+		{"every error at once", nil, []SinkOption{WithLogger(nil), nil}, []string{"nil *Provider", "WithLogger", "option 1 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSink(tt.p, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
 }
 
 func TestProviderInitFailsWithoutRules(t *testing.T) {

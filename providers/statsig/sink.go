@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 
@@ -17,11 +18,14 @@ import (
 // exposure.WithSink next to the Mixpanel sink.
 //
 // For each exposure it reads the entity again without logging: when the
-// group (a gate's value, a config's rule) is still the one the user saw, it
-// calls the SDK's ManuallyLogExperimentExposure (ManuallyLogConfigExposure,
+// group (a gate's value, a config's rule) is still the one the user saw,
+// compared by the name the Provider gave it (the exposure's
+// ProviderVariant, so that a group renamed by exposure.Experiment.Variants
+// needs no registration here), it calls the SDK's
+// ManuallyLogExperimentExposure (ManuallyLogConfigExposure,
 // ManuallyLogGateExposure); otherwise the exposure is counted as a mismatch
-// and nothing is logged, since Statsig would count the user in a group they
-// never saw. Exposures of entities Statsig does not know (from other
+// and nothing is logged, since Statsig would count the user in a group
+// they never saw. Exposures of entities Statsig does not know (from other
 // providers) are skipped.
 //
 // The SDK batches what is logged and posts it on its own schedule
@@ -29,12 +33,12 @@ import (
 // Provider down (openfeature.Shutdown) after Tracker.Close.
 type Sink struct {
 	p   *Provider
-	cfg *config
+	log *slog.Logger
 
 	logged, mismatched, skipped, failed atomic.Uint64
 }
 
-var _ exposure.Sink = (*Sink)(nil)
+var _ exposure.NamedSink = (*Sink)(nil)
 
 // SinkStats counts what a Sink did with the exposures it was given.
 type SinkStats struct {
@@ -44,18 +48,23 @@ type SinkStats struct {
 	Failed     uint64 // not logged: invalid user or client not ready
 }
 
-// NewSink returns a Sink logging exposures through p's client. Give it
-// [WithExperiments] with the Tracker's experiments when they rename groups.
-func NewSink(p *Provider, opts ...Option) (*Sink, error) {
+// NewSink returns a Sink logging exposures through p's client. It splits
+// flag keys as p does ([WithParameterSeparator]) and compares groups by the
+// names p gave them, so it needs none of the Tracker's experiments.
+//
+// A nil p or a nil option is an error wrapping [exposure.ErrInvalidConfig],
+// as are the errors of the options.
+func NewSink(p *Provider, opts ...SinkOption) (*Sink, error) {
+	var errs []error
 	if p == nil {
-		return nil, errors.New("statsig: NewSink: provider is nil")
+		errs = append(errs, fmt.Errorf("%w: statsig.NewSink given a nil *Provider", exposure.ErrInvalidConfig))
 	}
-	cfg, err := newConfig(opts)
-	if err != nil {
+	cfg := sinkConfig{log: slog.New(slog.DiscardHandler)}
+	errs = append(errs, applyOptions(&cfg, "NewSink", opts))
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	cfg.separator = p.cfg.separator
-	return &Sink{p: p, cfg: cfg}, nil
+	return &Sink{p: p, log: cfg.log}, nil
 }
 
 // Name identifies the sink in exposure.Stats.
@@ -87,7 +96,7 @@ func (s *Sink) send(ctx context.Context, c *sdk.Client, e *exposure.Exposure) er
 	if err != nil {
 		return fmt.Errorf("statsig: exposure of flag %q: %w", e.FlagKey, err)
 	}
-	name, _, hasParam := s.cfg.split(e.FlagKey)
+	name, _, hasParam := s.p.cfg.split(e.FlagKey)
 	specs := s.p.specs.Load()
 	if !hasParam && !specs.config(name).knownConfig {
 		g := c.GetGateWithExposureLoggingDisabled(u, name)
@@ -125,7 +134,7 @@ func (s *Sink) send(ctx context.Context, c *sdk.Client, e *exposure.Exposure) er
 }
 
 func (s *Sink) logIfSame(ctx context.Context, e *exposure.Exposure, now string, log func()) {
-	if !s.cfg.sameVariant(e.FlagKey, e.Variant, now) {
+	if now == "" || now != seenVariant(e) {
 		s.mismatch(ctx, e, now)
 		return
 	}
@@ -135,6 +144,19 @@ func (s *Sink) logIfSame(ctx context.Context, e *exposure.Exposure, now string, 
 
 func (s *Sink) mismatch(ctx context.Context, e *exposure.Exposure, now string) {
 	s.mismatched.Add(1)
-	s.cfg.log.InfoContext(ctx, "statsig: exposure not logged: the user is now in another group",
-		"flag", e.FlagKey, "seen", e.Variant, "now", now)
+	s.log.InfoContext(ctx, "statsig: exposure not logged: the user is now in another group",
+		"flag", e.FlagKey, "seen", seenVariant(e), "now", now)
+}
+
+// seenVariant is the group the user saw, as the [Provider] named it (a
+// gate's "true" or "false", a config's group name, else its rule id): the
+// exposure's ProviderVariant. An exposure without one (built by hand, or
+// assigned by another provider) falls back to its Variant, which is the
+// same name unless exposure.Experiment.Variants renamed it; a renamed
+// group then reads as a mismatch and is not logged.
+func seenVariant(e *exposure.Exposure) string {
+	if e.ProviderVariant != "" {
+		return e.ProviderVariant
+	}
+	return e.Variant
 }

@@ -26,7 +26,7 @@ var checkoutPage = template.Must(template.New("checkout").Funcs(exposure.Templat
 var checkoutExp = exposure.Experiment{
 	FlagKey:  "checkout-redesign",
 	Name:     "Checkout Redesign",
-	Variants: map[string]string{"control": "Control", "redesign": "Redesign"},
+	Variants: map[string]string{"control": "Control", "redesign": "Variant B"},
 }
 
 // app is a web app with Unleash behind OpenFeature, and exposures going to
@@ -50,15 +50,17 @@ func newApp(t *testing.T) *app {
 	a.provider = newProvider(t, a.srv)
 	exposureClient := newExposureClient(t, a.srv, a.imps)
 	var err error
-	a.uSink, err = unleash.NewSink(a.provider, exposureClient, unleash.WithExperiments(checkoutExp), unleash.WithLogger(quiet))
+	// The Sink is told nothing about the registry that renames the
+	// variants: it compares Unleash's variant with the exposure's
+	// ProviderVariant.
+	a.uSink, err = unleash.NewSink(a.provider, exposureClient, unleash.WithLogger(quiet))
 	require.NoError(t, err)
 
-	a.mp = mixpaneltest.NewServer(mixpaneltest.Config{})
-	t.Cleanup(a.mp.Close)
-	mpSink, err := mixpanel.NewSink(a.mp.SinkConfig())
+	a.mp = mixpaneltest.Start(t)
+	mpSink, err := mixpanel.NewSink(a.mp.Token(), mixpanel.WithEndpoint(a.mp.URL), mixpanel.WithLogger(quiet))
 	require.NoError(t, err)
 
-	a.tracker, err = exposure.New(
+	a.tracker, err = exposure.NewTracker(
 		exposure.WithExperiments(checkoutExp),
 		exposure.WithSink(mpSink),
 		exposure.WithSink(a.uSink),
@@ -154,10 +156,10 @@ func TestEndToEndExposureAtRenderOnly(t *testing.T) {
 	assert.Equal(t, "$experiment_started", mpEvents[0].Name)
 	assert.Equal(t, u1, mpEvents[0].DistinctID)
 	assert.Equal(t, "Checkout Redesign", mpEvents[0].Properties["Experiment name"])
-	assert.Equal(t, "Redesign", mpEvents[0].Properties["Variant name"])
+	assert.Equal(t, "Variant B", mpEvents[0].Properties["Variant name"], "the registry's name")
 
 	assert.Equal(t, map[string]toggleCount{"checkout-redesign": {Yes: 1, Variants: map[string]int32{"redesign": 1}}},
-		a.waitCounts(t, 1), "exactly one Unleash count, for the variant the user saw")
+		a.waitCounts(t, 1), "exactly one Unleash count, for the variant the user saw, by Unleash's name")
 	require.Eventually(t, func() bool { return len(a.imps.all()) >= 1 }, 5*time.Second, 5*time.Millisecond)
 	imp := a.imps.all()[0]
 	assert.Equal(t, "checkout-redesign", imp.FeatureName)

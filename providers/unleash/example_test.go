@@ -31,7 +31,7 @@ func ExampleNew() {
 	backups, _ := os.MkdirTemp("", "unleash-example-")
 	defer os.RemoveAll(backups)
 
-	provider, err := unleash.New(unleash.WithClientOptions(
+	provider, err := unleash.NewProvider(unleash.WithClientOptions(
 		unleashsdk.WithUrl(srv.URL),
 		unleashsdk.WithAppName("shop"),
 		unleashsdk.WithBackupPath(backups),
@@ -65,11 +65,11 @@ func ExampleNewSink() {
 		unleashsdk.WithAppName("shop"),
 		unleashsdk.WithCustomHeaders(http.Header{"Authorization": {os.Getenv("UNLEASH_API_TOKEN")}}),
 	}
-	provider, _ := unleash.New(unleash.WithClientOptions(opts...))
+	provider, _ := unleash.NewProvider(unleash.WithClientOptions(opts...))
 	exposureClient, _ := unleashsdk.NewClient(append(opts, unleashsdk.WithListener(&unleashsdk.DebugListener{}))...)
 	sink, _ := unleash.NewSink(provider, exposureClient)
 
-	tracker, _ := exposure.New(
+	tracker, _ := exposure.NewTracker(
 		exposure.WithSink(sink),
 		// exposure.WithSink(mixpanelSink): the experiment exposure proper
 	)

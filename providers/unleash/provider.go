@@ -62,10 +62,12 @@ type Provider struct {
 	closed bool
 }
 
-// An Option configures a [Provider].
-type Option func(*settings) error
+// An Option configures a [Provider]; see [NewProvider]. An option given a
+// bad value returns an error, and NewProvider reports every such error at
+// once.
+type Option func(*config) error
 
-type settings struct {
+type config struct {
 	clientOpts   []unleashsdk.ConfigOption
 	user         any
 	readyTimeout time.Duration
@@ -78,8 +80,13 @@ type settings struct {
 // options that enable metrics or set a listener have no effect here; use
 // [WithListener] for errors and readiness.
 func WithClientOptions(opts ...unleashsdk.ConfigOption) Option {
-	return func(s *settings) error {
-		s.clientOpts = append(s.clientOpts, opts...)
+	return func(c *config) error {
+		for i, o := range opts {
+			if o == nil {
+				return fmt.Errorf("%w: unleash.WithClientOptions option %d is nil", exposure.ErrInvalidConfig, i)
+			}
+		}
+		c.clientOpts = append(c.clientOpts, opts...)
 		return nil
 	}
 }
@@ -90,24 +97,24 @@ func WithClientOptions(opts ...unleashsdk.ConfigOption) Option {
 // OnCount, ...) are never called, since the provider's client neither emits
 // impressions nor counts metrics.
 func WithListener(l any) Option {
-	return func(s *settings) error {
+	return func(c *config) error {
 		_, isErr := l.(unleashsdk.ErrorListener)
 		_, isRepo := l.(unleashsdk.RepositoryListener)
 		if !isErr && !isRepo {
-			return fmt.Errorf("unleash: WithListener given a %T, which implements neither ErrorListener nor RepositoryListener", l)
+			return fmt.Errorf("%w: unleash.WithListener given a %T, which implements neither ErrorListener nor RepositoryListener", exposure.ErrInvalidConfig, l)
 		}
-		s.user = l
+		c.user = l
 		return nil
 	}
 }
 
 // WithReadyTimeout replaces [DefaultReadyTimeout].
 func WithReadyTimeout(d time.Duration) Option {
-	return func(s *settings) error {
+	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("unleash: WithReadyTimeout must be positive, got %v", d)
+			return fmt.Errorf("%w: unleash.WithReadyTimeout must be positive, got %v", exposure.ErrInvalidConfig, d)
 		}
-		s.readyTimeout = d
+		c.readyTimeout = d
 		return nil
 	}
 }
@@ -151,26 +158,45 @@ var (
 	_ unleashsdk.RepositoryListener = (*listener)(nil)
 )
 
-// New creates the provider and its Unleash client, which starts fetching
-// toggles at once. Register the provider with openfeature's
-// SetProviderAndWait to wait for the first fetch.
-func New(opts ...Option) (*Provider, error) {
-	s := settings{readyTimeout: DefaultReadyTimeout}
-	for _, o := range opts {
-		if err := o(&s); err != nil {
-			return nil, err
-		}
+// NewProvider creates the provider and its Unleash client, which starts
+// fetching toggles at once. Register the provider with openfeature's
+// SetProviderAndWait to wait for the first fetch. A nil option, an
+// option's error and the Unleash SDK's refusal of its configuration are
+// errors wrapping [exposure.ErrInvalidConfig].
+func NewProvider(opts ...Option) (*Provider, error) {
+	cfg := config{readyTimeout: DefaultReadyTimeout}
+	if err := applyOptions(&cfg, "NewProvider", opts); err != nil {
+		return nil, err
 	}
-	l := &listener{user: s.user, ready: make(chan struct{})}
-	clientOpts := append(append([]unleashsdk.ConfigOption(nil), s.clientOpts...),
+	l := &listener{user: cfg.user, ready: make(chan struct{})}
+	clientOpts := append(append([]unleashsdk.ConfigOption(nil), cfg.clientOpts...),
 		unleashsdk.WithDisableMetrics(true),
 		unleashsdk.WithListener(l),
 	)
 	c, err := unleashsdk.NewClient(clientOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("unleash: creating the client: %w", err)
+		// NewClient fails only on its configuration (no URL, no app name,
+		// a URL that does not parse).
+		return nil, fmt.Errorf("%w: unleash: creating the client: %w", exposure.ErrInvalidConfig, err)
 	}
-	return &Provider{client: c, listener: l, readyTimeout: s.readyTimeout}, nil
+	return &Provider{client: c, listener: l, readyTimeout: cfg.readyTimeout}, nil
+}
+
+// applyOptions applies opts to cfg and returns every error they report,
+// joined; a nil option is an error too. constructor names the caller in
+// the errors.
+func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, fmt.Errorf("%w: unleash.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
+			continue
+		}
+		if err := o(cfg); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Metadata returns the provider's name.

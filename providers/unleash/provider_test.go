@@ -56,7 +56,7 @@ func newProvider(t testing.TB, s *server, opts ...unleash.Option) *unleash.Provi
 		unleashsdk.WithDisableMetrics(false),
 		unleashsdk.WithMetricsInterval(10*time.Millisecond),
 	)}
-	p, err := unleash.New(append(base, opts...)...)
+	p, err := unleash.NewProvider(append(base, opts...)...)
 	require.NoError(t, err)
 	return p
 }
@@ -89,12 +89,34 @@ func userIn(t testing.TB, p *unleash.Provider, variant string) string {
 	return ""
 }
 
-func TestNewValidates(t *testing.T) {
-	_, err := unleash.New(unleash.WithListener(42))
-	assert.ErrorContains(t, err, "int")
-	_, err = unleash.New(unleash.WithReadyTimeout(0))
-	assert.ErrorContains(t, err, "WithReadyTimeout")
-	_, err = unleash.New(unleash.WithClientOptions(unleashsdk.WithAppName("shop")))
+func TestNewProviderValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []unleash.Option
+		want []string // what the error names
+	}{
+		{"listener of no listener type", []unleash.Option{unleash.WithListener(42)}, []string{"WithListener given a int"}},
+		{"non-positive ready timeout", []unleash.Option{unleash.WithReadyTimeout(0)}, []string{"WithReadyTimeout must be positive, got 0s"}},
+		{"nil client option", []unleash.Option{unleash.WithClientOptions(nil)}, []string{"WithClientOptions option 0 is nil"}},
+		{"nil option", []unleash.Option{nil}, []string{"NewProvider option 0 is nil"}},
+		{"every error at once", []unleash.Option{unleash.WithListener(42), nil, unleash.WithReadyTimeout(-time.Second)},
+			[]string{"WithListener", "option 1 is nil", "got -1s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := unleash.NewProvider(tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, p)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
+
+	// The SDK's own refusal of its configuration (no URL).
+	_, err := unleash.NewProvider(unleash.WithClientOptions(unleashsdk.WithAppName("shop")))
+	assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
 	assert.ErrorContains(t, err, "URL")
 }
 
@@ -301,7 +323,7 @@ func TestInitTimesOut(t *testing.T) {
 	}))
 	t.Cleanup(slow.Close)
 	t.Cleanup(func() { close(release) })
-	p, err := unleash.New(unleash.WithReadyTimeout(30*time.Millisecond), unleash.WithClientOptions(
+	p, err := unleash.NewProvider(unleash.WithReadyTimeout(30*time.Millisecond), unleash.WithClientOptions(
 		unleashsdk.WithUrl(slow.URL), unleashsdk.WithAppName("shop"), unleashsdk.WithBackupPath(t.TempDir())))
 	require.NoError(t, err)
 	t.Cleanup(p.Shutdown)
@@ -320,7 +342,7 @@ func TestInitWithBootstrapWhenTheServerIsDown(t *testing.T) {
 	features, err := os.Open("testdata/features.json")
 	require.NoError(t, err)
 	defer features.Close()
-	p, err := unleash.New(unleash.WithReadyTimeout(30*time.Millisecond), unleash.WithClientOptions(
+	p, err := unleash.NewProvider(unleash.WithReadyTimeout(30*time.Millisecond), unleash.WithClientOptions(
 		unleashsdk.WithUrl(down.URL), unleashsdk.WithAppName("shop"), unleashsdk.WithBackupPath(t.TempDir()),
 		unleashsdk.WithStorage(&unleashsdk.BootstrapStorage{Reader: features})))
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package unleash
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -28,19 +29,21 @@ import (
 //
 // The Sink first evaluates the flag again, silently, with the exposure's
 // evaluation context; it records the exposure only when Unleash still
-// assigns the variant the subject saw: it never records a variant the
-// subject did not see. An exposure whose variant changed since the render
-// (the toggle was edited in between) is counted as mismatched, one for
-// which Unleash assigns no variant (a missing or disabled toggle, a toggle
-// without variants, a boolean evaluation of a registered flag) as skipped;
-// both are logged and not sent, and neither is a delivery failure.
+// assigns the variant the subject saw, compared by Unleash's name for it
+// (the exposure's ProviderVariant), so that a variant renamed by
+// exposure.Experiment.Variants needs no registration here. It never
+// records a variant the subject did not see. An exposure whose variant
+// changed since the render (the toggle was edited in between) is counted
+// as mismatched, one for which Unleash assigns no variant (a missing or
+// disabled toggle, a toggle without variants, a boolean evaluation of a
+// registered flag) as skipped; both are logged and not sent, and neither
+// is a delivery failure.
 //
 // Close the exposure Tracker before the Unleash client: the SDK blocks
 // evaluations of a closed client that counts metrics.
 type Sink struct {
 	p      *Provider
 	client *unleashsdk.Client
-	names  map[string]map[string]string // flag -> Unleash variant -> exposure variant
 	logger *slog.Logger
 
 	sent, mismatched, skipped, failed atomic.Uint64
@@ -54,35 +57,23 @@ type SinkStats struct {
 	Failed     uint64 // the SDK did not resolve the pinned variant
 }
 
-// A SinkOption configures a [Sink].
-type SinkOption func(*Sink)
+// A SinkOption configures a [Sink]; see [NewSink]. An option given a bad
+// value returns an error, and NewSink reports every such error at once.
+type SinkOption func(*sinkConfig) error
 
-// WithExperiments gives the Sink the Tracker's experiment registry, so that
-// it recognizes variant names renamed by [exposure.Experiment.Variants].
-// Pass the same experiments as to exposure.WithExperiments.
-func WithExperiments(exps ...exposure.Experiment) SinkOption {
-	return func(s *Sink) {
-		for _, e := range exps {
-			if len(e.Variants) == 0 {
-				continue
-			}
-			if s.names[e.FlagKey] == nil {
-				s.names[e.FlagKey] = map[string]string{}
-			}
-			for from, to := range e.Variants {
-				s.names[e.FlagKey][from] = to
-			}
-		}
-	}
+type sinkConfig struct {
+	logger *slog.Logger
 }
 
 // WithLogger sets where the Sink logs exposures it could not send.
-// Default: slog.Default().
+// Default: slog.Default() at the time NewSink is called.
 func WithLogger(l *slog.Logger) SinkOption {
-	return func(s *Sink) {
-		if l != nil {
-			s.logger = l
+	return func(c *sinkConfig) error {
+		if l == nil {
+			return fmt.Errorf("%w: unleash.WithLogger given a nil *slog.Logger", exposure.ErrInvalidConfig)
 		}
+		c.logger = l
+		return nil
 	}
 }
 
@@ -90,20 +81,26 @@ func WithLogger(l *slog.Logger) SinkOption {
 // through client, a regular Unleash client with metrics enabled (and, for
 // impression events, an ImpressionListener). client must not be the
 // provider's own client, whose metrics are disabled.
+//
+// A nil p, a nil client, the provider's own client or a nil option is an
+// error wrapping [exposure.ErrInvalidConfig].
 func NewSink(p *Provider, client *unleashsdk.Client, opts ...SinkOption) (*Sink, error) {
+	var errs []error
 	switch {
 	case p == nil:
-		return nil, fmt.Errorf("unleash: NewSink given a nil *Provider")
-	case client == nil:
-		return nil, fmt.Errorf("unleash: NewSink given a nil *unleash.Client")
-	case client == p.client:
-		return nil, fmt.Errorf("unleash: NewSink given the provider's own client, which counts no metrics; give it a regular client")
+		errs = append(errs, fmt.Errorf("%w: unleash.NewSink given a nil *Provider", exposure.ErrInvalidConfig))
+	case client != nil && client == p.client:
+		errs = append(errs, fmt.Errorf("%w: unleash.NewSink given the provider's own client, which counts no metrics; give it a regular client", exposure.ErrInvalidConfig))
 	}
-	s := &Sink{p: p, client: client, names: map[string]map[string]string{}, logger: slog.Default()}
-	for _, o := range opts {
-		o(s)
+	if client == nil {
+		errs = append(errs, fmt.Errorf("%w: unleash.NewSink given a nil *unleash.Client", exposure.ErrInvalidConfig))
 	}
-	return s, nil
+	cfg := sinkConfig{logger: slog.Default()}
+	errs = append(errs, applyOptions(&cfg, "NewSink", opts))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Sink{p: p, client: client, logger: cfg.logger}, nil
 }
 
 // Name identifies the sink in exposure.Stats.
@@ -124,10 +121,10 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 		s.logger.InfoContext(ctx, "unleash: exposure not sent: the toggle assigns the subject no variant", "flag", x.FlagKey, "experiment", x.Experiment)
 		return nil
 	}
-	if !s.sameVariant(x.FlagKey, x.Variant, v.Name) {
+	if seen := seenVariant(x); seen != v.Name {
 		s.mismatched.Add(1)
 		s.logger.InfoContext(ctx, "unleash: exposure not sent: the toggle now serves another variant",
-			"flag", x.FlagKey, "experiment", x.Experiment, "seen", x.Variant, "now", v.Name)
+			"flag", x.FlagKey, "experiment", x.Experiment, "seen", seen, "now", v.Name)
 		return nil
 	}
 	// Resolve through the regular client with a resolver pinned to the
@@ -153,12 +150,16 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 	return nil
 }
 
-func (s *Sink) sameVariant(flag, rendered, now string) bool {
-	if rendered == now {
-		return true
+// seenVariant is the variant the subject saw, as Unleash named it: the
+// exposure's ProviderVariant. An exposure without one (built by hand, or
+// assigned by another provider) falls back to its Variant, which is the
+// same name unless exposure.Experiment.Variants renamed it; a renamed
+// variant then reads as a mismatch and is not sent.
+func seenVariant(x *exposure.Exposure) string {
+	if x.ProviderVariant != "" {
+		return x.ProviderVariant
 	}
-	mapped, ok := s.names[flag][now]
-	return ok && mapped == rendered
+	return x.Variant
 }
 
 // Stats returns the Sink's counters.
@@ -166,4 +167,4 @@ func (s *Sink) Stats() SinkStats {
 	return SinkStats{Sent: s.sent.Load(), Mismatched: s.mismatched.Load(), Skipped: s.skipped.Load(), Failed: s.failed.Load()}
 }
 
-var _ exposure.Sink = (*Sink)(nil)
+var _ exposure.NamedSink = (*Sink)(nil)

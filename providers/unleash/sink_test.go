@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	unleashsdk "github.com/Unleash/unleash-go-sdk/v5"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,10 +53,32 @@ func newSinkEnv(t *testing.T, opts ...unleash.SinkOption) *sinkEnv {
 
 func TestNewSinkValidates(t *testing.T) {
 	e := newSinkEnv(t)
-	_, err := unleash.NewSink(nil, nil)
-	assert.ErrorContains(t, err, "Provider")
-	_, err = unleash.NewSink(e.p, nil)
-	assert.ErrorContains(t, err, "Client")
+	client := newExposureClient(t, e.srv, e.imps)
+	tests := []struct {
+		name   string
+		p      *unleash.Provider
+		client *unleashsdk.Client
+		opts   []unleash.SinkOption
+		want   []string // what the error names
+	}{
+		{"nil provider", nil, client, nil, []string{"nil *Provider"}},
+		{"nil client", e.p, nil, nil, []string{"nil *unleash.Client"}},
+		{"nil option", e.p, client, []unleash.SinkOption{nil}, []string{"option 0 is nil"}},
+		{"nil logger", e.p, client, []unleash.SinkOption{unleash.WithLogger(nil)}, []string{"nil *slog.Logger"}},
+		{"every error at once", nil, nil, []unleash.SinkOption{unleash.WithLogger(quiet), nil},
+			[]string{"nil *Provider", "nil *unleash.Client", "option 1 is nil"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := unleash.NewSink(tt.p, tt.client, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.ErrorContains(t, err, w)
+			}
+		})
+	}
 	assert.Equal(t, "unleash", e.sink.Name())
 }
 
@@ -105,18 +128,33 @@ func TestSinkNeverRecordsAnotherVariant(t *testing.T) {
 	assert.Equal(t, unleash.SinkStats{Sent: 1, Mismatched: 1}, e.sink.Stats())
 }
 
-func TestSinkRenamedVariants(t *testing.T) {
-	e := newSinkEnv(t, unleash.WithExperiments(exposure.Experiment{
-		FlagKey: "checkout-redesign", Name: "Checkout Redesign",
-		Variants: map[string]string{"control": "A", "redesign": "B"},
-	}))
-	red := userIn(t, e.p, "redesign")
-	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "B", red)}))
-	require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{exposureOf("checkout-redesign", "A", red)}))
-	assert.Equal(t, unleash.SinkStats{Sent: 1, Mismatched: 1}, e.sink.Stats())
+// The Sink compares Unleash's variant with the exposure's ProviderVariant,
+// so a variant the Tracker's registry renamed needs no registration in the
+// Sink. An exposure without a ProviderVariant falls back to its Variant.
+func TestSinkComparesTheProviderVariant(t *testing.T) {
+	e := newSinkEnv(t)
+	red := userIn(t, e.p, "redesign") // Unleash assigns "redesign"
+
+	tests := []struct {
+		name            string
+		variant         string // renamed by the registry, or not
+		providerVariant string
+		want            unleash.SinkStats // the Sink's counts after this case
+	}{
+		{"renamed variant, same provider variant", "Variant B", "redesign", unleash.SinkStats{Sent: 1}},
+		{"renamed variant, another provider variant", "Variant A", "control", unleash.SinkStats{Sent: 1, Mismatched: 1}},
+		{"no provider variant: the variant, same", "redesign", "", unleash.SinkStats{Sent: 2, Mismatched: 1}},
+		{"no provider variant: a renamed variant does not match", "Variant B", "", unleash.SinkStats{Sent: 2, Mismatched: 2}},
+	}
+	for _, tt := range tests {
+		x := exposureOf("checkout-redesign", tt.variant, red)
+		x.ProviderVariant = tt.providerVariant
+		require.NoError(t, e.sink.Send(context.Background(), []exposure.Exposure{x}), tt.name)
+		assert.Equal(t, tt.want, e.sink.Stats(), tt.name)
+	}
 
 	e.srv.waitMetrics(t)
-	assert.Equal(t, map[string]toggleCount{"checkout-redesign": {Yes: 1, Variants: map[string]int32{"redesign": 1}}},
+	assert.Equal(t, map[string]toggleCount{"checkout-redesign": {Yes: 2, Variants: map[string]int32{"redesign": 2}}},
 		e.srv.counts(exposureInstance))
 }
 

@@ -2,8 +2,7 @@
 // demos, built on net/http/httptest: it serves the config specs (rules) it
 // is given to the Statsig server SDK and records what the SDK logs.
 //
-//	srv := statsigtest.NewServer(specsJSON)
-//	defer srv.Close()
+//	srv := statsigtest.Start(t, specsJSON) // closed when the test ends
 //	provider, _ := statsig.NewProvider("secret-test", srv.Options())
 //	... // run the code under test, shut the provider down to flush
 //	exposures := srv.Exposures()
@@ -19,8 +18,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	sdk "github.com/statsig-io/go-sdk"
+
+	"github.com/exposurekit/exposure"
 )
 
 // Event is one event the SDK logged.
@@ -55,16 +57,30 @@ type Server struct {
 	requests   map[string]int
 }
 
-// NewServer serves specs, a download_config_specs response: a JSON object
-// with "feature_gates", "dynamic_configs" and "layer_configs". It panics on
-// invalid JSON, like httptest.NewServer does on failure.
-func NewServer(specs []byte) *Server {
+// NewServer starts a fake serving specs, a download_config_specs
+// response: a JSON object with "feature_gates", "dynamic_configs" and
+// "layer_configs" (missing lists are served empty). Specs that are not a
+// JSON object are an error wrapping exposure.ErrInvalidConfig, and no
+// server is started. Close the server when done.
+func NewServer(specs []byte) (*Server, error) {
 	s := &Server{requests: make(map[string]int)}
 	if err := s.SetSpecs(specs); err != nil {
-		panic(err)
+		return nil, fmt.Errorf("%w: statsigtest.NewServer: %w", exposure.ErrInvalidConfig, err)
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
+	return s, nil
+}
+
+// Start is NewServer for a test: it fails tb at once when specs are
+// invalid, and closes the server when the test ends.
+func Start(tb testing.TB, specs []byte) *Server {
+	tb.Helper()
+	s, err := NewServer(specs)
+	if err != nil {
+		tb.Fatalf("statsigtest.Start: %v", err)
+	}
+	tb.Cleanup(s.Close)
 	return s
 }
 
