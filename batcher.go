@@ -45,8 +45,7 @@ func (b *batcher) send() {
 	if len(b.batch) == 0 {
 		return
 	}
-	b.q.inflight.Add(1)
-	b.q.sendq <- b.batch
+	b.q.sendq <- sendBatch{seq: b.q.inflight.begin(), exposures: b.batch}
 	b.batch, b.bytes = make([]Exposure, 0, cap(b.batch)), 0
 }
 

@@ -2,101 +2,113 @@ package exposure
 
 import (
 	"context"
-	"fmt"
-	"slices"
+	"strconv"
 	"time"
 )
 
-// commit claims each assignment in the deduper and queues the new ones to
-// every sink. It never blocks on a sink; it waits on the deduper only as long
-// as the deduper allows (redisdedupe bounds it with a timeout).
-func (t *Tracker) commit(ctx context.Context, as []Assignment) {
+// commit turns marked assignments into exposures: each is claimed in the
+// deduper, per sink, and queued to every sink that had not had it. It never
+// waits on the network: the in-memory deduper is claimed inline, any other
+// deduper off the request path, by the claim stage (claimer.go).
+func (t *Tracker) commit(as []Assignment) {
 	if len(as) == 0 {
 		return
 	}
-	// The default deduper is claimed by a hash of the assignment's fields;
-	// any other by the stable string key, built only for it.
-	md, fast := t.deduper.(*memoryDeduper)
-	var (
-		hashBuf  [4]uint64
-		keyBuf   [4]string
-		firstBuf [4]bool
-		hashes   = hashBuf[:0]
-		keys     = keyBuf[:0]
-		firsts   = firstBuf[:0]
-	)
-	if fast {
-		for i := range as {
-			h := md.assignmentHash(&as[i])
-			hashes = append(hashes, h)
-			firsts = append(firsts, md.claimHash(h, t.window))
-		}
-	} else {
-		for i := range as {
-			keys = append(keys, dedupeKey(&as[i]))
-		}
-		firsts = t.claim(ctx, as, keys, firsts)
+	if md, ok := t.deduper.(*memoryDeduper); ok {
+		t.commitInline(md, as)
+		return
 	}
-	var now time.Time
+	t.claims.submit(as)
+}
+
+// Each sink has its own claim of an exposure, so that a sink whose queue
+// was full gets the exposure on a later render while the sinks that had it
+// do not get it twice. The first sink's claim is the plain key: with one
+// sink, claims are what they always were.
+func sinkSalt(i int) uint64 { return uint64(i) * 0x9e3779b97f4a7c15 }
+
+func sinkKey(key string, i int) string {
+	if i == 0 {
+		return key
+	}
+	return key + "/sink" + strconv.Itoa(i)
+}
+
+// commitInline commits with the in-memory deduper, claimed by a hash of the
+// assignment's fields: no string, no allocation for a duplicate.
+func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 	for i := range as {
-		if !firsts[i] {
-			t.ledger.record(StageDuplicate, &as[i])
-			continue
-		}
-		if now.IsZero() {
-			now = t.now()
-		}
-		e := &Exposure{Assignment: as[i], Time: now}
-		e.InsertID = insertID(&as[i], now)
-		queued := false
-		for _, q := range t.queues {
+		a := &as[i]
+		h := md.assignmentHash(a)
+		var e *Exposure
+		claimed, queued := false, false
+		for j, q := range t.queues {
+			hj := h ^ sinkSalt(j)
+			first, evicted := md.claimHash(hj, t.window)
+			if evicted {
+				t.ledger.record(StageEvicted, a)
+			}
+			if !first {
+				continue
+			}
+			claimed = true
+			if e == nil {
+				e = t.newExposure(a)
+			}
 			if q.enqueue(e) {
 				queued = true
+			} else {
+				md.releaseHash(hj) // so that a later render sends it to this sink
 			}
 		}
-		if queued {
-			t.ledger.recordExposure(StageCommitted, e)
-			continue
-		}
-		// Not queued anywhere: forget the claim so the next render sends it.
-		if fast {
-			md.releaseHash(hashes[i])
-		} else if err := t.deduper.Release(ctx, keys[i]); err != nil {
-			t.logDedupeError(err)
-		}
+		t.recordCommit(a, e, claimed, queued)
 	}
 }
 
-// claim asks the deduper which keys are new, in one call when it can, and
-// appends the answers to firsts. A failing deduper counts as "new": a repeat
-// is better than a loss.
-func (t *Tracker) claim(ctx context.Context, as []Assignment, keys []string, firsts []bool) []bool {
-	if bd, ok := t.deduper.(BatchDeduper); ok && len(keys) > 1 {
-		// A copy, so that the caller's stack buffer does not escape.
-		got, err := bd.ClaimBatch(ctx, slices.Clone(keys), t.window)
-		if err == nil && len(got) == len(keys) {
-			return append(firsts, got...)
-		}
-		if err == nil {
-			err = fmt.Errorf("ClaimBatch answered %d results for %d keys", len(got), len(keys))
-		}
-		t.logDedupeError(err)
-		for i := range keys {
-			t.ledger.recordErr(StageDedupeError, &as[i], err)
-			firsts = append(firsts, true)
-		}
-		return firsts
+// newExposure fixes the time and $insert_id of a's exposure.
+func (t *Tracker) newExposure(a *Assignment) *Exposure {
+	now := t.now()
+	return &Exposure{Assignment: *a, Time: now, InsertID: insertID(a, now)}
+}
+
+// recordCommit records the outcome of one assignment's commit: a duplicate
+// when no sink's claim was new, an exposure when at least one sink queued
+// it (the drops were counted by the queues).
+func (t *Tracker) recordCommit(a *Assignment, e *Exposure, claimed, queued bool) {
+	switch {
+	case !claimed:
+		t.ledger.record(StageDuplicate, a)
+	case queued:
+		t.ledger.recordExposure(StageCommitted, e)
 	}
-	for i, k := range keys {
-		first, err := t.deduper.Claim(ctx, k, t.window)
-		if err != nil {
-			t.logDedupeError(err)
-			t.ledger.recordErr(StageDedupeError, &as[i], err)
-			first = true
+}
+
+// commitClaimed queues the assignments of one claim round trip; first[k]
+// answers keys[k], the key of assignment k/len(queues) for sink
+// k%len(queues). Claims whose exposure no queue took are released.
+func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []string, first []bool) {
+	n := len(t.queues)
+	for i := range as {
+		a := &as[i]
+		var e *Exposure
+		claimed, queued := false, false
+		for j, q := range t.queues {
+			k := i*n + j
+			if !first[k] {
+				continue
+			}
+			claimed = true
+			if e == nil {
+				e = t.newExposure(a)
+			}
+			if q.enqueue(e) {
+				queued = true
+			} else if err := t.deduper.Release(ctx, keys[k]); err != nil {
+				t.logDedupeError(err)
+			}
 		}
-		firsts = append(firsts, first)
+		t.recordCommit(a, e, claimed, queued)
 	}
-	return firsts
 }
 
 func (t *Tracker) logDedupeError(err error) {

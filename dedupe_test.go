@@ -93,3 +93,12 @@ func TestNewMemoryDeduperRefusesNonPositiveCapacity(t *testing.T) {
 		require.ErrorIs(t, err, exposure.ErrInvalidConfig, "capacity %d", c)
 	}
 }
+
+// A deduper too small for its traffic pushes out live claims; the Tracker
+// counts every such eviction, since each may expose a subject again.
+func TestEvictionsAreCounted(t *testing.T) {
+	d := newMemoryDeduper(t, 8)
+	e := newEnv(t, exposure.WithDeduper(d))
+	commitUsers(t, e.tracker, e, 20, "evict")
+	assert.Equal(t, uint64(12), e.tracker.Stats().Counts[exposure.StageEvicted])
+}

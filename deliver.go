@@ -7,9 +7,8 @@ import (
 )
 
 func (q *queue) sendLoop() {
-	for batch := range q.sendq {
-		q.flushFailed.Add(int64(q.deliver(batch)))
-		q.inflight.Done()
+	for b := range q.sendq {
+		q.inflight.end(b.seq, q.deliver(b.exposures))
 	}
 }
 
@@ -18,7 +17,7 @@ func (q *queue) sendLoop() {
 func (q *queue) deliver(batch []Exposure) (failed int) {
 	l := &q.ledger
 	if q.sendCtx.Err() != nil {
-		l.record(StageUndelivered, len(batch), nil, nil)
+		l.settle(StageUndelivered, len(batch), nil)
 		return 0
 	}
 	first := time.Now()
@@ -26,10 +25,16 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 	for attempt := 1; ; attempt++ {
 		err := q.safeSend(pending)
 		if err == nil {
-			l.record(StageDelivered, len(pending), nil, nil)
+			l.settle(StageDelivered, len(pending), nil)
 			return failed
 		}
 		l.recordError(err, time.Now())
+		if q.sendCtx.Err() != nil {
+			// Aborted by Close: whatever the sink made of its context's end,
+			// these were not delivered, and they did not fail.
+			l.settle(StageUndelivered, len(pending), nil)
+			return failed
+		}
 
 		var retry []Exposure
 		var retryAfter time.Duration
@@ -55,38 +60,42 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 			}
 			if rejected > 0 {
 				failed += rejected
-				l.record(StageFailed, rejected, nil, firstRejected.Err)
+				l.settle(StageFailed, rejected, firstRejected.Err)
 				e := &pending[firstRejected.Index]
 				// One line per batch: a 400 can refuse 2000 records at once.
 				q.log.Error("exposure: exposures rejected by sink", "rejected", rejected,
 					"first_experiment", e.Experiment, "first_variant", e.Variant, "first_insert_id", e.InsertID, "first_err", firstRejected.Err)
 			}
-			l.record(StageDelivered, len(pending)-bad, nil, nil)
+			l.settle(StageDelivered, len(pending)-bad, nil)
 		case ok:
 			retry, retryAfter = pending, after
 		default:
 			failed += len(pending)
-			l.record(StageFailed, len(pending), nil, err)
+			l.settle(StageFailed, len(pending), err)
 			q.log.Error("exposure: batch failed for good", "exposures", len(pending), "err", err)
 			return failed
 		}
 		if len(retry) == 0 {
 			return failed
 		}
-		if time.Since(first) > q.cfg.retry.MaxAge {
+		wait := max(q.cfg.retry.backoff(attempt), retryAfter)
+		// A retry that cannot happen within the retry age is not waited
+		// for: a Retry-After of a day would otherwise hold a sender (and a
+		// Close without deadline) for a day.
+		if age := time.Since(first); age+wait > q.cfg.retry.MaxAge {
 			failed += len(retry)
-			l.record(StageFailed, len(retry), nil, err)
-			q.log.Error("exposure: giving up on exposures after retrying", "exposures", len(retry), "max_age", q.cfg.retry.MaxAge, "err", err)
+			l.settle(StageFailed, len(retry), err)
+			q.log.Error("exposure: giving up on exposures: the next retry would be past the retry age",
+				"exposures", len(retry), "age", age.Round(time.Millisecond), "next_retry_in", wait, "max_age", q.cfg.retry.MaxAge, "err", err)
 			return failed
 		}
-		wait := max(q.cfg.retry.backoff(attempt), retryAfter)
 		q.log.Warn("exposure: send failed, retrying", "exposures", len(retry), "attempt", attempt, "in", wait, "err", err)
 		timer := time.NewTimer(wait)
 		select {
 		case <-timer.C:
 		case <-q.sendCtx.Done():
 			timer.Stop()
-			l.record(StageUndelivered, len(retry), nil, nil)
+			l.settle(StageUndelivered, len(retry), nil)
 			return failed
 		}
 		l.record(StageRetried, len(retry), nil, err)
@@ -94,11 +103,13 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 	}
 }
 
-// safeSend calls the sink, turning a panic into a permanent error.
+// safeSend calls the sink. A panic is recovered and taken as a retryable
+// failure of the whole batch: the sink never said which exposures it
+// refused, so none is given up on before the retry age.
 func (q *queue) safeSend(batch []Exposure) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("exposure: sink %s panicked: %v", q.ledger.name, r)
+			err = Retryable(fmt.Errorf("exposure: sink %s panicked: %v", q.ledger.name, r), 0)
 		}
 	}()
 	return q.sink.Send(q.sendCtx, batch)

@@ -219,26 +219,32 @@ func TestCloseDuringOutageReportsUndeliveredAndLeaksNothing(t *testing.T) {
 	assert.Equal(t, err, tr.Close(context.Background()), "Close is idempotent")
 }
 
-func TestSinkPanicIsAFailureNotACrash(t *testing.T) {
+// A panicking sink never said which exposures it refused: the batch is
+// retried, not given up on, and delivered once the sink recovers.
+func TestSinkPanicIsRetriedNotACrash(t *testing.T) {
 	sink := &scriptedSink{script: []func([]exposure.Exposure) error{
 		func([]exposure.Exposure) error { panic("sink bug") },
 	}}
-	e := newEnv(t, exposure.WithSink(sink, exposure.WithFlushInterval(time.Hour)))
-	commitUsers(t, e.tracker, e, 1, "panic")
-	require.ErrorIs(t, e.tracker.Flush(t.Context()), exposure.ErrUndelivered)
-	assert.Contains(t, e.tracker.Stats().Sinks[1].LastError, "panicked")
+	e := newEnv(t, exposure.WithSink(sink, fastRetry, exposure.WithFlushInterval(time.Hour)))
+	commitUsers(t, e.tracker, e, 2, "panic")
+	require.NoError(t, e.tracker.Flush(t.Context()))
+	st := e.tracker.Stats().Sinks[1]
+	assert.Contains(t, st.LastError, "panicked")
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageRetried])
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageDelivered])
+	assert.Zero(t, st.Counts[exposure.StageFailed])
 }
 
 func TestABatchInRetryDoesNotHoldUpTheOtherSender(t *testing.T) {
 	// The first batch fails with a long Retry-After; with two senders the
 	// second batch is delivered meanwhile.
 	sink := &scriptedSink{script: []func([]exposure.Exposure) error{
-		func([]exposure.Exposure) error { return exposure.Retryable(errors.New("429"), time.Hour) },
+		func([]exposure.Exposure) error { return exposure.Retryable(errors.New("429"), 30*time.Minute) },
 	}}
 	e := newEnv(t, exposure.WithSink(sink, exposure.WithSenders(2), exposure.WithBatchSize(1), exposure.WithFlushInterval(time.Millisecond)))
 	commitUsers(t, e.tracker, e, 2, "senders")
 	require.Eventually(t, func() bool { return e.tracker.Stats().Sinks[1].Counts[exposure.StageDelivered] == 1 }, 10*time.Second, 5*time.Millisecond)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, e.tracker.Close(ctx), exposure.ErrUndelivered, "the batch waiting an hour is reported")
+	assert.ErrorIs(t, e.tracker.Close(ctx), exposure.ErrUndelivered, "the batch waiting half an hour is reported")
 }

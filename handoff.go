@@ -60,6 +60,6 @@ func (t *Tracker) Confirm(ctx context.Context, a Assignment) error {
 		return ErrClosed
 	}
 	as := [1]Assignment{a}
-	t.commit(ctx, as[:])
+	t.commit(as[:])
 	return nil
 }

@@ -78,7 +78,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), errNoVariant)
 		return nil
 	}
-	s.assign(&a)
+	s.assign(&a, evaluationOf(hc))
 	return nil
 }
 
@@ -87,7 +87,7 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 func (h *hook) Error(ctx context.Context, hc openfeature.HookContext, _ error, _ openfeature.HookHints) {
 	defer h.recoverPanic("Error")
 	if s := ScopeFromContext(ctx); s != nil {
-		s.revert(hc.FlagKey())
+		s.revert(hc.FlagKey(), evaluationOf(hc))
 	}
 }
 
@@ -96,7 +96,7 @@ func (h *hook) Finally(ctx context.Context, hc openfeature.HookContext, _ openfe
 	defer h.recoverPanic("Finally")
 	h.t.ledger.recordFlag(StageEvaluated, hc.FlagKey(), nil)
 	if s := ScopeFromContext(ctx); s != nil {
-		s.settle(hc.FlagKey())
+		s.settle(hc.FlagKey(), evaluationOf(hc))
 	}
 }
 

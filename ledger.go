@@ -1,6 +1,7 @@
 package exposure
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,15 +82,31 @@ type sinkLedger struct {
 	mu          sync.Mutex
 	lastError   string
 	lastErrorAt time.Time
+
+	// settleMu orders the settlements of exposures (delivered, failed,
+	// undelivered) with Close giving up on the queue, so that an exposure
+	// is settled once: by its sender, or by Close.
+	settleMu  sync.Mutex
+	abandoned bool
 }
 
-// record counts n exposures of one sink at stage.
+// record counts n exposures of one sink at stage and reports them.
 func (s *sinkLedger) record(stage Stage, n int, e *Exposure, err error) {
 	if n <= 0 {
 		return
 	}
+	s.count(stage, n)
+	s.emit(stage, n, e, err)
+}
+
+// count counts n exposures at stage, for the sink and the Tracker.
+func (s *sinkLedger) count(stage Stage, n int) {
 	s.counts[stage].Add(uint64(n))
 	s.parent.counts[stage].Add(uint64(n))
+}
+
+// emit reports n exposures at stage to the observers.
+func (s *sinkLedger) emit(stage Stage, n int, e *Exposure, err error) {
 	if len(s.parent.observers) == 0 {
 		return
 	}
@@ -98,6 +115,41 @@ func (s *sinkLedger) record(stage Stage, n int, e *Exposure, err error) {
 		ev.Exposure = *e
 	}
 	s.parent.emit(ev)
+}
+
+// settle records the final stage of n exposures: StageDelivered,
+// StageFailed or StageUndelivered. After Close gave up on the queue they
+// were already settled as undelivered: it only logs what happened.
+func (s *sinkLedger) settle(stage Stage, n int, err error) {
+	if n <= 0 {
+		return
+	}
+	s.settleMu.Lock()
+	defer s.settleMu.Unlock()
+	if s.abandoned {
+		if stage == StageDelivered {
+			slog.Default().Warn("exposure: a sink delivered exposures after Close gave up on them and counted them undelivered",
+				"sink", s.name, "exposures", n)
+		}
+		return
+	}
+	s.record(stage, n, nil, err)
+}
+
+// abandon settles as undelivered every exposure queued and not settled
+// yet, and makes later settlements no-ops.
+func (s *sinkLedger) abandon(log *slog.Logger) {
+	s.settleMu.Lock()
+	defer s.settleMu.Unlock()
+	if s.abandoned {
+		return
+	}
+	settled := s.counts[StageDelivered].Load() + s.counts[StageFailed].Load() + s.counts[StageUndelivered].Load()
+	if open := s.counts[StageQueued].Load() - settled; open > 0 {
+		s.record(StageUndelivered, int(open), nil, nil)
+		log.Warn("exposure: Close's context ended; exposures not delivered", "exposures", open)
+	}
+	s.abandoned = true
 }
 
 func (s *sinkLedger) recordError(err error, at time.Time) {

@@ -12,7 +12,8 @@ import (
 //
 // It never blocks and never panics. It returns [ErrNoScope] when ctx has no
 // Scope and an error wrapping [ErrNotAssigned] when the flag was not
-// evaluated as an experiment in this Scope.
+// evaluated as an experiment in this Scope. A mark in a discarded Scope is
+// ignored.
 func MarkRendered(ctx context.Context, flagKey string) error {
 	s := ScopeFromContext(ctx)
 	if s == nil {
@@ -23,6 +24,10 @@ func MarkRendered(ctx context.Context, flagKey string) error {
 
 func (s *Scope) mark(ctx context.Context, flagKey string) error {
 	s.mu.Lock()
+	if s.discarded {
+		s.mu.Unlock()
+		return nil
+	}
 	i := s.find(flagKey)
 	if i < 0 {
 		s.mu.Unlock()
@@ -41,6 +46,6 @@ func (s *Scope) mark(ctx context.Context, flagKey string) error {
 	e.delivered = true
 	a := [1]Assignment{e.a}
 	s.mu.Unlock()
-	s.t.commit(context.WithoutCancel(ctx), a[:])
+	s.t.commit(a[:])
 	return nil
 }

@@ -1,9 +1,7 @@
 package exposure
 
 import (
-	"bufio"
 	"context"
-	"net"
 	"net/http"
 )
 
@@ -26,14 +24,13 @@ func (t *Tracker) Middleware(next http.Handler) http.Handler {
 				s.Discard()
 			}
 		}()
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		next.ServeHTTP(wrapWriter(sw), r.WithContext(ctx))
 		ok = true
 	})
 }
 
-// statusWriter records the final status code. It keeps the optional
-// interfaces handlers rely on (Flusher, Hijacker, and the rest through
-// Unwrap and http.ResponseController).
+// statusWriter records the final status code. wrapWriter gives it the
+// optional interfaces of the writer it wraps, and only those.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -47,21 +44,16 @@ func (w *statusWriter) WriteHeader(code int) {
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.wrote()
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Flush() {
+// wrote records the implicit 200 of a body written without a header.
+func (w *statusWriter) wrote() {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
-func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
+// Unwrap lets http.ResponseController reach the wrapped writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

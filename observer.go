@@ -92,9 +92,17 @@ const (
 	// StageDedupeError is a claim the Deduper failed; the exposure was
 	// sent rather than lost.
 	StageDedupeError
+	// StageEvicted is a claim that pushed out of the in-memory deduper,
+	// full, the claim of another exposure whose dedupe window had not
+	// ended: that subject may be exposed again. Size the deduper (or share
+	// one, see redisdedupe) so that this stays near zero.
+	StageEvicted
 	// StageQueued is an exposure accepted into one sink's queue.
 	StageQueued
-	// StageDropped is an exposure one sink's queue refused, full or closed.
+	// StageDropped is an exposure one sink's queue refused, full or closed
+	// (its claim is released, so a later render sends it to that sink), or,
+	// with an empty Event.Sink, an exposure the claim stage refused, full,
+	// before any claim (see [Deduper]).
 	StageDropped
 	// StageDelivered is exposures one sink accepted.
 	StageDelivered
@@ -116,7 +124,7 @@ const (
 var stageNames = [numStages]string{
 	"evaluated", "skipped", "assigned", "reverted",
 	"marked", "unassigned_mark", "handed_off", "discarded", "committed",
-	"duplicate", "dedupe_error", "queued", "dropped", "delivered", "retried",
+	"duplicate", "dedupe_error", "evicted", "queued", "dropped", "delivered", "retried",
 	"failed", "undelivered", "closed",
 }
 

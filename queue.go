@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// queue delivers the exposures of one sink: a bounded channel filled by
-// commits, drained by one goroutine that batches, sends and retries.
+// queue delivers the exposures of one sink: a bounded queue filled by
+// commits, drained by one worker goroutine that batches, and sender
+// goroutines that send and retry.
 type queue struct {
 	sink   Sink
 	cfg    sinkConfig
@@ -27,18 +27,16 @@ type queue struct {
 	closed   bool
 	wake     chan struct{} // capacity 1
 
-	flushReq chan chan int // answered with the count that failed
+	flushReq chan *flushWaiter
+	inflight inflight
 
-	// The worker hands full batches to the senders; inflight counts the
-	// batches handed over and not yet delivered, for Flush.
-	sendq       chan []Exposure
-	inflight    sync.WaitGroup
-	senders     sync.WaitGroup
-	flushFailed atomic.Int64 // permanent failures since the last flush began
-	stop        chan struct{}
-	done        chan struct{}
-	sendCtx     context.Context
-	abort       context.CancelFunc
+	// The worker hands batches to the senders.
+	sendq   chan sendBatch
+	senders sync.WaitGroup
+	stop    chan struct{}
+	done    chan struct{} // closed when the worker and the senders have ended
+	sendCtx context.Context
+	abort   context.CancelFunc
 
 	dropLog rateLimitedLog
 }
@@ -55,8 +53,8 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger, parent *ledger) *queue {
 		log:      log.With("sink", name),
 		capacity: cfg.queueSize,
 		wake:     make(chan struct{}, 1),
-		flushReq: make(chan chan int),
-		sendq:    make(chan []Exposure),
+		flushReq: make(chan *flushWaiter),
+		sendq:    make(chan sendBatch),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		sendCtx:  ctx,
@@ -83,8 +81,11 @@ func (q *queue) enqueue(e *Exposure) bool {
 	}
 	q.pending = append(q.pending, e)
 	n := len(q.pending)
+	// Counted under the lock, so that Close, which closes the queue under
+	// it, sees every exposure that got in.
+	q.ledger.count(StageQueued, 1)
 	q.mu.Unlock()
-	q.ledger.record(StageQueued, 1, e, nil)
+	q.ledger.emit(StageQueued, 1, e, nil)
 	if n == q.cfg.batchSize {
 		select {
 		case q.wake <- struct{}{}:
@@ -122,6 +123,9 @@ func (q *queue) giveBack(s []*Exposure) {
 	q.mu.Unlock()
 }
 
+// run is the worker: it batches what is queued and hands batches to the
+// senders. It never waits for a batch to be delivered, so that a batch in
+// retry holds up neither batching nor the other senders.
 func (q *queue) run() {
 	defer close(q.done)
 	ticker := time.NewTicker(q.cfg.flushInterval)
@@ -133,11 +137,9 @@ func (q *queue) run() {
 			b.drain(false)
 		case <-ticker.C:
 			b.drain(true)
-		case ack := <-q.flushReq:
-			q.flushFailed.Store(0)
+		case w := <-q.flushReq:
 			b.drain(true)
-			q.inflight.Wait()
-			ack <- int(q.flushFailed.Load())
+			q.inflight.wait(w)
 		case <-q.stop:
 			b.drain(true)
 			close(q.sendq)
@@ -147,50 +149,53 @@ func (q *queue) run() {
 	}
 }
 
-// flush waits until everything queued when it was called is sent.
+// flush waits until everything queued when it was called has been
+// delivered or has failed for good, or until ctx ends.
 func (q *queue) flush(ctx context.Context) (failed int, err error) {
-	ack := make(chan int, 1)
+	w := &flushWaiter{done: make(chan int, 1)}
 	select {
-	case q.flushReq <- ack:
+	case q.flushReq <- w:
 	case <-q.done:
 		return 0, ErrClosed
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 	select {
-	case n := <-ack:
+	case n := <-w.done:
 		return n, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 }
 
-// close stops accepting exposures, delivers what is queued and waits until
-// ctx ends; then it aborts the retries and counts what was left.
-func (q *queue) close(ctx context.Context) (undelivered uint64) {
+// beginClose stops accepting exposures and tells the worker to send what
+// is queued and end. It reports false if the queue was already closing.
+func (q *queue) beginClose() bool {
 	q.mu.Lock()
-	already := q.closed
-	q.closed = true
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
 	// From here on nothing is added to pending: the worker's last drain
 	// sees everything.
-	if already {
-		<-q.done
-		return 0
-	}
-	before := q.ledger.counts[StageUndelivered].Load()
+	q.closed = true
 	close(q.stop)
-	select {
-	case <-q.done:
-	case <-ctx.Done():
-		q.abort()
-		<-q.done
-	}
+	return true
+}
+
+// giveUp aborts the retries and sends in flight and settles, as
+// undelivered, every exposure of the queue not settled yet: Close's
+// context has ended. A Send that ignores its context may still return
+// later; what it says then is logged and no longer counted.
+func (q *queue) giveUp() {
 	q.abort()
-	// Let an HTTP sink drop its keep-alive connections (and their
-	// goroutines) now rather than when they time out.
+	q.ledger.abandon(q.log)
+}
+
+// finish lets an HTTP sink drop its keep-alive connections (and their
+// goroutines) now rather than when they time out.
+func (q *queue) finish() {
 	if c, ok := q.sink.(IdleConnectionsCloser); ok {
 		c.CloseIdleConnections()
 	}
-	return q.ledger.counts[StageUndelivered].Load() - before
 }

@@ -39,8 +39,10 @@ func (p RetryPolicy) validate() error {
 // exponentially growing ceiling.
 func (p RetryPolicy) backoff(attempt int) time.Duration {
 	ceiling := p.MaxBackoff
-	if attempt < 32 {
-		ceiling = min(p.MinBackoff<<(attempt-1), p.MaxBackoff)
+	// MinBackoff doubled attempt-1 times, unless that passes MaxBackoff
+	// (checked before shifting: a large MinBackoff would overflow).
+	if shift := attempt - 1; shift < 62 && p.MinBackoff <= p.MaxBackoff>>shift {
+		ceiling = p.MinBackoff << shift
 	}
 	// Never below MinBackoff, so a retry storm cannot start from zero.
 	return p.MinBackoff + rand.N(max(ceiling-p.MinBackoff, 1))

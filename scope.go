@@ -14,6 +14,10 @@ type Scope struct {
 
 	mu      sync.Mutex
 	entries []scopeEntry
+	// retired holds marked assignments that a later evaluation of their
+	// flag replaced (a login between the render and the end of the
+	// request): they were on screen, so they are still committed.
+	retired []Assignment
 	undo    []undoEntry
 	// Most requests touch one experiment: keep it inline so a scope costs
 	// one allocation.
@@ -35,7 +39,9 @@ type scopeEntry struct {
 // evaluation succeeded (Finally) or failed (Error).
 type undoEntry struct {
 	flagKey string
-	prev    *scopeEntry // nil: the evaluation added the entry
+	eval    evaluationID // which evaluation recorded it; 0 when unknown
+	prev    *scopeEntry  // nil: the evaluation added the entry
+	retired bool         // prev was marked, and moved to retired
 }
 
 type scopeKey struct{}
@@ -71,7 +77,7 @@ func (s *Scope) find(flagKey string) int {
 // in the scope replaces it (the render shows the latest value). The same
 // assignment again changes nothing: it is neither recorded nor counted, and
 // needs no undo record.
-func (s *Scope) assign(a *Assignment) {
+func (s *Scope) assign(a *Assignment, eval evaluationID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.discarded {
@@ -85,10 +91,15 @@ func (s *Scope) assign(a *Assignment) {
 		}
 	}
 	a.EvaluatedAt = s.t.now()
-	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey})
+	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey, eval: eval})
 	if i >= 0 {
 		prev := s.entries[i] // a changed assignment in one request is rare: the copy may cost
-		s.undo[len(s.undo)-1].prev = &prev
+		u := &s.undo[len(s.undo)-1]
+		u.prev = &prev
+		if prev.marked && !prev.delivered && !prev.handedOff {
+			s.retired = append(s.retired, prev.a)
+			u.retired = true
+		}
 		s.entries[i] = scopeEntry{a: *a}
 	} else {
 		s.entries = append(s.entries, scopeEntry{a: *a})
@@ -97,8 +108,9 @@ func (s *Scope) assign(a *Assignment) {
 	s.t.ledger.record(StageAssigned, a)
 }
 
-// revert undoes the last assignment of flagKey that is not settled yet.
-func (s *Scope) revert(flagKey string) {
+// revert undoes the assignment that evaluation eval of flagKey recorded,
+// if it recorded one that is not settled yet.
+func (s *Scope) revert(flagKey string, eval evaluationID) {
 	if s.undoCount.Load() == 0 {
 		return
 	}
@@ -106,7 +118,7 @@ func (s *Scope) revert(flagKey string) {
 	defer s.mu.Unlock()
 	for j := len(s.undo) - 1; j >= 0; j-- {
 		u := s.undo[j]
-		if u.flagKey != flagKey {
+		if !u.matches(flagKey, eval) {
 			continue
 		}
 		s.undo = append(s.undo[:j], s.undo[j+1:]...)
@@ -116,6 +128,9 @@ func (s *Scope) revert(flagKey string) {
 			return
 		}
 		s.t.ledger.record(StageReverted, &s.entries[i].a)
+		if u.retired {
+			s.unretire(&u.prev.a)
+		}
 		if u.prev != nil {
 			s.entries[i] = *u.prev
 		} else {
@@ -126,19 +141,35 @@ func (s *Scope) revert(flagKey string) {
 }
 
 // settle forgets the undo record of a finished evaluation of flagKey.
-func (s *Scope) settle(flagKey string) {
+func (s *Scope) settle(flagKey string, eval evaluationID) {
 	if s.undoCount.Load() == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for j := len(s.undo) - 1; j >= 0; j-- {
-		if s.undo[j].flagKey == flagKey {
+		if s.undo[j].matches(flagKey, eval) {
 			s.undo = append(s.undo[:j], s.undo[j+1:]...)
 			s.undoCount.Add(-1)
 			return
 		}
 	}
+}
+
+// unretire takes back the latest retirement of a.
+func (s *Scope) unretire(a *Assignment) {
+	for k := len(s.retired) - 1; k >= 0; k-- {
+		if r := &s.retired[k]; r.FlagKey == a.FlagKey && r.Identity == a.Identity && r.Variant == a.Variant {
+			s.retired = append(s.retired[:k], s.retired[k+1:]...)
+			return
+		}
+	}
+}
+
+// matches reports whether u was recorded by evaluation eval of flagKey.
+// Without a known evaluation, the latest record of the flag stands for it.
+func (u *undoEntry) matches(flagKey string, eval evaluationID) bool {
+	return u.flagKey == flagKey && (eval == 0 || u.eval == 0 || u.eval == eval)
 }
 
 // Commit delivers the marked assignments of the Scope that were not
@@ -157,6 +188,8 @@ func (s *Scope) Commit(ctx context.Context) error {
 		return nil
 	}
 	s.committed = true
+	as = append(as, s.retired...)
+	s.retired = nil
 	for i := range s.entries {
 		e := &s.entries[i]
 		if e.marked && !e.delivered && !e.handedOff {
@@ -165,7 +198,7 @@ func (s *Scope) Commit(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	s.t.commit(ctx, as)
+	s.t.commit(as)
 	return nil
 }
 
@@ -178,10 +211,13 @@ func (s *Scope) Discard() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for i := range s.retired {
+		s.t.ledger.record(StageDiscarded, &s.retired[i])
+	}
 	for i := range s.entries {
 		if e := &s.entries[i]; e.marked && !e.delivered && !e.handedOff {
 			s.t.ledger.record(StageDiscarded, &e.a)
 		}
 	}
-	s.entries, s.discarded = nil, true
+	s.entries, s.retired, s.discarded = nil, nil, true
 }

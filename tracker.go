@@ -26,13 +26,17 @@ type Tracker struct {
 	queues   []*queue
 	hook     *hook
 	ledger   ledger
+	claims   *claimer // nil with the in-memory deduper
 
 	closed       atomic.Bool
 	unscopedOnce sync.Once
 	dedupeLog    rateLimitedLog
 	misuseLog    rateLimitedLog
 	closeOnce    sync.Once
-	closeErr     error
+	closedOnce   sync.Once
+	shutdown     chan struct{} // closed when every queue has ended
+	// undeliveredBefore is each queue's undelivered count when Close began.
+	undeliveredBefore []uint64
 }
 
 // NewTracker returns a Tracker configured by opts. Every invalid option is
@@ -72,13 +76,50 @@ func NewTracker(opts ...Option) (*Tracker, error) {
 	t := &Tracker{
 		reg: reg, deduper: c.deduper, window: c.window, log: c.logger,
 		identity: c.identity, now: c.now,
+		shutdown: make(chan struct{}),
 	}
 	t.ledger.observers = c.observers
 	t.hook = &hook{t: t}
 	for _, s := range c.sinks {
 		t.queues = append(t.queues, newQueue(s.sink, s.cfg, c.logger, &t.ledger))
 	}
+	if _, inline := c.deduper.(*memoryDeduper); !inline {
+		t.claims = newClaimer(t)
+	}
 	return t, nil
+}
+
+// claim asks the deduper which keys are new, in one call when it can. A
+// failing deduper counts as "new": a repeat is better than a loss.
+func (t *Tracker) claim(ctx context.Context, as []Assignment, keys []string) []bool {
+	n := max(len(t.queues), 1)
+	if bd, ok := t.deduper.(BatchDeduper); ok && len(keys) > 1 {
+		got, err := bd.ClaimBatch(ctx, keys, t.window)
+		if err == nil && len(got) == len(keys) {
+			return got
+		}
+		if err == nil {
+			err = fmt.Errorf("ClaimBatch answered %d results for %d keys", len(got), len(keys))
+		}
+		t.logDedupeError(err)
+		first := make([]bool, len(keys))
+		for k := range keys {
+			first[k] = true
+			t.ledger.recordErr(StageDedupeError, &as[k/n], err)
+		}
+		return first
+	}
+	first := make([]bool, len(keys))
+	for k, key := range keys {
+		f, err := t.deduper.Claim(ctx, key, t.window)
+		if err != nil {
+			t.logDedupeError(err)
+			t.ledger.recordErr(StageDedupeError, &as[k/n], err)
+			f = true
+		}
+		first[k] = f
+	}
+	return first
 }
 
 // Experiments returns the experiments given to [WithExperiments], in
@@ -91,6 +132,11 @@ func (t *Tracker) Experiments() []Experiment {
 // delivered, has failed for good, or ctx ends. It reports exposures that
 // failed for good during the flush with an error wrapping [ErrUndelivered].
 func (t *Tracker) Flush(ctx context.Context) error {
+	if t.claims != nil {
+		if err := t.claims.flush(ctx); err != nil {
+			return err
+		}
+	}
 	type result struct {
 		failed int
 		err    error
@@ -121,25 +167,65 @@ func (t *Tracker) Flush(ctx context.Context) error {
 // Close stops accepting exposures, delivers everything queued, and waits
 // for retries in flight until ctx ends. Then it aborts them and returns an
 // error wrapping [ErrUndelivered] that says how many exposures were not
-// delivered. Close never leaves a goroutine behind; a second call returns
-// the first one's result. Observers see StageClosed last.
+// delivered. It returns by ctx's end.
+//
+// Close may be called again, and concurrently: each call waits for the
+// same shutdown until its own ctx ends, and once the shutdown is over every
+// call returns the same result. Observers see StageClosed last.
+//
+// Close leaves no goroutine behind once the sinks' Sends have returned: a
+// Send is given a context that Close cancels when its ctx ends. A Send that
+// ignores its context keeps its goroutine until it returns; its exposures
+// are counted undelivered.
 func (t *Tracker) Close(ctx context.Context) error {
-	t.closeOnce.Do(func() {
-		t.closed.Store(true)
-		counts := make([]uint64, len(t.queues))
-		var wg sync.WaitGroup
-		for i, q := range t.queues {
-			wg.Go(func() { counts[i] = q.close(ctx) })
+	t.closeOnce.Do(t.beginClose)
+	select {
+	case <-t.shutdown:
+	case <-ctx.Done():
+		if t.claims != nil {
+			t.claims.giveUp()
 		}
-		wg.Wait()
-		var total uint64
-		for _, n := range counts {
-			total += n
+		for _, q := range t.queues {
+			q.beginClose()
+			q.giveUp()
 		}
-		if total > 0 {
-			t.closeErr = fmt.Errorf("%w: %d exposure(s) still pending when the context ended", ErrUndelivered, total)
+	}
+	t.closedOnce.Do(func() { t.ledger.record(StageClosed, nil) })
+	var undelivered uint64
+	if t.claims != nil {
+		undelivered += t.claims.undeliveredCount()
+	}
+	for i, q := range t.queues {
+		undelivered += q.ledger.counts[StageUndelivered].Load() - t.undeliveredBefore[i]
+	}
+	if undelivered > 0 {
+		return fmt.Errorf("%w: %d exposure(s) still pending when the context ended", ErrUndelivered, undelivered)
+	}
+	return nil
+}
+
+// beginClose closes the claim stage, then the queues, and watches their
+// shutdown.
+func (t *Tracker) beginClose() {
+	t.closed.Store(true)
+	t.undeliveredBefore = make([]uint64, len(t.queues))
+	for i, q := range t.queues {
+		t.undeliveredBefore[i] = q.ledger.counts[StageUndelivered].Load()
+	}
+	if t.claims != nil {
+		t.claims.close()
+	}
+	go func() {
+		if t.claims != nil {
+			<-t.claims.done // what it claims goes to the queues
 		}
-		t.ledger.record(StageClosed, nil)
-	})
-	return t.closeErr
+		for _, q := range t.queues {
+			q.beginClose()
+		}
+		for _, q := range t.queues {
+			<-q.done
+			q.finish()
+		}
+		close(t.shutdown)
+	}()
 }

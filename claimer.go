@@ -1,0 +1,211 @@
+package exposure
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// The claim stage. A Deduper other than the in-memory one does I/O (Redis:
+// a round trip). No request waits for it: commits hand their marked
+// assignments to this bounded stage and return; one goroutine claims them
+// in batches across requests (one round trip for many, when the Deduper is
+// a BatchDeduper), queues the new ones and releases the claims it could not
+// queue. When the stage is full, an assignment is dropped before any claim
+// is made, counted (StageDropped with no sink), and a later render sends it.
+//
+// Because no request waits, the Deduper may take its time to be right: a
+// slow answer delays exposures, it does not slow pages.
+const (
+	claimCapacity = 100_000 // assignments waiting for their claim
+	claimBatch    = 512     // assignments claimed in one round trip, at most
+)
+
+type claimer struct {
+	t *Tracker
+
+	mu        sync.Mutex
+	pending   []Assignment
+	closed    bool // no more submissions
+	abandoned bool // Close gave up: settle, do not queue
+	submitted uint64
+	processed uint64
+	waiters   []claimWaiter
+	wake      chan struct{} // capacity 1
+
+	ctx    context.Context // the claims' context; canceled when Close gives up
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	undelivered uint64 // under mu: assignments settled undelivered when Close gave up
+}
+
+type claimWaiter struct {
+	mark uint64
+	done chan struct{}
+}
+
+func newClaimer(t *Tracker) *claimer {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &claimer{t: t, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// submit hands as to the stage without waiting.
+func (c *claimer) submit(as []Assignment) {
+	c.mu.Lock()
+	room := claimCapacity - len(c.pending)
+	if c.closed {
+		room = 0
+	}
+	take := min(room, len(as))
+	c.pending = append(c.pending, as[:take]...)
+	c.submitted += uint64(take)
+	c.mu.Unlock()
+	for i := take; i < len(as); i++ {
+		c.t.ledger.recordFlag(StageDropped, as[i].FlagKey, errClaimStageFull)
+	}
+	if take > 0 {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+var errClaimStageFull = fmt.Errorf("exposure: the claim stage is full (%d exposures wait for the deduper)", claimCapacity)
+
+func (c *claimer) run() {
+	defer close(c.done)
+	for {
+		c.mu.Lock()
+		if len(c.pending) == 0 || c.abandoned {
+			if c.closed || c.abandoned {
+				c.mu.Unlock()
+				return
+			}
+			c.mu.Unlock()
+			<-c.wake
+			continue
+		}
+		n := min(len(c.pending), claimBatch)
+		batch := make([]Assignment, n)
+		copy(batch, c.pending)
+		c.pending = append(c.pending[:0], c.pending[n:]...)
+		c.mu.Unlock()
+
+		c.process(batch)
+
+		c.mu.Lock()
+		c.processed += uint64(n)
+		c.answer()
+		c.mu.Unlock()
+	}
+}
+
+// process claims batch for every sink in one call when it can, and queues.
+func (c *claimer) process(batch []Assignment) {
+	t := c.t
+	n := len(t.queues)
+	keys := make([]string, 0, len(batch)*n)
+	for i := range batch {
+		key := dedupeKey(&batch[i])
+		for j := range n {
+			keys = append(keys, sinkKey(key, j))
+		}
+	}
+	first := t.claim(c.ctx, batch, keys)
+	c.mu.Lock()
+	abandoned := c.abandoned
+	if abandoned {
+		c.undelivered += uint64(len(batch))
+	}
+	c.mu.Unlock()
+	if abandoned {
+		// Close gave up while these were being claimed: they are reported
+		// undelivered; their claims are released so that a later render
+		// (after a restart) sends them.
+		t.ledger.counts[StageUndelivered].Add(uint64(len(batch)))
+		for k, f := range first {
+			if f {
+				_ = t.deduper.Release(context.WithoutCancel(c.ctx), keys[k])
+			}
+		}
+		return
+	}
+	t.commitClaimed(c.ctx, batch, keys, first)
+}
+
+// answer wakes, under mu, the flushes whose assignments are all processed.
+func (c *claimer) answer() {
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if c.processed >= w.mark || c.abandoned {
+			close(w.done)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	c.waiters = kept
+}
+
+// flush waits until every assignment submitted before it was claimed and
+// queued, or ctx ends.
+func (c *claimer) flush(ctx context.Context) error {
+	c.mu.Lock()
+	if c.processed >= c.submitted {
+		c.mu.Unlock()
+		return nil
+	}
+	w := claimWaiter{mark: c.submitted, done: make(chan struct{})}
+	c.waiters = append(c.waiters, w)
+	c.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close takes no more submissions; run ends once the pending ones are
+// claimed and queued.
+func (c *claimer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// giveUp settles as undelivered what waits for its claim, and cancels the
+// claims in flight: Close's context has ended.
+func (c *claimer) giveUp() {
+	c.mu.Lock()
+	if c.abandoned {
+		c.mu.Unlock()
+		return
+	}
+	c.abandoned, c.closed = true, true
+	left := len(c.pending)
+	c.undelivered += uint64(left)
+	c.pending = nil
+	c.answer()
+	c.mu.Unlock()
+	c.t.ledger.counts[StageUndelivered].Add(uint64(left))
+	c.cancel()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// undeliveredCount is how many assignments the stage settled undelivered.
+func (c *claimer) undeliveredCount() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.undelivered
+}
