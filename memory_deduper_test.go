@@ -24,7 +24,6 @@ func TestMemoryDeduperIsBounded(t *testing.T) {
 	assert.False(t, first)
 }
 
-
 // A deduper holds exactly its capacity, small ones included, and forgets
 // none of the keys it holds.
 func TestMemoryDeduperHonoursItsCapacity(t *testing.T) {
