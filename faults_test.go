@@ -18,6 +18,7 @@ import (
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/exposuretest"
+	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -384,4 +385,35 @@ func TestMarkAfterDiscardIsIgnored(t *testing.T) {
 	scope.Discard()
 	assert.NoError(t, exposure.MarkRendered(ctx, flagKey))
 	assert.Zero(t, e.tracker.Stats().Counts[exposure.StageUnassignedMark])
+}
+
+// An id over Mixpanel's 255-byte limit (a forged cookie of a megabyte) is
+// refused at assignment: counted, logged once, never queued.
+func TestOverlongIDsAreRefusedAtAssignment(t *testing.T) {
+	logs := &lockedbuf.Buffer{}
+	events := &eventLog{}
+	e := newEnv(t, exposure.WithLogger(newTextLogger(logs)), exposure.WithObserver(events))
+	long := strings.Repeat("x", 900_000)
+	for _, attrs := range []map[string]any{
+		{exposure.AttributeUserID: long},
+		{exposure.AttributeDeviceID: long},
+		nil, // the targeting key itself
+	} {
+		ctx, scope := e.tracker.Scope(t.Context())
+		_, err := e.client.StringValue(ctx, flagKey, "classic", openfeature.NewEvaluationContext(long, attrs))
+		require.NoError(t, err)
+		assert.ErrorIs(t, exposure.MarkRendered(ctx, flagKey), exposure.ErrNotAssigned)
+		require.NoError(t, scope.Commit(ctx))
+	}
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(3), st.Counts[exposure.StageSkipped])
+	assert.Zero(t, st.Counts[exposure.StageAssigned])
+	for _, ev := range events.of(exposure.StageSkipped) {
+		assert.ErrorContains(t, ev.Err, "over 255")
+	}
+	assert.Equal(t, 1, countLines(logs.String(), "over Mixpanel's limit"))
+	assert.Less(t, len(logs.String()), 2000, "the log does not quote the id")
+
+	a := exposure.Assignment{FlagKey: flagKey, Experiment: "Checkout Redesign", Variant: "b", Identity: exposure.Identity{DistinctID: long}}
+	assert.ErrorContains(t, e.tracker.Confirm(t.Context(), a), "over 255")
 }

@@ -38,7 +38,8 @@ func (s *Scope) HandOff(flagKey string) (Assignment, error) {
 // such as one taken out of a Scope with [Scope.HandOff]: through the same
 // dedupe and queues as a rendered mark, so a confirmation repeated (a
 // reload, a replay) is a duplicate, not a second exposure. The assignment
-// needs its flag key, experiment, variant and distinct id.
+// needs its flag key, experiment, variant and distinct id, and none of its
+// fields may be over 255 bytes (Mixpanel's limit).
 //
 // It waits on the Deduper as a Scope's commit does, never on a sink. It
 // returns [ErrClosed] after Close, and an error for an incomplete
@@ -55,6 +56,9 @@ func (t *Tracker) Confirm(ctx context.Context, a Assignment) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("exposure: Confirm: the assignment has no %v", missing)
+	}
+	if err := a.checkBounds(); err != nil {
+		return fmt.Errorf("exposure: Confirm: %w", err)
 	}
 	if t.closed.Load() {
 		return ErrClosed

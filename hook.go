@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/open-feature/go-sdk/openfeature"
 )
@@ -76,6 +77,13 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 	a.ProviderVariant = d.Variant
 	if a.Variant == "" {
 		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), errNoVariant)
+		return nil
+	}
+	if err := a.checkBounds(); err != nil {
+		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), err)
+		if t.boundsLog.allow(time.Minute) {
+			t.log.Warn("exposure: assignment refused: a field is over Mixpanel's limit", "flag", truncate(hc.FlagKey(), 64), "err", err)
+		}
 		return nil
 	}
 	s.assign(&a, evaluationOf(hc))

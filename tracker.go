@@ -32,6 +32,7 @@ type Tracker struct {
 	unscopedOnce sync.Once
 	dedupeLog    rateLimitedLog
 	misuseLog    rateLimitedLog
+	boundsLog    rateLimitedLog
 	closeOnce    sync.Once
 	closedOnce   sync.Once
 	shutdown     chan struct{} // closed when every queue has ended
