@@ -34,12 +34,14 @@ func destinations(logger *slog.Logger) ([]exposure.Option, func(), error) {
 		if endpoint != "" && !strings.Contains(endpoint, "://") {
 			endpoint = "https://" + endpoint // a bare host, such as api-eu.mixpanel.com
 		}
-		sink, err := mixpanel.NewSink(mixpanel.Config{
-			Token:    token,
-			Region:   mixpanel.Region(os.Getenv("MIXPANEL_REGION")),
-			Endpoint: endpoint,
-			Logger:   logger,
-		})
+		mopts := []mixpanel.Option{mixpanel.WithLogger(logger)}
+		if r := os.Getenv("MIXPANEL_REGION"); r != "" {
+			mopts = append(mopts, mixpanel.WithRegion(mixpanel.Region(r)))
+		}
+		if endpoint != "" {
+			mopts = append(mopts, mixpanel.WithEndpoint(endpoint))
+		}
+		sink, err := mixpanel.NewSink(token, mopts...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("MIXPANEL_TOKEN is set, but: %w", err)
 		}
@@ -56,10 +58,15 @@ func destinations(logger *slog.Logger) ([]exposure.Option, func(), error) {
 		ropt.ContextTimeoutEnabled = true // calls end at the Deduper's timeout
 		rdb := redis.NewClient(ropt)
 		closers = append(closers, func() { _ = rdb.Close() })
-		opts = append(opts, exposure.WithDeduper(redisdedupe.New(rdb,
+		d, err := redisdedupe.NewDeduper(rdb,
 			redisdedupe.WithKeyPrefix("checkout-demo:exposure:"),
 			redisdedupe.WithLogger(logger),
-		)))
+		)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		opts = append(opts, exposure.WithDeduper(d))
 		logger.Info("sharing the dedupe window through Redis", "addr", ropt.Addr)
 	}
 	return opts, closeAll, nil

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,8 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/audit"
+	"github.com/exposurekit/exposure/beacon"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
@@ -58,35 +61,13 @@ func run(addr string) error {
 		return err
 	}
 	defer closeExtras()
-
-	tracker, err := exposure.New(append(opts,
-		exposure.WithExperiments(checkoutExperiment, accessoriesExperiment),
-		exposure.WithBeaconKeys(beaconKey(logger)),
-		exposure.WithSink(exposure.NewWriterSink(os.Stdout), exposure.WithFlushInterval(200*time.Millisecond)),
-		exposure.WithLogger(logger),
-	)...)
+	mux, tracker, err := newDemo(logger, os.Stdout, opts...)
 	if err != nil {
 		return err
 	}
-	if err := openfeature.SetProviderAndWait(newFlagProvider()); err != nil {
-		return err
-	}
-	openfeature.AddHooks(tracker.Hook())
 	defer openfeature.Shutdown()
-
-	shop, err := newShop(openfeature.NewDefaultClient())
-	if err != nil {
-		return err
-	}
-	// The beacon's script and confirmations, and the audit view (live
-	// exposures, subject counts, the sample-ratio check; behind your own
-	// authentication in a real app, ids masked unless
-	// exposure.WithDebugShowIDs(true)) sit outside the middleware.
-	mux := http.NewServeMux()
-	mux.Handle("/exposure/beacon", tracker.BeaconHandler())
-	mux.Handle("/debug/exposures", tracker.DebugHandler())
-	mux.Handle("/", tracker.Middleware(shop.routes()))
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -110,12 +91,59 @@ func run(addr string) error {
 	return tracker.Close(shutdownCtx)
 }
 
+// newDemo wires the shop: the Tracker printing exposures to out as JSON
+// lines (plus the destinations in opts), the audit view, the browser
+// confirmation, the flags, and the pages behind the Tracker's middleware.
+func newDemo(logger *slog.Logger, out io.Writer, opts ...exposure.Option) (http.Handler, *exposure.Tracker, error) {
+	lines, err := exposure.NewWriterSink(out)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The audit view (live exposures, subject counts, the sample-ratio
+	// check) observes the pipeline; ids are masked unless
+	// audit.WithShowIDs(true).
+	auditor, err := audit.NewAuditor()
+	if err != nil {
+		return nil, nil, err
+	}
+	tracker, err := exposure.NewTracker(append(opts,
+		exposure.WithExperiments(checkoutExperiment, accessoriesExperiment),
+		exposure.WithSink(lines, exposure.WithFlushInterval(200*time.Millisecond)),
+		exposure.WithObserver(auditor),
+		exposure.WithLogger(logger),
+	)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Browser confirmation of the accessories panel, drawn far below the
+	// fold: the Confirmer serves its script and receives confirmations.
+	confirmer, err := beacon.NewConfirmer(tracker, beacon.WithKeys(beaconKey(logger)), beacon.WithLogger(logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := openfeature.SetProviderAndWait(newFlagProvider()); err != nil {
+		return nil, nil, err
+	}
+	openfeature.AddHooks(tracker.Hook())
+	shop, err := newShop(openfeature.NewDefaultClient(), confirmer.TemplateFuncs())
+	if err != nil {
+		return nil, nil, err
+	}
+	// The beacon's script and confirmations, and the audit view (behind
+	// your own authentication in a real app) sit outside the middleware.
+	mux := http.NewServeMux()
+	mux.Handle("/exposure/beacon", confirmer)
+	mux.Handle("/debug/exposures", auditor.Handler(tracker))
+	mux.Handle("/", tracker.Middleware(shop.routes()))
+	return mux, tracker, nil
+}
+
 // beaconKey is EXPOSURE_BEACON_KEY, or a random key for this run: tokens
 // in pages rendered before a restart are then refused, which a demo can
 // live with. In production, share one secret key between instances.
 func beaconKey(logger *slog.Logger) []byte {
 	if k := os.Getenv("EXPOSURE_BEACON_KEY"); k != "" {
-		return []byte(k) // New refuses it if shorter than 32 bytes
+		return []byte(k) // NewConfirmer refuses it if shorter than 32 bytes
 	}
 	logger.Info("EXPOSURE_BEACON_KEY not set: signing browser confirmations with a random key for this run")
 	return []byte(rand.Text() + rand.Text()) // 2 x 26 base32 characters: 260 random bits

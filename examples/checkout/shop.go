@@ -22,8 +22,10 @@ type shop struct {
 	pages *template.Template
 }
 
-func newShop(flags *openfeature.Client) (*shop, error) {
-	pages, err := template.New("").Funcs(exposure.TemplateFuncs()).ParseFS(templateFS, "templates/*.html")
+// newShop parses the pages with the template functions of exposure
+// ("exposed") and of the beacon's Confirmer ("exposureBeacon").
+func newShop(flags *openfeature.Client, beaconFuncs template.FuncMap) (*shop, error) {
+	pages, err := template.New("").Funcs(exposure.TemplateFuncs()).Funcs(beaconFuncs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}

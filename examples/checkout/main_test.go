@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/exposurekit/exposure/internal/lockedbuf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The demo as a visitor sees it: the home page assigns and prints nothing,
+// the checkout prints one exposure, a refresh nothing new; the audit view
+// and the beacon script are served.
+func TestDemo(t *testing.T) {
+	out := &lockedbuf.Buffer{}
+	mux, tracker, err := newDemo(slog.New(slog.DiscardHandler), out)
+	require.NoError(t, err)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	resp, err := client.PostForm(srv.URL+"/user", url.Values{"user": {"alice"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	get("/")
+	require.NoError(t, tracker.Flush(t.Context()))
+	assert.Empty(t, out.String(), "the home page assigns; nothing is sent")
+
+	page := get("/checkout")
+	assert.Contains(t, page, `data-exposure="`, "the accessories panel carries a beacon token")
+	get("/checkout")
+	require.NoError(t, tracker.Flush(t.Context()))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 1, "one exposure for two checkouts: %q", out.String())
+	assert.Contains(t, lines[0], `"Experiment name":"Checkout Redesign"`)
+
+	var report map[string]any
+	require.NoError(t, json.Unmarshal([]byte(get("/debug/exposures?format=json")), &report))
+	assert.Contains(t, report, "experiments")
+	assert.Contains(t, get("/exposure/beacon"), "IntersectionObserver")
+	require.NoError(t, tracker.Close(t.Context()))
+}
