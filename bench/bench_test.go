@@ -97,7 +97,10 @@ func BenchmarkPipelines(b *testing.B) {
 }
 
 // BenchmarkDedupeMemory fills a deduper with N distinct keys (1,000,000 by
-// default) and reports the heap it holds per key. Keys are 32 hexadecimal
+// default) and reports the heap it holds per key, measured as the live heap
+// after the fill minus the live heap before it. Exposure's deduper is given
+// room for twice N keys, so that none is evicted, and is checked after the
+// measurement to still hold every one. Keys are 32 hexadecimal
 // characters, the form exposure's Tracker claims with; each claim builds
 // its key anew, as a caller would, so a cache that keeps its keys pays for
 // them. The LRU is golang-lru/v2 with N entries and the smallest value
@@ -112,13 +115,14 @@ func BenchmarkDedupeMemory(b *testing.B) {
 		fill func() (held int, keep any)
 	}{
 		{"exposure", func() (int, any) {
-			d := exposure.NewMemoryDeduper(n)
+			d, err := exposure.NewMemoryDeduper(2 * n)
+			require.NoError(b, err)
 			for i := range n {
 				if first, err := d.Claim(ctx, key(i), time.Hour); err != nil || !first {
 					b.Fatalf("claim %d: first=%v err=%v", i, first, err)
 				}
 			}
-			return d.Len(), d
+			return n, d
 		}},
 		{"lru-struct", func() (int, any) {
 			c, err := lru.New[string, struct{}](n)
@@ -152,10 +156,27 @@ func BenchmarkDedupeMemory(b *testing.B) {
 				runtime.ReadMemStats(&after)
 				runtime.KeepAlive(keep)
 				perKey = float64(after.HeapAlloc-before.HeapAlloc) / float64(held)
+				if d, ok := keep.(exposure.Deduper); ok {
+					b.StopTimer()
+					requireHoldsAll(b, d, n, key)
+					b.StartTimer()
+				}
 			}
 			b.ReportMetric(perKey, "B/key")
 			b.ReportMetric(float64(held), "keys")
 		})
+	}
+}
+
+// requireHoldsAll fails b unless d still holds the keys 0 to n-1: a
+// claim of each is refused. It reads what the heap measurement divides by,
+// since a Deduper does not say how many keys it holds.
+func requireHoldsAll(b *testing.B, d exposure.Deduper, n int, key func(int) string) {
+	b.Helper()
+	for i := range n {
+		if first, err := d.Claim(context.Background(), key(i), time.Hour); err != nil || first {
+			b.Fatalf("key %d was evicted (first=%v, err=%v): B/key would be wrong", i, first, err)
+		}
 	}
 }
 
@@ -168,7 +189,7 @@ func BenchmarkDedupeMemory(b *testing.B) {
 // (none-ns/op, noop-ns/op, exposure-ns/op), its allocations, and the hooks'
 // overhead over no hook in percent.
 func BenchmarkHook(b *testing.B) {
-	tr, err := exposure.New(exposure.WithExperiments(checkout), exposure.WithLogger(quietLogger),
+	tr, err := exposure.NewTracker(exposure.WithExperiments(checkout), exposure.WithLogger(quietLogger),
 		exposure.WithSink(discardSink{}))
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = tr.Close(context.Background()) })

@@ -81,11 +81,15 @@ const (
 	ldContextKeysFlush    = 5 * time.Minute
 )
 
+// exposureQueueSize is the queue of exposure's sink: its default, set
+// explicitly so that the harness's window below follows it.
+const exposureQueueSize = 100_000
+
 var pipelines = []pipelineSpec{
-	{name: "exposure", new: func() pipeline { return &exposurePipeline{} }, window: exposure.DefaultQueueSize / 2},
-	{name: "exposure+openfeature", new: func() pipeline { return &exposurePipeline{evaluate: true} }, window: exposure.DefaultQueueSize / 2},
-	{name: "posthog", new: func() pipeline { return &posthogPipeline{} }, window: exposure.DefaultQueueSize / 2},
-	{name: "segment", new: func() pipeline { return &segmentPipeline{} }, window: exposure.DefaultQueueSize / 2},
+	{name: "exposure", new: func() pipeline { return &exposurePipeline{} }, window: exposureQueueSize / 2},
+	{name: "exposure+openfeature", new: func() pipeline { return &exposurePipeline{evaluate: true} }, window: exposureQueueSize / 2},
+	{name: "posthog", new: func() pipeline { return &posthogPipeline{} }, window: exposureQueueSize / 2},
+	{name: "segment", new: func() pipeline { return &segmentPipeline{} }, window: exposureQueueSize / 2},
 	// Each event adds an index event too (every subject is new), so the
 	// outbox holds twice the events in flight: half the capacity keeps it
 	// from overflowing. LaunchDarkly flushes on a 5 s timer only, so the
@@ -112,11 +116,12 @@ type exposurePipeline struct {
 var domainSeq atomic.Int64
 
 func (p *exposurePipeline) Start(endpoint string) error {
-	sink, err := mixpanel.NewSink(mixpanel.Config{Token: "bench-token", Endpoint: endpoint, Logger: quietLogger})
+	sink, err := mixpanel.NewSink("bench-token", mixpanel.WithEndpoint(endpoint), mixpanel.WithLogger(quietLogger))
 	if err != nil {
 		return err
 	}
-	p.tracker, err = exposure.New(exposure.WithExperiments(checkout), exposure.WithSink(sink), exposure.WithLogger(quietLogger))
+	p.tracker, err = exposure.NewTracker(exposure.WithExperiments(checkout),
+		exposure.WithSink(sink, exposure.WithQueueSize(exposureQueueSize)), exposure.WithLogger(quietLogger))
 	if err != nil {
 		return err
 	}
@@ -170,7 +175,8 @@ func (p *exposurePipeline) Drain(ctx context.Context, n int64, _ func() int64) e
 		return err
 	}
 	st := p.tracker.Stats()
-	if s := st.Sinks[0]; s.Dropped > 0 || s.Failed > 0 || s.Delivered != uint64(n) || st.Duplicates > 0 {
+	if s := st.Sinks[0].Counts; s[exposure.StageDropped] > 0 || s[exposure.StageFailed] > 0 ||
+		s[exposure.StageDelivered] != uint64(n) || st.Counts[exposure.StageDuplicate] > 0 {
 		return fmt.Errorf("tracker did not deliver every exposure: %+v", st)
 	}
 	return nil

@@ -19,10 +19,12 @@ type Recorder struct {
 	changed   chan struct{} // closed and replaced on every Send
 }
 
+var _ exposure.NamedSink = (*Recorder)(nil)
+
 // NewRecorder returns an empty Recorder.
 func NewRecorder() *Recorder { return &Recorder{changed: make(chan struct{})} }
 
-// Name identifies the sink in exposure.Stats.
+// Name is "recorder", the sink's name in exposure.Stats and exposure.Event.
 func (r *Recorder) Name() string { return "recorder" }
 
 // Send records the batch. It never fails.

@@ -3,14 +3,13 @@
 //
 // Wire it into a Tracker as a sink:
 //
-//	sink, err := mixpanel.NewSink(mixpanel.Config{
-//		Token:  os.Getenv("MIXPANEL_TOKEN"),
-//		Region: mixpanel.EU, // or US (default), IN; Endpoint overrides it
-//	})
+//	sink, err := mixpanel.NewSink(os.Getenv("MIXPANEL_TOKEN"),
+//		mixpanel.WithRegion(mixpanel.EU), // or US (default), IN; WithEndpoint overrides it
+//	)
 //	if err != nil {
-//		return err // names the misconfigured field, never a secret
+//		return err // names the misconfigured option, never a secret
 //	}
-//	tracker, err := exposure.New(exposure.WithSink(sink), ...)
+//	tracker, err := exposure.NewTracker(exposure.WithSink(sink), ...)
 //	defer tracker.Close(ctx) // drains the queue, retrying until ctx ends
 //
 // Each exposure becomes one event:
@@ -24,7 +23,7 @@
 //	  "$device_id":"...", "$user_id":"...", // only when known
 //	  "token":"<project token>",
 //	  "mp_lib":"exposure-go", "$lib_version":"v1.2.3",
-//	  ...Config.Properties}}
+//	  ...WithProperties}}
 //
 // mp_lib and $lib_version are the properties Mixpanel's own SDKs use to
 // name the library that sent an event. Strings are cut to 255 bytes on a
@@ -33,21 +32,30 @@
 //
 // By default the sink posts gzip-compressed JSON arrays to
 // /import?strict=1, authenticated with the project token as the basic-auth
-// user, or with a service account (ServiceAccountUser, ServiceAccountSecret
-// and ProjectID). Config.Track posts to /track instead.
+// user, or with a service account ([WithServiceAccount]). [WithTrack]
+// posts to /track instead.
 //
-// One Send is one delivery attempt; the Tracker's delivery loop queues,
-// batches and retries. Send splits a batch into requests of at most 2000
-// events and 2 MiB of uncompressed JSON, halves a request Mixpanel answers
-// with 413, reports the events a 400 refused one by one (never retried),
-// marks 429, 5xx, timeouts and connection errors retryable (honouring
-// Retry-After) and treats 401 and 403 as configuration errors, logged at
-// most once a minute. Retries resend identical events (same time, same
-// $insert_id), which Mixpanel deduplicates.
+// # Retries
 //
-// The sink's retry policy (see [Sink.RetryPolicy]) follows Mixpanel's
-// advice: backoff from 2 s doubling to 60 s with jitter, for at most an
-// hour (Config.MaxRetryAge).
+// One Send is one delivery attempt; the Tracker's delivery queues, batches
+// and retries. Send splits a batch into requests of at most 2000 events and
+// 2 MiB of uncompressed JSON, halves a request Mixpanel answers with 413,
+// reports the events a 400 refused one by one (never retried), marks 429,
+// 5xx, timeouts and connection errors retryable with exposure.Retryable
+// (honouring Retry-After) and treats 401 and 403 as configuration errors,
+// logged at most once a minute. Retries resend identical events (same
+// time, same $insert_id), which Mixpanel deduplicates.
+//
+// The sink has no retry schedule of its own: it is set where every sink's
+// is, with exposure.WithRetryPolicy given to exposure.WithSink. The
+// pipeline's default, backoff from 2 s doubling to 60 s with jitter for at
+// most an hour, is the schedule Mixpanel recommends for its ingestion API,
+// so most apps need not set one:
+//
+//	exposure.WithSink(sink) // 2s..60s, for 1h
+//	exposure.WithSink(sink, exposure.WithRetryPolicy(exposure.RetryPolicy{
+//		MinBackoff: 5 * time.Second, MaxBackoff: 5 * time.Minute, MaxAge: 6 * time.Hour,
+//	}))
 //
 // Package mixpaneltest is a fake of the ingestion API for tests.
 package mixpanel

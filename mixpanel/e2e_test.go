@@ -55,22 +55,19 @@ type harness struct {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// fastRetries retries in milliseconds rather than Mixpanel's seconds.
+var fastRetries = exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxAge: time.Hour})
+
 // newHarness wires client -> Tracker -> mixpanel.Sink -> fake, with short
-// backoffs so retries take milliseconds.
-func newHarness(t testing.TB, client *openfeature.Client, srv *mixpaneltest.Server, cfg mixpanel.Config, opts ...exposure.SinkOption) *harness {
+// backoffs so retries take milliseconds. sinkOpts configure the sink,
+// deliveryOpts its delivery (after fastRetries, so they may replace it).
+func newHarness(t testing.TB, client *openfeature.Client, srv *mixpaneltest.Server, sinkOpts []mixpanel.Option, deliveryOpts ...exposure.SinkOption) *harness {
 	t.Helper()
-	if cfg.Token == "" {
-		cfg = srv.SinkConfig()
-	}
-	if cfg.MinBackoff == 0 {
-		cfg.MinBackoff, cfg.MaxBackoff = time.Millisecond, 20*time.Millisecond
-	}
-	cfg.Logger = quiet
-	sink, err := mixpanel.NewSink(cfg)
+	sink, err := mixpanel.NewSink(srv.Token(), append([]mixpanel.Option{mixpanel.WithEndpoint(srv.URL), mixpanel.WithLogger(quiet)}, sinkOpts...)...)
 	require.NoError(t, err)
-	tr, err := exposure.New(
+	tr, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: flagKey, Name: "Checkout Redesign"}),
-		exposure.WithSink(sink, opts...),
+		exposure.WithSink(sink, append([]exposure.SinkOption{fastRetries}, deliveryOpts...)...),
 		exposure.WithLogger(quiet),
 	)
 	require.NoError(t, err)
@@ -102,8 +99,7 @@ func (h *harness) exposeN(t testing.TB, prefix string, n int) {
 
 func TestEndToEndFlakyMixpanelLosesNothing(t *testing.T) {
 	const n = 100_000
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true, Seed: 42})
-	defer srv.Close()
+	srv := mixpaneltest.Start(t, mixpaneltest.WithoutBodies(), mixpaneltest.WithSeed(42))
 	// 30% of requests fail: rate limits, server errors, answers slower than
 	// the client waits (processed anyway), and connections dropped before
 	// or after the events were stored. Slow answers cost the client its
@@ -117,11 +113,10 @@ func TestEndToEndFlakyMixpanelLosesNothing(t *testing.T) {
 		mixpaneltest.Fault{DropAfterStore: true}, mixpaneltest.Fault{DropAfterStore: true},
 		mixpaneltest.Fault{Delay: 700 * time.Millisecond},
 	)
-	cfg := srv.SinkConfig()
 	// Long enough for a request under -race on a loaded machine, shorter
 	// than the slow answers.
-	cfg.RequestTimeout = 500 * time.Millisecond
-	h := newHarness(t, newFlagClient(t), srv, cfg, exposure.WithQueueSize(n), exposure.WithBatchSize(500))
+	timeout := mixpanel.WithRequestTimeout(500 * time.Millisecond)
+	h := newHarness(t, newFlagClient(t), srv, []mixpanel.Option{timeout}, exposure.WithQueueSize(n), exposure.WithBatchSize(500))
 	start := time.Now()
 	h.exposeN(t, "user", n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -138,12 +133,14 @@ func TestEndToEndFlakyMixpanelLosesNothing(t *testing.T) {
 	}
 	assert.Len(t, distinct, n, "no duplicate after Mixpanel's dedupe")
 
-	st := h.tr.Stats().Sinks[0]
-	assert.Equal(t, uint64(n), st.Enqueued)
-	assert.Equal(t, uint64(n), st.Delivered)
-	assert.Zero(t, st.Failed)
-	assert.Zero(t, st.Dropped)
-	assert.Positive(t, st.Retried)
+	stats := h.tr.Stats()
+	assert.Equal(t, uint64(n), stats.Counts[exposure.StageCommitted])
+	st := stats.Sinks[0].Counts
+	assert.Equal(t, uint64(n), st[exposure.StageQueued])
+	assert.Equal(t, uint64(n), st[exposure.StageDelivered])
+	assert.Zero(t, st[exposure.StageFailed])
+	assert.Zero(t, st[exposure.StageDropped])
+	assert.Positive(t, st[exposure.StageRetried])
 
 	faults := map[string]int{}
 	for _, r := range srv.Requests() {
@@ -160,9 +157,8 @@ func TestEndToEndFlakyMixpanelLosesNothing(t *testing.T) {
 
 func TestEndToEndOutageThenRecovery(t *testing.T) {
 	const capacity = 3000
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
-	defer srv.Close()
-	h := newHarness(t, newFlagClient(t), srv, mixpanel.Config{},
+	srv := mixpaneltest.Start(t, mixpaneltest.WithoutBodies())
+	h := newHarness(t, newFlagClient(t), srv, nil,
 		exposure.WithQueueSize(capacity), exposure.WithBatchSize(250), exposure.WithFlushInterval(5*time.Millisecond))
 	srv.SetFaultRate(1, mixpaneltest.Fault{Status: 503}, mixpaneltest.Fault{Drop: true})
 
@@ -179,12 +175,14 @@ func TestEndToEndOutageThenRecovery(t *testing.T) {
 	require.NoError(t, h.tr.Flush(ctx))
 	require.NoError(t, h.tr.Close(ctx))
 
-	st := h.tr.Stats().Sinks[0]
-	assert.Equal(t, uint64(capacity+500), st.Enqueued+st.Dropped)
-	assert.GreaterOrEqual(t, st.Enqueued, uint64(capacity), "the whole capacity was accepted")
-	assert.Equal(t, int(st.Enqueued), srv.Len(), "nothing accepted was lost")
-	assert.Equal(t, st.Enqueued, st.Delivered)
-	assert.Zero(t, st.Failed)
+	stats := h.tr.Stats()
+	st := stats.Sinks[0].Counts
+	assert.Equal(t, uint64(capacity+500), st[exposure.StageQueued]+st[exposure.StageDropped])
+	assert.Equal(t, st[exposure.StageQueued], stats.Counts[exposure.StageCommitted], "committed: queued to the one sink")
+	assert.GreaterOrEqual(t, st[exposure.StageQueued], uint64(capacity), "the whole capacity was accepted")
+	assert.Equal(t, int(st[exposure.StageQueued]), srv.Len(), "nothing accepted was lost")
+	assert.Equal(t, st[exposure.StageQueued], st[exposure.StageDelivered])
+	assert.Zero(t, st[exposure.StageFailed])
 	seen := map[string]bool{}
 	for _, e := range srv.Events() {
 		seen[e.DistinctID] = true
@@ -195,9 +193,8 @@ func TestEndToEndOutageThenRecovery(t *testing.T) {
 }
 
 func TestEndToEndPartialFailureIsNotRetried(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
-	defer srv.Close()
-	h := newHarness(t, newFlagClient(t), srv, mixpanel.Config{}, exposure.WithFlushInterval(time.Hour))
+	srv := mixpaneltest.Start(t)
+	h := newHarness(t, newFlagClient(t), srv, nil, exposure.WithFlushInterval(time.Hour))
 	users := []string{"u1", "anon", "u2", "u3", "null", "u4"} // Mixpanel refuses the placeholders
 	for _, u := range users {
 		require.NoError(t, h.expose(u))
@@ -206,9 +203,9 @@ func TestEndToEndPartialFailureIsNotRetried(t *testing.T) {
 	require.ErrorIs(t, err, exposure.ErrUndelivered)
 	assert.Contains(t, err.Error(), "2 exposure(s) failed for good")
 	st := h.tr.Stats().Sinks[0]
-	assert.Equal(t, uint64(4), st.Delivered)
-	assert.Equal(t, uint64(2), st.Failed)
-	assert.Zero(t, st.Retried, "a 400 is never retried")
+	assert.Equal(t, uint64(4), st.Counts[exposure.StageDelivered])
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageFailed])
+	assert.Zero(t, st.Counts[exposure.StageRetried], "a 400 is never retried")
 	assert.Contains(t, st.LastError, "distinct_id")
 	require.Len(t, srv.Requests(), 1)
 	assert.Equal(t, 400, srv.Requests()[0].Status)
@@ -223,8 +220,9 @@ func TestEndToEndPartialFailureIsNotRetried(t *testing.T) {
 func TestEndToEndCloseDuringOutage(t *testing.T) {
 	client := newFlagClient(t) // OpenFeature's own goroutines predate the check
 	ignore := goleak.IgnoreCurrent()
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
-	h := newHarness(t, client, srv, mixpanel.Config{}, exposure.WithBatchSize(100), exposure.WithFlushInterval(5*time.Millisecond))
+	srv, err := mixpaneltest.NewServer()
+	require.NoError(t, err)
+	h := newHarness(t, client, srv, nil, exposure.WithBatchSize(100), exposure.WithFlushInterval(5*time.Millisecond))
 	srv.SetFaultRate(1, mixpaneltest.Fault{Status: 503}, mixpaneltest.Fault{Delay: 50 * time.Millisecond, Status: 502})
 	h.exposeN(t, "closing", 1000)
 	require.Eventually(t, func() bool { return len(srv.Requests()) >= 3 }, 5*time.Second, 5*time.Millisecond)
@@ -232,7 +230,7 @@ func TestEndToEndCloseDuringOutage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := h.tr.Close(ctx)
+	err = h.tr.Close(ctx)
 	elapsed := time.Since(start)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, exposure.ErrUndelivered), "%v", err)
@@ -240,8 +238,8 @@ func TestEndToEndCloseDuringOutage(t *testing.T) {
 	assert.Less(t, elapsed, 3*time.Second, "Close returns once its context ends")
 	st := h.tr.Stats().Sinks[0]
 	assert.Equal(t, "mixpanel", st.Name)
-	assert.Equal(t, uint64(1000), st.Undelivered)
-	assert.Zero(t, st.Delivered)
+	assert.Equal(t, uint64(1000), st.Counts[exposure.StageUndelivered])
+	assert.Zero(t, st.Counts[exposure.StageDelivered])
 	assert.Zero(t, srv.Len())
 
 	srv.Close()
@@ -252,9 +250,8 @@ func TestEndToEndCloseDuringOutage(t *testing.T) {
 // evaluation, mark, commit, dedupe, queue, batching, the Mixpanel sink,
 // HTTP over loopback, the fake's parsing and validation), per second.
 func BenchmarkEndToEnd(b *testing.B) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
-	defer srv.Close()
-	h := newHarness(b, newFlagClient(b), srv, mixpanel.Config{}, exposure.WithQueueSize(max(b.N, 1000)))
+	srv := mixpaneltest.Start(b, mixpaneltest.WithoutBodies())
+	h := newHarness(b, newFlagClient(b), srv, nil, exposure.WithQueueSize(max(b.N, 1000)))
 	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -268,8 +265,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if st := h.tr.Stats().Sinks[0]; st.Delivered != uint64(b.N) {
-		b.Fatalf("delivered %d of %d", st.Delivered, b.N)
+	if d := h.tr.Stats().Sinks[0].Counts[exposure.StageDelivered]; d != uint64(b.N) {
+		b.Fatalf("delivered %d of %d", d, b.N)
 	}
 	_ = h.tr.Close(context.Background())
 }
@@ -278,7 +275,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 // path into an in-memory recording sink, without encoding or HTTP.
 func BenchmarkEndToEndRecorder(b *testing.B) {
 	rec := exposuretest.NewRecorder()
-	tr, err := exposure.New(
+	tr, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: flagKey, Name: "Checkout Redesign"}),
 		exposure.WithSink(rec, exposure.WithQueueSize(max(b.N, 1000))),
 		exposure.WithLogger(quiet),
@@ -309,9 +306,8 @@ func BenchmarkEndToEndRecorder(b *testing.B) {
 // BenchmarkSendToFake is the sink alone: full batches of 2000 exposures
 // over loopback into the fake, per event.
 func BenchmarkSendToFake(b *testing.B) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{DiscardBodies: true})
-	defer srv.Close()
-	s, err := mixpanel.NewSink(srv.SinkConfig())
+	srv := mixpaneltest.Start(b, mixpaneltest.WithoutBodies())
+	s, err := mixpanel.NewSink(srv.Token(), mixpanel.WithEndpoint(srv.URL))
 	require.NoError(b, err)
 	batch := exps(2000)
 	b.ReportAllocs()

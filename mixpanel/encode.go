@@ -33,7 +33,7 @@ const (
 const EventName = "$experiment_started"
 
 // Property names of the events the sink sends. Besides these, every event
-// carries the Config.Properties.
+// carries the properties of [WithProperties].
 const (
 	PropExperiment  = "Experiment name"
 	PropVariant     = "Variant name"
@@ -52,7 +52,7 @@ const (
 	estimatedEvSize = 320
 )
 
-// reservedProps may not be overridden by Config.Properties: they carry the
+// reservedProps may not be overridden by WithProperties: they carry the
 // exposure, its identity and the fields Mixpanel deduplicates on.
 var reservedProps = map[string]bool{
 	PropExperiment: true, PropVariant: true, PropDistinctID: true, PropDeviceID: true,
@@ -68,7 +68,7 @@ type encoder struct {
 
 func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
 	if len(extra) > maxExtraProps {
-		return nil, fmt.Errorf("Config.Properties has %d entries; Mixpanel accepts fewer than 255 properties per event and the sink uses %d, so at most %d", len(extra), builtinProps, maxExtraProps)
+		return nil, fmt.Errorf("WithProperties: %d properties are too many; Mixpanel accepts fewer than 255 properties per event and the sink uses %d, so at most %d", len(extra), builtinProps, maxExtraProps)
 	}
 	b := make([]byte, 0, 128)
 	b = append(b, `,"token":`...)
@@ -84,18 +84,18 @@ func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
 	for _, k := range keys {
 		switch {
 		case k == "":
-			return nil, fmt.Errorf("Config.Properties has an empty property name")
+			return nil, fmt.Errorf("WithProperties: a property has an empty name")
 		case len(k) > MaxStringBytes:
-			return nil, fmt.Errorf("Config.Properties name %.40q... is %d bytes, over Mixpanel's %d", k, len(k), MaxStringBytes)
+			return nil, fmt.Errorf("WithProperties: the name %.40q... is %d bytes, over Mixpanel's %d", k, len(k), MaxStringBytes)
 		case reservedProps[k]:
-			return nil, fmt.Errorf("Config.Properties may not set %q: the sink sets it", k)
+			return nil, fmt.Errorf("WithProperties may not set %q: the sink sets it", k)
 		}
 		b = append(b, ',')
 		b = appendString(b, k)
 		b = append(b, ':')
 		var err error
 		if b, err = appendScalar(b, extra[k]); err != nil {
-			return nil, fmt.Errorf("Config.Properties[%q]: %w", k, err)
+			return nil, fmt.Errorf("WithProperties[%q]: %w", k, err)
 		}
 	}
 	b = append(b, "}}"...)

@@ -39,75 +39,12 @@ var regionBase = map[Region]string{
 	IN: "https://api-in.mixpanel.com",
 }
 
-// Default retry schedule, as Mixpanel recommends for its ingestion API.
 const (
-	DefaultMinBackoff     = 2 * time.Second
-	DefaultMaxBackoff     = 60 * time.Second
-	DefaultMaxRetryAge    = time.Hour
-	DefaultRequestTimeout = 30 * time.Second
 	// authLogInterval is how often a rejected credential is logged.
 	authLogInterval = time.Minute
 	// maxResponseBytes bounds how much of a response the sink reads.
 	maxResponseBytes = 4 << 20
 )
-
-// Config configures a [Sink]. Only Token is required.
-type Config struct {
-	// Token is the project token (Project Settings > Access Keys). It is
-	// sent in every event and, without a service account, as the basic-auth
-	// user of /import. Required.
-	Token string
-
-	// ServiceAccountUser, ServiceAccountSecret and ProjectID authenticate
-	// /import with a service account instead of the token. Set all three
-	// or none.
-	ServiceAccountUser   string
-	ServiceAccountSecret string
-	ProjectID            string
-
-	// Region selects the API host: US (default), EU or IN. Case-insensitive.
-	Region Region
-	// Endpoint overrides Region with a base URL such as
-	// "https://api-eu.mixpanel.com", a proxy, or a mixpaneltest server. The
-	// sink appends /import or /track to its path.
-	Endpoint string
-
-	// Track sends to /track instead of /import. /track only authenticates
-	// with the token in each event, does not report failures per event and
-	// keeps only events of the last 5 days; prefer /import.
-	Track bool
-
-	// HTTPClient sends the requests. Default: a client of its own with
-	// keep-alive connections.
-	HTTPClient *http.Client
-	// RequestTimeout bounds one request (default 30s).
-	RequestTimeout time.Duration
-
-	// MaxRetryAge is how long delivery keeps retrying a batch that fails
-	// with 429, 5xx or network errors (default 1 hour). MinBackoff and
-	// MaxBackoff bound the exponential backoff between attempts (default 2s
-	// and 60s, as Mixpanel recommends); tests shorten them.
-	MaxRetryAge time.Duration
-	MinBackoff  time.Duration
-	MaxBackoff  time.Duration
-
-	// MaxRequestBytes caps the uncompressed body of one request: at most
-	// (and by default) MaxRequestBytes. The sink splits batches to stay
-	// under it.
-	MaxRequestBytes int
-
-	// DisableCompression sends plain JSON instead of gzip.
-	DisableCompression bool
-
-	// Properties are added to every event: strings, bools, numbers or nil.
-	// They may not override the sink's own properties, and an event may
-	// carry at most MaxProperties in all.
-	Properties map[string]any
-
-	// Logger receives rejected credentials (at most once a minute) and
-	// events Mixpanel refused. Default: slog.Default().
-	Logger *slog.Logger
-}
 
 // ErrUnauthorized is wrapped by the error of a send that Mixpanel refused
 // with 401 or 403: a configuration error (token, service account, project
@@ -143,14 +80,14 @@ func (e *RecordError) Error() string {
 }
 
 // ErrEventTooLarge is the failure of an exposure whose event alone exceeds
-// Config.MaxRequestBytes.
+// the cap of [WithMaxRequestBytes].
 var ErrEventTooLarge = errors.New("mixpanel: event larger than the request size limit")
 
 // Sink sends exposures to Mixpanel's ingestion API as $experiment_started
-// events. It implements exposure.RetryPolicySink; one Send is one attempt
-// (split into several requests when the batch exceeds Mixpanel's limits),
-// and the Tracker's delivery retries what it reports as retryable.
-// A Sink is safe for concurrent use.
+// events. One Send is one attempt (split into several requests when the
+// batch exceeds Mixpanel's limits); the Tracker's delivery retries what it
+// reports as retryable, on the schedule given to exposure.WithSink with
+// exposure.WithRetryPolicy. A Sink is safe for concurrent use.
 type Sink struct {
 	url        string
 	path       string
@@ -160,7 +97,6 @@ type Sink struct {
 	maxBytes   int
 	gzip       bool
 	enc        *encoder
-	policy     exposure.RetryPolicy
 	log        *slog.Logger
 	secrets    []string
 	userAgent  string
@@ -170,103 +106,56 @@ type Sink struct {
 	authQuiet  int // auth failures not logged since authLogged
 }
 
-var _ exposure.RetryPolicySink = (*Sink)(nil)
+var (
+	_ exposure.NamedSink             = (*Sink)(nil)
+	_ exposure.IdleConnectionsCloser = (*Sink)(nil)
+)
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: mixpanel: "+format, append([]any{exposure.ErrInvalidConfig}, args...)...)
-}
-
-// NewSink validates cfg and returns a Sink. Configuration errors wrap
-// exposure.ErrInvalidConfig and name the offending field; they never
-// contain a secret.
-func NewSink(cfg Config) (*Sink, error) {
-	if strings.TrimSpace(cfg.Token) == "" {
-		return nil, configErr("Config.Token is required (the project token, from Project Settings)")
+// NewSink returns a Sink sending to the Mixpanel project of token, the
+// project token (Project Settings > Access Keys). The token is sent in
+// every event and, without [WithServiceAccount], authenticates /import as
+// its basic-auth user.
+//
+// Configuration errors wrap exposure.ErrInvalidConfig and name the
+// offending option; they never contain a secret. NewSink reports all of
+// them at once, joined; a nil option is an error.
+func NewSink(token string, opts ...Option) (*Sink, error) {
+	var c config
+	var errs []error
+	if strings.TrimSpace(token) == "" {
+		errs = append(errs, configErr("NewSink: the project token is required (Project Settings > Access Keys)"))
 	}
-	sa := [3]string{cfg.ServiceAccountUser, cfg.ServiceAccountSecret, cfg.ProjectID}
-	names := [3]string{"ServiceAccountUser", "ServiceAccountSecret", "ProjectID"}
-	set := 0
-	for _, v := range sa {
-		if v != "" {
-			set++
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, configErr("NewSink: option %d is nil", i))
+			continue
+		}
+		if err := o(&c); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	if set > 0 && set < 3 {
-		var missing []string
-		for i, v := range sa {
-			if v == "" {
-				missing = append(missing, "Config."+names[i])
-			}
-		}
-		return nil, configErr("service-account auth needs ServiceAccountUser, ServiceAccountSecret and ProjectID; missing %s", strings.Join(missing, ", "))
+	serviceAccount := c.saUser != ""
+	if serviceAccount && c.track {
+		errs = append(errs, configErr("WithTrack cannot be combined with WithServiceAccount: /track authenticates with the token only"))
 	}
-	if set == 3 && cfg.Track {
-		return nil, configErr("Config.Track is set with a service account: /track authenticates with the token only (unset Track to use /import)")
+	if len(errs) == 1 {
+		return nil, errs[0]
 	}
-	base, ok := regionBase[US], true
-	if cfg.Region != "" {
-		base, ok = regionBase[Region(strings.ToUpper(strings.TrimSpace(string(cfg.Region))))]
-		if !ok {
-			return nil, configErr("Config.Region %q is not one of US, EU, IN", cfg.Region)
-		}
-	}
-	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		switch {
-		case err != nil:
-			return nil, configErr("Config.Endpoint is not a valid URL")
-		case u.User != nil:
-			return nil, configErr("Config.Endpoint must not carry credentials (set Token or the service account)")
-		case u.Scheme != "http" && u.Scheme != "https":
-			return nil, configErr("Config.Endpoint must be an http or https URL such as https://api-eu.mixpanel.com, got scheme %q", u.Scheme)
-		case u.Host == "":
-			return nil, configErr("Config.Endpoint %q has no host", cfg.Endpoint)
-		case u.RawQuery != "" || u.Fragment != "":
-			return nil, configErr("Config.Endpoint %q must not have a query or fragment", u.Scheme+"://"+u.Host+u.Path)
-		}
-		base = u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"MaxRetryAge", cfg.MaxRetryAge}, {"MinBackoff", cfg.MinBackoff}, {"MaxBackoff", cfg.MaxBackoff}, {"RequestTimeout", cfg.RequestTimeout}} {
-		if d.v < 0 {
-			return nil, configErr("Config.%s must not be negative, got %v", d.name, d.v)
-		}
-	}
-	policy := exposure.RetryPolicy{MinBackoff: DefaultMinBackoff, MaxBackoff: DefaultMaxBackoff, MaxAge: DefaultMaxRetryAge}
-	if cfg.MinBackoff > 0 {
-		policy.MinBackoff = cfg.MinBackoff
-	}
-	if cfg.MaxBackoff > 0 {
-		policy.MaxBackoff = cfg.MaxBackoff
-	}
-	if cfg.MaxRetryAge > 0 {
-		policy.MaxAge = cfg.MaxRetryAge
-	}
-	if policy.MaxBackoff < policy.MinBackoff {
-		return nil, configErr("Config.MaxBackoff (%v) is below Config.MinBackoff (%v)", policy.MaxBackoff, policy.MinBackoff)
-	}
-	maxBytes := MaxRequestBytes
-	switch {
-	case cfg.MaxRequestBytes < 0 || cfg.MaxRequestBytes > MaxRequestBytes:
-		return nil, configErr("Config.MaxRequestBytes must be between 1 and %d, got %d", MaxRequestBytes, cfg.MaxRequestBytes)
-	case cfg.MaxRequestBytes > 0:
-		maxBytes = cfg.MaxRequestBytes
+	if len(errs) > 1 {
+		return nil, errors.Join(errs...)
 	}
 	version := moduleVersion()
-	enc, err := newEncoder(cfg.Token, version, cfg.Properties)
+	enc, err := newEncoder(token, version, c.properties)
 	if err != nil {
-		return nil, configErr("%s", err.Error())
+		return nil, configErr("%s", err.Error()) // unreachable: WithProperties checked them
 	}
 	s := &Sink{
-		client:    cfg.HTTPClient,
-		timeout:   cfg.RequestTimeout,
-		maxBytes:  maxBytes,
-		gzip:      !cfg.DisableCompression,
+		client:    c.client,
+		timeout:   c.timeout,
+		maxBytes:  c.maxBytes,
+		gzip:      !c.noGzip,
 		enc:       enc,
-		policy:    policy,
-		log:       cfg.Logger,
+		log:       c.logger,
 		userAgent: libName + "/" + version,
 		now:       time.Now,
 	}
@@ -276,26 +165,36 @@ func NewSink(cfg Config) (*Sink, error) {
 		s.client = &http.Client{Transport: t}
 	}
 	if s.timeout == 0 {
-		s.timeout = DefaultRequestTimeout
+		s.timeout = defaultRequestTimeout
+	}
+	if s.maxBytes == 0 {
+		s.maxBytes = MaxRequestBytes
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.log = s.log.With("sink", "mixpanel")
-	if cfg.Track {
+	base := regionBase[US]
+	switch {
+	case c.endpoint != "":
+		base = c.endpoint
+	case c.base != "":
+		base = c.base
+	}
+	if c.track {
 		s.path = "/track"
 		s.url = base + "/track?ip=0&verbose=1"
 	} else {
 		s.path = "/import"
 		s.url = base + "/import?strict=1"
-		if set == 3 {
-			s.url += "&project_id=" + url.QueryEscape(cfg.ProjectID)
-			s.auth = basicAuth(cfg.ServiceAccountUser, cfg.ServiceAccountSecret)
+		if serviceAccount {
+			s.url += "&project_id=" + url.QueryEscape(c.projectID)
+			s.auth = basicAuth(c.saUser, c.saSecret)
 		} else {
-			s.auth = basicAuth(cfg.Token, "")
+			s.auth = basicAuth(token, "")
 		}
 	}
-	for _, v := range []string{strings.TrimPrefix(s.auth, "Basic "), cfg.Token, cfg.ServiceAccountSecret} {
+	for _, v := range []string{strings.TrimPrefix(s.auth, "Basic "), token, c.saSecret} {
 		if len(v) >= 4 {
 			s.secrets = append(s.secrets, v)
 		}
@@ -340,11 +239,6 @@ func (s *Sink) Name() string { return "mixpanel" }
 // leaked goroutines. The sink stays usable.
 func (s *Sink) CloseIdleConnections() { s.client.CloseIdleConnections() }
 
-// RetryPolicy is the schedule delivery uses for this sink: backoff from
-// Config.MinBackoff (2s) doubling to Config.MaxBackoff (60s), for at most
-// Config.MaxRetryAge (1h).
-func (s *Sink) RetryPolicy() exposure.RetryPolicy { return s.policy }
-
 // outcome collects the per-index results of a Send.
 type outcome struct {
 	n        int
@@ -359,7 +253,7 @@ func (o *outcome) fail(lo, hi int, err error) {
 }
 
 // Send delivers batch to Mixpanel, in as few requests as its limits allow
-// (2000 events and Config.MaxRequestBytes of JSON per request). It returns
+// (2000 events and the cap of [WithMaxRequestBytes] of JSON per request). It returns
 // nil when every exposure was accepted; an error wrapped by
 // exposure.Retryable (with Mixpanel's Retry-After) for 429, 5xx, timeouts
 // and connection errors; a *exposure.BatchError listing the exposures
@@ -479,7 +373,7 @@ func (s *Sink) sendChunk(ctx context.Context, batch []exposure.Exposure, raw []b
 		s.sendChunk(ctx, batch, raw, offs, mid, hi, o)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		herr := &HTTPError{Path: s.path, StatusCode: status, Message: s.message(resp)}
-		err := fmt.Errorf("%w: %w (a configuration error: check Config.Token, the service account, ProjectID and Region): %w", exposure.ErrInvalidConfig, ErrUnauthorized, herr)
+		err := fmt.Errorf("%w: %w (a configuration error: check the token, the service account, its project id and the region): %w", exposure.ErrInvalidConfig, ErrUnauthorized, herr)
 		s.logAuth(herr)
 		o.stop = err
 		o.fail(lo, hi, err)

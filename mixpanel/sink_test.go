@@ -50,47 +50,61 @@ func exps(n int) []exposure.Exposure {
 	return b
 }
 
-func newSink(t *testing.T, cfg mixpanel.Config) *mixpanel.Sink {
+// newSink is NewSink with a quiet logger (a later WithLogger replaces it).
+func newSink(t *testing.T, token string, opts ...mixpanel.Option) *mixpanel.Sink {
 	t.Helper()
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s, err := mixpanel.NewSink(cfg)
+	quiet := mixpanel.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := mixpanel.NewSink(token, append([]mixpanel.Option{quiet}, opts...)...)
 	require.NoError(t, err)
 	return s
+}
+
+// fakeSink is a sink for the fake srv.
+func fakeSink(t *testing.T, srv *mixpaneltest.Server, opts ...mixpanel.Option) *mixpanel.Sink {
+	t.Helper()
+	return newSink(t, srv.Token(), append([]mixpanel.Option{mixpanel.WithEndpoint(srv.URL)}, opts...)...)
 }
 
 func TestNewSinkRefusesBadConfig(t *testing.T) {
 	const secret = "sa-SECRET-5f2c"
 	cases := map[string]struct {
-		cfg  mixpanel.Config
-		want []string // every one must be in the error
+		token string
+		opts  []mixpanel.Option
+		want  []string // every one must be in the error
 	}{
-		"no token":            {mixpanel.Config{}, []string{"Token"}},
-		"blank token":         {mixpanel.Config{Token: "  "}, []string{"Token"}},
-		"sa user only":        {mixpanel.Config{Token: "t", ServiceAccountUser: "u"}, []string{"ServiceAccountSecret", "ProjectID"}},
-		"sa without project":  {mixpanel.Config{Token: "t", ServiceAccountUser: "u", ServiceAccountSecret: secret}, []string{"ProjectID"}},
-		"sa without user":     {mixpanel.Config{Token: "t", ServiceAccountSecret: secret, ProjectID: "1"}, []string{"ServiceAccountUser"}},
-		"project id alone":    {mixpanel.Config{Token: "t", ProjectID: "1"}, []string{"ServiceAccountUser", "ServiceAccountSecret"}},
-		"bad region":          {mixpanel.Config{Token: "t", Region: "APAC"}, []string{"Region", "APAC"}},
-		"endpoint scheme":     {mixpanel.Config{Token: "t", Endpoint: "ftp://example.com"}, []string{"Endpoint"}},
-		"endpoint no host":    {mixpanel.Config{Token: "t", Endpoint: "https://"}, []string{"Endpoint"}},
-		"endpoint unparsable": {mixpanel.Config{Token: "t", Endpoint: "http://a b\x7f"}, []string{"Endpoint"}},
-		"endpoint creds":      {mixpanel.Config{Token: "t", Endpoint: "https://u:" + secret + "@example.com"}, []string{"Endpoint", "credentials"}},
-		"endpoint query":      {mixpanel.Config{Token: "t", Endpoint: "https://example.com/?x=1"}, []string{"Endpoint"}},
-		"negative age":        {mixpanel.Config{Token: "t", MaxRetryAge: -time.Second}, []string{"MaxRetryAge"}},
-		"max below min":       {mixpanel.Config{Token: "t", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, []string{"MaxBackoff", "MinBackoff"}},
-		"huge requests":       {mixpanel.Config{Token: "t", MaxRequestBytes: 3 << 20}, []string{"MaxRequestBytes"}},
-		"reserved property":   {mixpanel.Config{Token: "t", Properties: map[string]any{"distinct_id": "x"}}, []string{"Properties", "distinct_id"}},
-		"property type":       {mixpanel.Config{Token: "t", Properties: map[string]any{"tags": []string{"a"}}}, []string{"Properties", "tags"}},
-		"property NaN":        {mixpanel.Config{Token: "t", Properties: map[string]any{"x": func() float64 { z := 0.0; return z / z }()}}, []string{"Properties"}},
-		"too many properties": {mixpanel.Config{Token: "t", Properties: manyProps(245)}, []string{"Properties", "245"}},
-		"track with sa": {mixpanel.Config{Token: "t", Track: true, ServiceAccountUser: "u", ServiceAccountSecret: secret, ProjectID: "1"},
-			[]string{"Track"}},
+		"no token":            {"", nil, []string{"token"}},
+		"blank token":         {"  ", nil, []string{"token"}},
+		"sa user only":        {"t", []mixpanel.Option{mixpanel.WithServiceAccount("u", "", "")}, []string{"WithServiceAccount", "secret", "project id"}},
+		"sa without project":  {"t", []mixpanel.Option{mixpanel.WithServiceAccount("u", secret, "")}, []string{"WithServiceAccount", "missing project id"}},
+		"sa without user":     {"t", []mixpanel.Option{mixpanel.WithServiceAccount("", secret, "1")}, []string{"WithServiceAccount", "missing user"}},
+		"bad region":          {"t", []mixpanel.Option{mixpanel.WithRegion("APAC")}, []string{"WithRegion", "APAC"}},
+		"empty region":        {"t", []mixpanel.Option{mixpanel.WithRegion("")}, []string{"WithRegion"}},
+		"endpoint scheme":     {"t", []mixpanel.Option{mixpanel.WithEndpoint("ftp://example.com")}, []string{"WithEndpoint", "ftp"}},
+		"endpoint no host":    {"t", []mixpanel.Option{mixpanel.WithEndpoint("https://")}, []string{"WithEndpoint", "no host"}},
+		"endpoint unparsable": {"t", []mixpanel.Option{mixpanel.WithEndpoint("http://a b\x7f")}, []string{"WithEndpoint"}},
+		"endpoint creds":      {"t", []mixpanel.Option{mixpanel.WithEndpoint("https://u:" + secret + "@example.com")}, []string{"WithEndpoint", "credentials"}},
+		"endpoint query":      {"t", []mixpanel.Option{mixpanel.WithEndpoint("https://example.com/?x=1")}, []string{"WithEndpoint", "query"}},
+		"nil client":          {"t", []mixpanel.Option{mixpanel.WithHTTPClient(nil)}, []string{"WithHTTPClient"}},
+		"zero timeout":        {"t", []mixpanel.Option{mixpanel.WithRequestTimeout(0)}, []string{"WithRequestTimeout(0s)"}},
+		"negative timeout":    {"t", []mixpanel.Option{mixpanel.WithRequestTimeout(-time.Second)}, []string{"WithRequestTimeout(-1s)"}},
+		"huge requests":       {"t", []mixpanel.Option{mixpanel.WithMaxRequestBytes(3 << 20)}, []string{"WithMaxRequestBytes(3145728)"}},
+		"zero request bytes":  {"t", []mixpanel.Option{mixpanel.WithMaxRequestBytes(0)}, []string{"WithMaxRequestBytes(0)"}},
+		"reserved property":   {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"distinct_id": "x"})}, []string{"WithProperties", "distinct_id"}},
+		"property type":       {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"tags": []string{"a"}})}, []string{"WithProperties", "tags"}},
+		"property NaN":        {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"x": func() float64 { z := 0.0; return z / z }()})}, []string{"WithProperties"}},
+		"empty property name": {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"": 1})}, []string{"WithProperties", "empty name"}},
+		"too many properties": {"t", []mixpanel.Option{mixpanel.WithProperties(manyProps(245))}, []string{"WithProperties", "245"}},
+		"too many in all":     {"t", []mixpanel.Option{mixpanel.WithProperties(manyProps(200)), mixpanel.WithProperties(map[string]any{"p999": 1, "q": 2}), mixpanel.WithProperties(manyPropsFrom(300, 43))}, []string{"WithProperties", "245"}},
+		"nil logger":          {"t", []mixpanel.Option{mixpanel.WithLogger(nil)}, []string{"WithLogger"}},
+		"nil option":          {"t", []mixpanel.Option{mixpanel.WithTrack(), nil}, []string{"option 1 is nil"}},
+		"track with sa": {"t", []mixpanel.Option{mixpanel.WithTrack(), mixpanel.WithServiceAccount("u", secret, "1")},
+			[]string{"WithTrack", "WithServiceAccount"}},
+		"every error reported": {"", []mixpanel.Option{mixpanel.WithRegion("mars"), nil, mixpanel.WithRequestTimeout(-1), mixpanel.WithServiceAccount("u", secret, "")},
+			[]string{"token", "WithRegion", "option 1 is nil", "WithRequestTimeout", "WithServiceAccount"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			s, err := mixpanel.NewSink(tc.cfg)
+			s, err := mixpanel.NewSink(tc.token, tc.opts...)
 			require.Error(t, err)
 			assert.Nil(t, s)
 			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
@@ -101,23 +115,45 @@ func TestNewSinkRefusesBadConfig(t *testing.T) {
 		})
 	}
 	// The largest accepted configuration.
-	_, err := mixpanel.NewSink(mixpanel.Config{Token: "t", Properties: manyProps(244), Region: "eu"})
+	_, err := mixpanel.NewSink("t", mixpanel.WithProperties(manyProps(244)), mixpanel.WithRegion("eu"), mixpanel.WithMaxRequestBytes(mixpanel.MaxRequestBytes))
 	assert.NoError(t, err)
 }
 
-func manyProps(n int) map[string]any {
+func manyProps(n int) map[string]any { return manyPropsFrom(0, n) }
+
+func manyPropsFrom(from, n int) map[string]any {
 	m := make(map[string]any, n)
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		m[fmt.Sprintf("p%03d", i)] = i
 	}
 	return m
 }
 
-func TestRetryPolicy(t *testing.T) {
-	s := newSink(t, mixpanel.Config{Token: "t"})
-	assert.Equal(t, exposure.RetryPolicy{MinBackoff: 2 * time.Second, MaxBackoff: time.Minute, MaxAge: time.Hour}, s.RetryPolicy())
-	s = newSink(t, mixpanel.Config{Token: "t", MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxRetryAge: time.Minute})
-	assert.Equal(t, exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxAge: time.Minute}, s.RetryPolicy())
+// TestPropertiesMerge: WithProperties is repeatable, a later value of a
+// name replacing an earlier one.
+func TestPropertiesMerge(t *testing.T) {
+	srv := mixpaneltest.Start(t)
+	s := fakeSink(t, srv, mixpanel.WithProperties(map[string]any{"app": "shop", "build": 1}), mixpanel.WithProperties(map[string]any{"build": 2}))
+	require.NoError(t, s.Send(context.Background(), exps(1)))
+	evs := srv.Events()
+	require.Len(t, evs, 1)
+	assert.Equal(t, "shop", evs[0].Properties["app"])
+	assert.Equal(t, json.Number("2"), evs[0].Properties["build"])
+}
+
+// TestRequestTimeout: WithRequestTimeout bounds one request, which is then
+// retryable.
+func TestRequestTimeout(t *testing.T) {
+	srv := mixpaneltest.Start(t)
+	s := fakeSink(t, srv, mixpanel.WithRequestTimeout(50*time.Millisecond))
+	srv.SetDelay(2 * time.Second)
+	defer srv.SetDelay(0)
+	start := time.Now()
+	err := s.Send(context.Background(), exps(1))
+	assert.Less(t, time.Since(start), time.Second)
+	retry, _ := exposure.IsRetryable(err)
+	assert.True(t, retry, "%v", err)
+	assert.Contains(t, fmt.Sprint(err), "timed out")
 }
 
 // capture is a raw HTTP server recording the bytes of each request.
@@ -159,7 +195,7 @@ func gunzip(t *testing.T, b []byte) []byte {
 
 func TestEventShapeAndHeadersByteForByte(t *testing.T) {
 	c := newCapture(t, 200, `{"code":200,"num_records_imported":2,"status":"OK"}`, nil)
-	s := newSink(t, mixpanel.Config{Token: "tok123", Endpoint: c.srv.URL + "/proxy/", Properties: map[string]any{"app": "checkout", "build": 7, "canary": false}})
+	s := newSink(t, "tok123", mixpanel.WithEndpoint(c.srv.URL+"/proxy/"), mixpanel.WithProperties(map[string]any{"app": "checkout", "build": 7, "canary": false}))
 	at := time.UnixMilli(1732480000123)
 	batch := []exposure.Exposure{
 		{Assignment: exposure.Assignment{Experiment: "Checkout Redesign", Variant: "treatment",
@@ -195,9 +231,8 @@ func TestEventShapeAndHeadersByteForByte(t *testing.T) {
 }
 
 func TestServiceAccountAuth(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "12345"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "12345", Endpoint: srv.URL})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"), mixpaneltest.WithServiceAccount("sa.user", "s3cret", "12345"))
+	s := fakeSink(t, srv, mixpanel.WithServiceAccount("sa.user", "s3cret", "12345"))
 	require.NoError(t, s.Send(context.Background(), exps(3)))
 	reqs := srv.Requests()
 	require.Len(t, reqs, 1)
@@ -206,7 +241,7 @@ func TestServiceAccountAuth(t *testing.T) {
 	assert.Equal(t, 3, srv.Len())
 
 	// The wrong project is refused as a configuration error.
-	s = newSink(t, mixpanel.Config{Token: "tok", ServiceAccountUser: "sa.user", ServiceAccountSecret: "s3cret", ProjectID: "999", Endpoint: srv.URL})
+	s = fakeSink(t, srv, mixpanel.WithServiceAccount("sa.user", "s3cret", "999"))
 	err := s.Send(context.Background(), exps(1))
 	assert.ErrorIs(t, err, mixpanel.ErrUnauthorized)
 	assert.NotContains(t, err.Error(), "s3cret")
@@ -232,22 +267,21 @@ func (h *hostRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func TestRegionsAndEndpoints(t *testing.T) {
 	cases := []struct {
-		cfg  mixpanel.Config
+		opts []mixpanel.Option
 		want string
 	}{
-		{mixpanel.Config{}, "https://api.mixpanel.com/import?strict=1"},
-		{mixpanel.Config{Region: mixpanel.US}, "https://api.mixpanel.com/import?strict=1"},
-		{mixpanel.Config{Region: mixpanel.EU}, "https://api-eu.mixpanel.com/import?strict=1"},
-		{mixpanel.Config{Region: "in"}, "https://api-in.mixpanel.com/import?strict=1"},
-		{mixpanel.Config{Region: mixpanel.EU, Endpoint: "http://localhost:8080"}, "http://localhost:8080/import?strict=1"},
-		{mixpanel.Config{Endpoint: "https://proxy.internal/mixpanel/"}, "https://proxy.internal/mixpanel/import?strict=1"},
-		{mixpanel.Config{Region: mixpanel.EU, Track: true}, "https://api-eu.mixpanel.com/track?ip=0&verbose=1"},
+		{nil, "https://api.mixpanel.com/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithRegion(mixpanel.US)}, "https://api.mixpanel.com/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithRegion(mixpanel.EU)}, "https://api-eu.mixpanel.com/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithRegion(" in ")}, "https://api-in.mixpanel.com/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithRegion(mixpanel.EU), mixpanel.WithEndpoint("http://localhost:8080")}, "http://localhost:8080/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithEndpoint("http://localhost:8080"), mixpanel.WithRegion(mixpanel.EU)}, "http://localhost:8080/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithEndpoint("https://proxy.internal/mixpanel/")}, "https://proxy.internal/mixpanel/import?strict=1"},
+		{[]mixpanel.Option{mixpanel.WithRegion(mixpanel.EU), mixpanel.WithTrack()}, "https://api-eu.mixpanel.com/track?ip=0&verbose=1"},
 	}
 	for _, tc := range cases {
 		rec := &hostRecorder{}
-		tc.cfg.Token = "tok"
-		tc.cfg.HTTPClient = &http.Client{Transport: rec}
-		s := newSink(t, tc.cfg)
+		s := newSink(t, "tok", append(tc.opts, mixpanel.WithHTTPClient(&http.Client{Transport: rec}))...)
 		require.NoError(t, s.Send(context.Background(), exps(1)))
 		assert.Equal(t, []string{tc.want}, rec.urls)
 	}
@@ -275,9 +309,8 @@ func TestFailureClassification(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-			defer srv.Close()
-			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, RequestTimeout: time.Second})
+			srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+			s := fakeSink(t, srv, mixpanel.WithRequestTimeout(time.Second))
 			srv.InjectFaults(tc.fault)
 			err := s.Send(context.Background(), exps(5))
 			require.Error(t, err)
@@ -300,7 +333,7 @@ func TestFailureClassification(t *testing.T) {
 func TestRetryAfterHTTPDate(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	c := newCapture(t, 503, "down", http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}})
-	s := newSink(t, mixpanel.Config{Token: "t", Endpoint: c.srv.URL})
+	s := newSink(t, "t", mixpanel.WithEndpoint(c.srv.URL))
 	mixpanel.SetClock(s, func() time.Time { return now })
 	retry, after := exposure.IsRetryable(s.Send(context.Background(), exps(1)))
 	assert.True(t, retry)
@@ -311,9 +344,12 @@ func TestPartialFailureReportsOnlyRefusedRecords(t *testing.T) {
 	for _, dollar := range []bool{false, true} {
 		t.Run(fmt.Sprintf("$insert_id key %v", dollar), func(t *testing.T) {
 			logs := &lockedbuf.Buffer{}
-			srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", DollarInsertIDKey: dollar})
-			defer srv.Close()
-			s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			opts := []mixpaneltest.Option{mixpaneltest.WithToken("tok")}
+			if dollar {
+				opts = append(opts, mixpaneltest.WithDollarInsertIDKey())
+			}
+			srv := mixpaneltest.Start(t, opts...)
+			s := fakeSink(t, srv, mixpanel.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 			batch := exps(10)
 			batch[2].Identity.DistinctID = "anon"             // a placeholder Mixpanel refuses
 			batch[7].Time = time.Now().Add(3 * time.Hour)     // too far in the future
@@ -344,9 +380,8 @@ func TestPartialFailureReportsOnlyRefusedRecords(t *testing.T) {
 func TestSplitsOn413AndMergesIndexes(t *testing.T) {
 	// The fake takes at most 3000 bytes, the sink sends up to 2 MiB: every
 	// 413 halves the request until the halves fit.
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", MaxBytes: 3000})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"), mixpaneltest.WithMaxBytes(3000))
+	s := fakeSink(t, srv)
 	batch := exps(40)
 	batch[29].Identity.DistinctID = "undefined"
 	err := s.Send(context.Background(), batch)
@@ -368,9 +403,8 @@ func TestSplitsOn413AndMergesIndexes(t *testing.T) {
 }
 
 func TestSingleEventOver413IsPermanent(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok", MaxBytes: 100})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"), mixpaneltest.WithMaxBytes(100))
+	s := fakeSink(t, srv)
 	err := s.Send(context.Background(), exps(2))
 	require.Error(t, err)
 	retry, _ := exposure.IsRetryable(err)
@@ -382,9 +416,8 @@ func TestSingleEventOver413IsPermanent(t *testing.T) {
 }
 
 func TestByteCapAndCountCapSplitRequests(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 4096})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithMaxRequestBytes(4096))
 	require.NoError(t, s.Send(context.Background(), exps(100)))
 	assert.Equal(t, 100, srv.Len())
 	reqs := srv.Requests()
@@ -398,7 +431,7 @@ func TestByteCapAndCountCapSplitRequests(t *testing.T) {
 	}
 
 	srv.Reset()
-	s = newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL})
+	s = fakeSink(t, srv)
 	require.NoError(t, s.Send(context.Background(), exps(4500)))
 	reqs = srv.Requests()
 	require.Len(t, reqs, 3)
@@ -407,9 +440,8 @@ func TestByteCapAndCountCapSplitRequests(t *testing.T) {
 }
 
 func TestEventLargerThanCapFailsAlone(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 600})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithMaxRequestBytes(600))
 	batch := exps(3)
 	batch[1].Experiment = strings.Repeat("E", 250)
 	batch[1].Variant = strings.Repeat("V", 250)
@@ -423,9 +455,8 @@ func TestEventLargerThanCapFailsAlone(t *testing.T) {
 }
 
 func TestPartlyRetryableWhenALaterRequestFails(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, MaxRequestBytes: 4096})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithMaxRequestBytes(4096))
 	srv.InjectFaults(mixpaneltest.Fault{}, mixpaneltest.Fault{Status: 503, RetryAfter: 3 * time.Second})
 	batch := exps(40)
 	err := s.Send(context.Background(), batch)
@@ -452,9 +483,8 @@ func TestPartlyRetryableWhenALaterRequestFails(t *testing.T) {
 }
 
 func TestRetriesResendIdenticalBytes(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "tok", Endpoint: srv.URL, DisableCompression: true})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithoutCompression())
 	srv.FailNext(500)
 	batch := exps(20)
 	require.Error(t, s.Send(context.Background(), batch))
@@ -467,9 +497,8 @@ func TestRetriesResendIdenticalBytes(t *testing.T) {
 
 func TestCredentialErrorsAreLoggedOncePerInterval(t *testing.T) {
 	logs := &lockedbuf.Buffer{}
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "right"})
-	defer srv.Close()
-	s := newSink(t, mixpanel.Config{Token: "wrong-token-123", Endpoint: srv.URL, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("right"))
+	s := newSink(t, "wrong-token-123", mixpanel.WithEndpoint(srv.URL), mixpanel.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	now := time.Now()
 	mixpanel.SetClock(s, func() time.Time { return now })
 	for range 5 {
@@ -501,13 +530,13 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 	}
 	for _, status := range []int{400, 401, 403, 404, 413, 429, 500} {
 		srv := echo(status)
-		for _, cfg := range []mixpanel.Config{
-			{Token: token, Endpoint: srv.URL},
-			{Token: token, ServiceAccountUser: "u", ServiceAccountSecret: secret, ProjectID: "1", Endpoint: srv.URL},
-		} {
+		for _, serviceAccount := range []bool{false, true} {
 			logs := &lockedbuf.Buffer{}
-			cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
-			s := newSink(t, cfg)
+			opts := []mixpanel.Option{mixpanel.WithEndpoint(srv.URL), mixpanel.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}
+			if serviceAccount {
+				opts = append(opts, mixpanel.WithServiceAccount("u", secret, "1"))
+			}
+			s := newSink(t, token, opts...)
 			err := s.Send(context.Background(), exps(1))
 			require.Error(t, err, "status %d", status)
 			var be *exposure.BatchError
@@ -517,7 +546,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 				}
 			}
 			secrets := []string{token, mixpaneltest.Authorization(token, "")[len("Basic "):]}
-			if cfg.ServiceAccountSecret != "" {
+			if serviceAccount {
 				secrets = []string{secret, mixpaneltest.Authorization("u", secret)[len("Basic "):]}
 			}
 			for _, out := range []string{err.Error(), fmt.Sprintf("%+v", err), logs.String()} {
@@ -528,7 +557,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 		}
 	}
 	// Connection errors name the path, not the credentials.
-	s := newSink(t, mixpanel.Config{Token: token, Endpoint: "http://127.0.0.1:1"})
+	s := newSink(t, token, mixpanel.WithEndpoint("http://127.0.0.1:1"))
 	err := s.Send(context.Background(), exps(1))
 	retry, _ := exposure.IsRetryable(err)
 	assert.True(t, retry)
@@ -536,11 +565,8 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 }
 
 func TestTrackMode(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	cfg := srv.SinkConfig()
-	cfg.Track = true
-	s := newSink(t, cfg)
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithTrack())
 	require.NoError(t, s.Send(context.Background(), exps(4)))
 	reqs := srv.Requests()
 	require.Len(t, reqs, 1)
@@ -549,13 +575,11 @@ func TestTrackMode(t *testing.T) {
 	assert.Empty(t, reqs[0].Header.Get("Authorization"), "/track authenticates with the token in each event")
 	assert.Equal(t, 4, srv.Len())
 
-	cfg.Token = "wrong"
-	s = newSink(t, cfg)
+	s = newSink(t, "wrong", mixpanel.WithEndpoint(srv.URL), mixpanel.WithTrack())
 	err := s.Send(context.Background(), exps(1))
 	assert.ErrorIs(t, err, mixpanel.ErrUnauthorized)
 
-	cfg.Token = "tok"
-	s = newSink(t, cfg)
+	s = fakeSink(t, srv, mixpanel.WithTrack())
 	bad := exps(2)
 	bad[1].Identity.DistinctID = "null"
 	err = s.Send(context.Background(), bad)
@@ -566,11 +590,8 @@ func TestTrackMode(t *testing.T) {
 }
 
 func TestLongAndOddStrings(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	cfg := srv.SinkConfig()
-	cfg.Properties = map[string]any{"note": "tab\there \"quoted\" \u2028 \xff", "long": strings.Repeat("é", 200)}
-	s := newSink(t, cfg)
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv, mixpanel.WithProperties(map[string]any{"note": "tab\there \"quoted\" \u2028 \xff", "long": strings.Repeat("é", 200)}))
 	e := exp(0)
 	e.Experiment = strings.Repeat("a", 254) + "日本"
 	e.Variant = "line\nbreak <b>&</b>"
@@ -590,9 +611,8 @@ func TestLongAndOddStrings(t *testing.T) {
 }
 
 func TestSendHonoursContext(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-	defer srv.Close()
-	s := newSink(t, srv.SinkConfig())
+	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok"))
+	s := fakeSink(t, srv)
 	srv.SetDelay(5 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -606,9 +626,8 @@ func TestSendHonoursContext(t *testing.T) {
 }
 
 func TestEmptyBatch(t *testing.T) {
-	srv := mixpaneltest.NewServer(mixpaneltest.Config{})
-	defer srv.Close()
-	s := newSink(t, srv.SinkConfig())
+	srv := mixpaneltest.Start(t)
+	s := fakeSink(t, srv)
 	assert.NoError(t, s.Send(context.Background(), nil))
 	assert.Empty(t, srv.Requests())
 }

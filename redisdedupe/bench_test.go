@@ -34,7 +34,7 @@ func BenchmarkClaims(b *testing.B) {
 	for _, batch := range []int{2, 8, 32} {
 		prefix := testPrefix(b)
 		b.Run(fmt.Sprintf("one-round-trip-per-claim/keys=%d", batch), func(b *testing.B) {
-			d := New(rdb, WithKeyPrefix(prefix+"single:"), WithTimeout(time.Second))
+			d := newDeduper(b, rdb, WithKeyPrefix(prefix+"single:"), WithTimeout(time.Second))
 			n := 0
 			b.ReportAllocs()
 			for b.Loop() {
@@ -51,7 +51,7 @@ func BenchmarkClaims(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("pipelined/keys=%d", batch), func(b *testing.B) {
-			d := New(rdb, WithKeyPrefix(prefix+"pipelined:"), WithTimeout(time.Second))
+			d := newDeduper(b, rdb, WithKeyPrefix(prefix+"pipelined:"), WithTimeout(time.Second))
 			keys := make([]string, batch)
 			n := 0
 			b.ReportAllocs()

@@ -73,8 +73,8 @@ type instance struct {
 func newInstance(t *testing.T, rdb *redis.Client, window time.Duration, opts ...Option) *instance {
 	t.Helper()
 	in := &instance{recorder: exposuretest.NewRecorder()}
-	in.deduper = New(rdb, append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
-	tr, err := exposure.New(
+	in.deduper = newDeduper(t, rdb, append([]Option{WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	tr, err := exposure.NewTracker(
 		exposure.WithExperiments(experiments...),
 		exposure.WithSink(in.recorder, exposure.WithFlushInterval(10*time.Millisecond)),
 		exposure.WithDeduper(in.deduper),
@@ -266,19 +266,21 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		st := in.deduper.Stats()
 		assert.Zero(t, st.Fallbacks, "instance %d fell back", i)
 		ts := in.tracker.Stats()
-		assert.Equal(t, uint64(len(per[i])), ts.Committed, "instance %d", i)
+		assert.Equal(t, uint64(len(per[i])), ts.Counts[exposure.StageCommitted], "instance %d", i)
 	}
-	// Every visit committed both experiments, and every commit was one
-	// pipelined round trip.
+	// Every visit committed both experiments, and the claims of a commit
+	// went in one pipelined round trip (the Tracker may put the claims of
+	// several commits in one): at most one round trip per request.
 	var claims, roundTrips int64
 	var dupes uint64
 	for _, in := range instances {
 		claims += in.deduper.Stats().Claims
 		roundTrips += in.deduper.Stats().RoundTrips
-		dupes += in.tracker.Stats().Duplicates
+		dupes += in.tracker.Stats().Counts[exposure.StageDuplicate]
 	}
 	assert.Equal(t, int64(len(visits)*len(experiments)), claims)
-	assert.Equal(t, int64(len(visits)), roundTrips, "one round trip per request")
+	assert.Positive(t, roundTrips)
+	assert.LessOrEqual(t, roundTrips, int64(len(visits)), "at most one round trip per request")
 	assert.Equal(t, uint64(len(visits)*len(experiments)-len(total)), dupes)
 }
 
@@ -330,7 +332,7 @@ func TestRedisStoppedAndBack(t *testing.T) {
 		st := instances[i].deduper.Stats()
 		assert.True(t, st.Down, "instance %d", i)
 		assert.Positive(t, st.Fallbacks, "instance %d", i)
-		assert.Zero(t, instances[i].tracker.Stats().DedupeErrors, "the Tracker never saw an error")
+		assert.Zero(t, instances[i].tracker.Stats().Counts[exposure.StageDedupeError], "the Tracker never saw an error")
 	}
 
 	// Phase 3: Redis back (empty: it has no persistence here).

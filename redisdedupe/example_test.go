@@ -1,6 +1,8 @@
 package redisdedupe_test
 
 import (
+	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
@@ -15,7 +17,7 @@ import (
 // Every instance of the app creates its Tracker with a Deduper on the same
 // Redis, so that a user is exposed once per window, whichever instance
 // serves them.
-func ExampleNew() {
+func ExampleNewDeduper() {
 	opt, err := redis.ParseURL(os.Getenv("REDIS_URL")) // redis://host:6379/0
 	if err != nil {
 		log.Fatal(err)
@@ -25,12 +27,15 @@ func ExampleNew() {
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 
-	dedupe := redisdedupe.New(rdb,
+	dedupe, err := redisdedupe.NewDeduper(rdb,
 		redisdedupe.WithKeyPrefix("shop:exposure:"),
 		redisdedupe.WithTimeout(50*time.Millisecond), // a request never waits longer on Redis
 		redisdedupe.WithLogger(slog.Default()),
 	)
-	tracker, err := exposure.New(
+	if err != nil {
+		log.Fatal(err)
+	}
+	tracker, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
 		exposure.WithSink(exposuretest.NewRecorder()), // mixpanel.NewSink(...) in production
 		exposure.WithDeduper(dedupe),
@@ -43,4 +48,21 @@ func ExampleNew() {
 	// Watch the fallback in your metrics:
 	st := dedupe.Stats()
 	_ = st.Fallbacks // claims answered in memory because Redis was down or slow
+}
+
+// Configuration errors are reported all at once, each naming the option,
+// and wrap exposure.ErrInvalidConfig.
+func ExampleNewDeduper_configurationErrors() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	_, err := redisdedupe.NewDeduper(rdb,
+		redisdedupe.WithTimeout(0),
+		redisdedupe.WithCooldown(-time.Second),
+	)
+	fmt.Println(errors.Is(err, exposure.ErrInvalidConfig))
+	fmt.Println(err)
+	// Output:
+	// true
+	// exposure: invalid configuration: redisdedupe: WithTimeout(0s): the timeout must be positive
+	// exposure: invalid configuration: redisdedupe: WithCooldown(-1s): the cool-down must not be negative
 }

@@ -8,8 +8,12 @@
 // (user, experiment, variant) exposure per window:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
-//	tracker, err := exposure.New(
-//		exposure.WithDeduper(redisdedupe.New(rdb)),
+//	dedupe, err := redisdedupe.NewDeduper(rdb)
+//	if err != nil {
+//		return err // a nil client or a bad option, named
+//	}
+//	tracker, err := exposure.NewTracker(
+//		exposure.WithDeduper(dedupe),
 //		// WithExperiments, WithSink, ...
 //	)
 //
@@ -35,7 +39,7 @@
 // There is no circuit that stays open. A call abandoned at the timeout that
 // succeeds later (Redis was slow once) ends the cool-down at once.
 //
-// New connects in the background, so that the first request does not pay
+// NewDeduper connects in the background, so that the first request does not pay
 // for dialing. Size the client's pool for your concurrency (PoolSize,
 // MinIdleConns): a claim that must dial a new connection under load can
 // outlast the timeout.
@@ -72,14 +76,18 @@ import (
 
 // Defaults of the options.
 const (
-	DefaultKeyPrefix     = "exposure:"
-	DefaultTimeout       = 50 * time.Millisecond
-	DefaultCooldown      = time.Second
-	DefaultLogInterval   = time.Minute
-	DefaultBackfillLimit = 10000
+	defaultKeyPrefix     = "exposure:"
+	defaultTimeout       = 50 * time.Millisecond
+	defaultCooldown      = time.Second
+	defaultLogInterval   = time.Minute
+	defaultBackfillLimit = 10000
 )
 
-// warmUpTimeout bounds the connection New opens in the background.
+// fallbackCapacity is how many keys the default fallback holds, as many as
+// the Tracker's own in-memory deduper.
+const fallbackCapacity = 1_000_000
+
+// warmUpTimeout bounds the connection NewDeduper opens in the background.
 const warmUpTimeout = 5 * time.Second
 
 // backfillChunk is the most backfill claims added to one round trip.
@@ -89,7 +97,8 @@ const backfillChunk = 256
 var errTimeout = errors.New("redisdedupe: no answer from Redis within the timeout")
 
 // Deduper is an [exposure.BatchDeduper] that keeps claims in Redis, with a
-// fallback deduper for when Redis is unavailable. Create it with [New]; it is
+// fallback deduper for when Redis is unavailable. Create it with
+// [NewDeduper]; it is
 // safe for concurrent use. Its methods never return an error: a failed Redis
 // call is answered by the fallback and counted in [Deduper.Stats].
 type Deduper struct {
@@ -124,21 +133,39 @@ type Deduper struct {
 
 var _ exposure.BatchDeduper = (*Deduper)(nil)
 
-// An Option configures a [Deduper].
-type Option func(*Deduper)
+// An Option configures a [Deduper]; see [NewDeduper]. An option given a
+// bad value returns an error wrapping exposure.ErrInvalidConfig that names
+// it, and NewDeduper reports every such error at once.
+type Option func(*config) error
+
+type config struct {
+	prefix        string
+	timeout       time.Duration
+	cooldown      time.Duration
+	logInterval   time.Duration
+	backfillLimit int
+	fallback      exposure.Deduper
+	log           *slog.Logger
+}
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: redisdedupe: "+format, append([]any{exposure.ErrInvalidConfig}, args...)...)
+}
 
 // WithKeyPrefix sets the prefix of every Redis key the Deduper writes, so that
 // its keys do not collide with others in the same database and several
-// environments can share one Redis. Default [DefaultKeyPrefix] ("exposure:").
-// Keys are the prefix followed by the Tracker's dedupe key, a hash: no user
-// id appears in Redis.
+// environments can share one Redis. Default "exposure:"; "" writes the bare
+// keys. Keys are the prefix followed by the Tracker's
+// dedupe key, a hash: no user id appears in Redis.
 func WithKeyPrefix(prefix string) Option {
-	return func(d *Deduper) { d.prefix = prefix }
+	return func(c *config) error {
+		c.prefix = prefix
+		return nil
+	}
 }
 
 // WithTimeout sets the longest a claim or release waits for Redis before the
-// fallback answers instead. Default [DefaultTimeout] (50ms). It must be
-// positive.
+// fallback answers instead. Default 50ms. It must be positive.
 //
 // Give the client ContextTimeoutEnabled: true (a *redis.Client,
 // *redis.ClusterClient or *redis.Ring): it then ends each call at the
@@ -147,89 +174,141 @@ func WithKeyPrefix(prefix string) Option {
 // timeout, and the call goes on in the background until the client's own
 // read and write timeouts end it; that costs a goroutine hand-off per call.
 func WithTimeout(d time.Duration) Option {
-	return func(dd *Deduper) { dd.timeout = d }
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("WithTimeout(%v): the timeout must be positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
 }
 
 // WithCooldown sets how long the Deduper stops asking Redis after a failed
 // call; every claim meanwhile goes straight to the fallback. After the
 // cool-down one claim at a time asks Redis again, and the first answer brings
-// every claim back to Redis. Default [DefaultCooldown] (1s); 0 retries Redis
+// every claim back to Redis. Default 1s; 0 retries Redis
 // on the next claim. It must not be negative.
 func WithCooldown(d time.Duration) Option {
-	return func(dd *Deduper) { dd.cooldown = d }
+	return func(c *config) error {
+		if d < 0 {
+			return configErr("WithCooldown(%v): the cool-down must not be negative", d)
+		}
+		c.cooldown = d
+		return nil
+	}
 }
 
 // WithFallback sets the deduper that answers while Redis is unavailable, and
 // that also remembers the claims Redis answered (see the package doc). It
-// should be local and fast. Default (and nil): exposure.NewMemoryDeduper(0),
-// bounded to [exposure.DefaultDedupeCapacity] keys of about 40 bytes.
+// should be local and fast. Default: an exposure.NewMemoryDeduper of
+// 1,000,000 keys of about 40 bytes each.
 func WithFallback(f exposure.Deduper) Option {
-	return func(d *Deduper) { d.fallback = f }
+	return func(c *config) error {
+		if f == nil {
+			return configErr("WithFallback given a nil Deduper")
+		}
+		c.fallback = f
+		return nil
+	}
 }
 
 // WithLogger sets where the Deduper reports that Redis became unavailable
 // (a warning, at most once per log interval) and that it answers again (info).
-// Default (and nil): [slog.Default] at the time New is called.
+// Default: [slog.Default] at the time NewDeduper is called.
 func WithLogger(l *slog.Logger) Option {
-	return func(d *Deduper) { d.log = l }
+	return func(c *config) error {
+		if l == nil {
+			return configErr("WithLogger given a nil logger")
+		}
+		c.log = l
+		return nil
+	}
 }
 
 // WithLogInterval sets the least time between two "Redis unavailable"
 // warnings: a Redis that stays down is reported once per interval, with the
-// number of claims that fell back meanwhile, not once per request. Default
-// [DefaultLogInterval] (1 minute). It must be positive.
+// number of claims that fell back meanwhile, not once per request. Default 1
+// minute. It must be positive.
 func WithLogInterval(d time.Duration) Option {
-	return func(dd *Deduper) { dd.logInterval = d }
+	return func(c *config) error {
+		if d <= 0 {
+			return configErr("WithLogInterval(%v): the interval must be positive", d)
+		}
+		c.logInterval = d
+		return nil
+	}
 }
 
 // WithBackfillLimit sets how many claims granted by the fallback during an
 // outage are remembered, to be written to Redis when it answers again; beyond
 // it new ones are not remembered (counted in Stats.BackfillDropped). 0 disables the
-// backfill. Default [DefaultBackfillLimit] (10000). It must not be negative.
+// backfill. Default 10,000. It must not be negative.
 func WithBackfillLimit(n int) Option {
-	return func(d *Deduper) { d.backfillLimit = n }
+	return func(c *config) error {
+		if n < 0 {
+			return configErr("WithBackfillLimit(%d): the limit must not be negative", n)
+		}
+		c.backfillLimit = n
+		return nil
+	}
 }
 
-// New returns a Deduper that claims keys in Redis through client, which the
-// caller keeps and closes.
+// NewDeduper returns a Deduper that claims keys in Redis through client,
+// which the caller keeps and closes.
 //
-// New panics if client is nil or an option is invalid (a negative timeout,
-// say): those are programming errors, found at startup, and the message names
-// the option.
-func New(client redis.UniversalClient, opts ...Option) *Deduper {
-	if client == nil {
-		panic("redisdedupe.New: client is nil")
+// A nil client, a nil option and an option given a bad value (a negative
+// timeout, say) are errors wrapping exposure.ErrInvalidConfig that name
+// what is wrong; NewDeduper reports all of them at once, joined.
+func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) {
+	c := config{
+		prefix:        defaultKeyPrefix,
+		timeout:       defaultTimeout,
+		cooldown:      defaultCooldown,
+		logInterval:   defaultLogInterval,
+		backfillLimit: defaultBackfillLimit,
+	}
+	var errs []error
+	if isNil(client) {
+		errs = append(errs, configErr("NewDeduper given a nil redis client"))
+	}
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, configErr("NewDeduper: option %d is nil", i))
+			continue
+		}
+		if err := o(&c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	if len(errs) > 1 {
+		return nil, errors.Join(errs...)
+	}
+	if c.fallback == nil {
+		fallback, err := exposure.NewMemoryDeduper(fallbackCapacity)
+		if err != nil {
+			return nil, err // unreachable: the capacity is positive
+		}
+		c.fallback = fallback
+	}
+	if c.log == nil {
+		c.log = slog.Default()
 	}
 	d := &Deduper{
 		client:        client,
-		prefix:        DefaultKeyPrefix,
-		timeout:       DefaultTimeout,
-		cooldown:      DefaultCooldown,
-		logInterval:   DefaultLogInterval,
-		backfillLimit: DefaultBackfillLimit,
+		prefix:        c.prefix,
+		timeout:       c.timeout,
+		cooldown:      c.cooldown,
+		logInterval:   c.logInterval,
+		backfillLimit: c.backfillLimit,
+		fallback:      c.fallback,
+		log:           c.log,
 		now:           time.Now,
+		backfill:      make(map[string]time.Time),
+		inline:        honorsDeadlines(client),
 	}
-	for _, o := range opts {
-		o(d)
-	}
-	switch {
-	case d.timeout <= 0:
-		panic(fmt.Sprintf("redisdedupe.New: WithTimeout(%v): the timeout must be positive", d.timeout))
-	case d.cooldown < 0:
-		panic(fmt.Sprintf("redisdedupe.New: WithCooldown(%v): the cool-down must not be negative", d.cooldown))
-	case d.logInterval <= 0:
-		panic(fmt.Sprintf("redisdedupe.New: WithLogInterval(%v): the interval must be positive", d.logInterval))
-	case d.backfillLimit < 0:
-		panic(fmt.Sprintf("redisdedupe.New: WithBackfillLimit(%d): the limit must not be negative", d.backfillLimit))
-	}
-	if d.fallback == nil {
-		d.fallback = exposure.NewMemoryDeduper(0)
-	}
-	if d.log == nil {
-		d.log = slog.Default()
-	}
-	d.backfill = make(map[string]time.Time)
-	d.inline = honorsDeadlines(client)
 	d.up.Store(true)
 	// Connect now, off the request path and with more time than a claim
 	// has, so that the first claim does not pay for dialing (a dial that
@@ -240,7 +319,24 @@ func New(client redis.UniversalClient, opts ...Option) *Deduper {
 		defer cancel()
 		_ = client.Ping(ctx).Err()
 	}()
-	return d
+	return d, nil
+}
+
+// isNil reports whether client is nil, including a typed nil pointer such
+// as a (*redis.Client)(nil) in the interface.
+func isNil(client redis.UniversalClient) bool {
+	if client == nil {
+		return true
+	}
+	switch c := client.(type) {
+	case *redis.Client:
+		return c == nil
+	case *redis.ClusterClient:
+		return c == nil
+	case *redis.Ring:
+		return c == nil
+	}
+	return false
 }
 
 // Claim reports whether key was not claimed within the last window, by any
@@ -365,7 +461,7 @@ func (d *Deduper) Release(ctx context.Context, key string) error {
 	return nil
 }
 
-// Stats are a Deduper's counters since New.
+// Stats are a Deduper's counters since NewDeduper.
 type Stats struct {
 	// Claims is the number of keys claimed: 1 per Claim, len(keys) per
 	// ClaimBatch.

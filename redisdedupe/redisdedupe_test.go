@@ -82,7 +82,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestClaimAndRelease(t *testing.T) {
 	rdb := sharedClient(t)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
+	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = time.Hour
 
@@ -129,7 +129,7 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 	rt := &roundTrips{}
 	rdb.AddHook(rt)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
+	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = time.Hour
 
@@ -163,7 +163,7 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 func TestWindowExpires(t *testing.T) {
 	rdb := sharedClient(t)
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
+	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 	const window = 30 * time.Millisecond
 
@@ -206,7 +206,7 @@ func TestExactlyOneWinnerAcrossInstances(t *testing.T) {
 	for range 3 {
 		// A generous timeout: this test is about Redis deciding, not about
 		// falling back when 24 workers under -race make it slow.
-		instances = append(instances, New(sharedClient(t), WithKeyPrefix(prefix), WithTimeout(10*time.Second)))
+		instances = append(instances, newDeduper(t, sharedClient(t), WithKeyPrefix(prefix), WithTimeout(10*time.Second)))
 	}
 	const keys, workers = 300, 24
 	var wins [keys]atomic.Int64
@@ -244,37 +244,59 @@ func TestExactlyOneWinnerAcrossInstances(t *testing.T) {
 	}
 }
 
-func TestNewValidates(t *testing.T) {
+func TestNewDeduperRefusesBadConfig(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer rdb.Close()
 	tests := []struct {
-		name string
-		opt  Option
-		want string
+		name   string
+		client redis.UniversalClient
+		opts   []Option
+		want   []string // every one must be in the error
 	}{
-		{"zero timeout", WithTimeout(0), "WithTimeout"},
-		{"negative cooldown", WithCooldown(-time.Second), "WithCooldown"},
-		{"zero log interval", WithLogInterval(0), "WithLogInterval"},
-		{"negative backfill limit", WithBackfillLimit(-1), "WithBackfillLimit"},
+		{"nil client", nil, nil, []string{"nil redis client"}},
+		{"typed nil client", (*redis.Client)(nil), nil, []string{"nil redis client"}},
+		{"nil option", rdb, []Option{WithTimeout(time.Second), nil}, []string{"option 1 is nil"}},
+		{"zero timeout", rdb, []Option{WithTimeout(0)}, []string{"WithTimeout(0s)", "positive"}},
+		{"negative timeout", rdb, []Option{WithTimeout(-time.Millisecond)}, []string{"WithTimeout(-1ms)"}},
+		{"negative cooldown", rdb, []Option{WithCooldown(-time.Second)}, []string{"WithCooldown(-1s)", "negative"}},
+		{"nil fallback", rdb, []Option{WithFallback(nil)}, []string{"WithFallback"}},
+		{"nil logger", rdb, []Option{WithLogger(nil)}, []string{"WithLogger"}},
+		{"zero log interval", rdb, []Option{WithLogInterval(0)}, []string{"WithLogInterval(0s)"}},
+		{"negative backfill limit", rdb, []Option{WithBackfillLimit(-1)}, []string{"WithBackfillLimit(-1)"}},
+		{"every error reported", nil, []Option{WithTimeout(0), nil, WithBackfillLimit(-5)},
+			[]string{"nil redis client", "WithTimeout(0s)", "option 1 is nil", "WithBackfillLimit(-5)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.PanicsWithValue(t, mustPanicMessage(t, tt.opt), func() { New(rdb, tt.opt) })
-			assert.Contains(t, mustPanicMessage(t, tt.opt), tt.want)
+			d, err := NewDeduper(tt.client, tt.opts...)
+			require.Error(t, err)
+			assert.Nil(t, d)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
 		})
 	}
-	assert.PanicsWithValue(t, "redisdedupe.New: client is nil", func() { New(nil) })
-	assert.NotPanics(t, func() { New(rdb, WithCooldown(0), WithBackfillLimit(0)) })
+	// The edges that are allowed.
+	d, err := NewDeduper(rdb, WithCooldown(0), WithBackfillLimit(0), WithKeyPrefix(""))
+	require.NoError(t, err)
+	assert.NotNil(t, d)
 }
 
-func mustPanicMessage(t *testing.T, opt Option) (msg any) {
+// memoryDeduper is exposure.NewMemoryDeduper for a test.
+func memoryDeduper(t *testing.T, capacity int) exposure.Deduper {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
-	defer rdb.Close()
-	defer func() { msg = recover() }()
-	New(rdb, opt)
-	t.Fatal("New did not panic")
-	return nil
+	d, err := exposure.NewMemoryDeduper(capacity)
+	require.NoError(t, err)
+	return d
+}
+
+// newDeduper is NewDeduper for a test that gives valid options.
+func newDeduper(tb testing.TB, client redis.UniversalClient, opts ...Option) *Deduper {
+	tb.Helper()
+	d, err := NewDeduper(client, opts...)
+	require.NoError(tb, err)
+	return d
 }
 
 // closedPort is a loopback port nothing listens on.
@@ -293,7 +315,7 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	defer rdb.Close()
 	logs := &lockedbuf.Buffer{}
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	d := New(rdb, WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+	d := newDeduper(t, rdb, WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
 		WithCooldown(time.Second), WithLogInterval(time.Minute))
 	d.now = clock.Now
 	ctx := context.Background()
@@ -355,10 +377,10 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 	// timeout: the Deduper must bound the wait itself. With it, the client
 	// ends the call at the Deduper's deadline.
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, ContextTimeoutEnabled: ctxTimeouts})
-	require.Equal(t, ctxTimeouts, New(rdb).inline)
+	require.Equal(t, ctxTimeouts, newDeduper(t, rdb).inline)
 	require.NoError(t, rdb.Ping(context.Background()).Err())
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	d := New(rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond),
+	d := newDeduper(t, rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond),
 		WithCooldown(time.Second), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()
@@ -411,9 +433,9 @@ func TestRedisRestartBackfill(t *testing.T) {
 	clock := &fakeClock{t: time.Now()}
 	logs := &lockedbuf.Buffer{}
 	prefix := testPrefix(t)
-	da := New(a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	da := newDeduper(t, a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithCooldown(time.Second), WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	da.now = clock.Now
-	db := New(b, WithKeyPrefix(prefix), WithTimeout(testTimeout))
+	db := newDeduper(t, b, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 
 	first, _ := da.Claim(ctx, "before", time.Hour)
@@ -450,7 +472,7 @@ func TestReleaseDuringOutageIsNotBackfilled(t *testing.T) {
 	a := srv.Client()
 	clock := &fakeClock{t: time.Now()}
 	prefix := testPrefix(t)
-	d := New(a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
+	d := newDeduper(t, a, WithKeyPrefix(prefix), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()
 
@@ -460,7 +482,7 @@ func TestReleaseDuringOutageIsNotBackfilled(t *testing.T) {
 	require.NoError(t, d.Release(ctx, "released"))
 
 	srv.Start()
-	clock.Advance(DefaultCooldown)
+	clock.Advance(defaultCooldown)
 	_, _ = d.Claim(ctx, "probe", time.Hour)
 	require.False(t, d.Stats().Down)
 	assert.Equal(t, int64(1), a.Exists(ctx, prefix+"kept").Val())
@@ -473,7 +495,7 @@ func TestRedisErrorsFallBack(t *testing.T) {
 	srv := startOwnServer(t)
 	a := srv.Client()
 	ctx := context.Background()
-	d := New(a, WithKeyPrefix(testPrefix(t)), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
+	d := newDeduper(t, a, WithKeyPrefix(testPrefix(t)), WithTimeout(testTimeout), WithLogger(slog.New(slog.DiscardHandler)))
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory", "1").Err())
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
 
@@ -490,7 +512,7 @@ func TestRedisErrorsFallBack(t *testing.T) {
 func TestFallbackErrorGrants(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
 	defer rdb.Close()
-	d := New(rdb, WithFallback(exposure.NewMemoryDeduper(10)), WithLogger(slog.New(slog.DiscardHandler)))
+	d := newDeduper(t, rdb, WithFallback(memoryDeduper(t, 10)), WithLogger(slog.New(slog.DiscardHandler)))
 	first, err := d.Claim(context.Background(), "k", 0) // the memory deduper rejects a zero window
 	require.NoError(t, err)
 	assert.True(t, first)
@@ -499,7 +521,7 @@ func TestFallbackErrorGrants(t *testing.T) {
 func TestBackfillLimit(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
 	defer rdb.Close()
-	d := New(rdb, WithBackfillLimit(2), WithLogger(slog.New(slog.DiscardHandler)))
+	d := newDeduper(t, rdb, WithBackfillLimit(2), WithLogger(slog.New(slog.DiscardHandler)))
 	_, _ = d.ClaimBatch(context.Background(), []string{"a", "b", "c", "d"}, time.Hour)
 	assert.Equal(t, int64(2), d.Stats().BackfillDropped)
 	d.mu.Lock()
@@ -515,7 +537,7 @@ func TestLateAnswerEndsCooldown(t *testing.T) {
 	require.NoError(t, rdb.Ping(context.Background()).Err())
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	prefix := testPrefix(t)
-	d := New(rdb, WithKeyPrefix(prefix), WithTimeout(50*time.Millisecond),
+	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(50*time.Millisecond),
 		WithCooldown(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()

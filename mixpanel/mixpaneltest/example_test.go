@@ -16,12 +16,15 @@ import (
 // Injecting faults: the next request is rate limited, and 1 in 10 of the
 // following ones fails with a 503.
 func ExampleServer_InjectFaults() {
-	fake := mixpaneltest.NewServer(mixpaneltest.Config{})
+	fake, err := mixpaneltest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
 	fake.InjectFaults(mixpaneltest.Fault{Status: http.StatusTooManyRequests, RetryAfter: 5 * time.Second})
 	fake.SetFaultRate(0.1, mixpaneltest.Fault{Status: http.StatusServiceUnavailable})
 
-	sink, err := mixpanel.NewSink(fake.SinkConfig())
+	sink, err := mixpanel.NewSink(fake.Token(), mixpanel.WithEndpoint(fake.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -40,11 +43,17 @@ func ExampleServer_InjectFaults() {
 
 // A 400 reports the refused events one by one.
 func ExampleServer_validation() {
-	fake := mixpaneltest.NewServer(mixpaneltest.Config{})
+	fake, err := mixpaneltest.NewServer()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer fake.Close()
-	sink, _ := mixpanel.NewSink(fake.SinkConfig())
+	sink, err := mixpanel.NewSink(fake.Token(), mixpanel.WithEndpoint(fake.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
 	at := time.Now()
-	err := sink.Send(context.Background(), []exposure.Exposure{
+	err = sink.Send(context.Background(), []exposure.Exposure{
 		{Assignment: exposure.Assignment{Experiment: "E", Variant: "A", Identity: exposure.Identity{DistinctID: "u1"}}, Time: at, InsertID: "id-1"},
 		{Assignment: exposure.Assignment{Experiment: "E", Variant: "A", Identity: exposure.Identity{DistinctID: "anonymous"}}, Time: at, InsertID: "id-2"},
 	})

@@ -10,16 +10,15 @@
 // Mixpanel does, injects faults (status sequences, a failure probability,
 // delays, dropped connections) and records what it stored and saw.
 //
-//	srv := mixpaneltest.NewServer(mixpaneltest.Config{Token: "tok"})
-//	defer srv.Close()
-//	sink, _ := mixpanel.NewSink(srv.SinkConfig())
+//	srv := mixpaneltest.Start(t, mixpaneltest.WithToken("tok")) // closed when the test ends
+//	sink, err := mixpanel.NewSink(srv.Token(), mixpanel.WithEndpoint(srv.URL))
 //	... // run the code under test
 //	events := srv.Events()
 //
 // Where Mixpanel's documentation is silent or inconsistent the fake picks
 // the stricter reading: a request over 2000 events is answered 413 like one
 // over the byte cap; the byte cap defaults to 2 MiB (older pages say 2MB,
-// newer ones 10MB: raise Config.MaxBytes to model the latter); an event
+// newer ones 10MB: raise it with [WithMaxBytes] to model the latter); an event
 // needs fewer than 255 properties; distinct_id is required but may be "";
 // the placeholder list (see [Blocked]) is matched case-insensitively and
 // also applies to $insert_id; /track answers 401 for a wrong token and 400
@@ -33,6 +32,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -41,9 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
-
-	"github.com/exposurekit/exposure/mixpanel"
 )
 
 // Mixpanel's documented limits, the fake's defaults.
@@ -59,41 +58,6 @@ const (
 	// MaxIDBytes is the longest distinct_id Mixpanel accepts.
 	MaxIDBytes = 255
 )
-
-// Config configures a fake Server. The zero value accepts the token
-// "test-token".
-type Config struct {
-	// Token is the project token: accepted as the basic-auth user of
-	// /import and required in the properties of /track events.
-	// Default "test-token".
-	Token string
-	// ServiceAccountUser, ServiceAccountSecret and ProjectID, when set,
-	// are also accepted by /import (with ?project_id=).
-	ServiceAccountUser   string
-	ServiceAccountSecret string
-	ProjectID            string
-
-	// MaxEvents (default 2000) and MaxBytes (default 2 MiB, uncompressed)
-	// are the per-request caps; over either, the answer is 413.
-	MaxEvents int
-	MaxBytes  int
-
-	// DollarInsertIDKey names the insert id "$insert_id" instead of
-	// "insert_id" in failed_records (Mixpanel's documentation shows both).
-	DollarInsertIDKey bool
-
-	// DiscardBodies keeps neither Request.Body nor the events' JSON
-	// (Event.Raw and Event.Properties stay empty), for tests and benchmarks
-	// sending many events.
-	DiscardBodies bool
-
-	// Now is the server's clock, for the "not more than 1 hour in the
-	// future" rule. Default time.Now.
-	Now func() time.Time
-
-	// Seed seeds the fault probability (see SetFaultRate). Default 1.
-	Seed uint64
-}
 
 // Fault is a misbehaviour injected into one request.
 type Fault struct {
@@ -153,7 +117,7 @@ type Request struct {
 	Path   string
 	Query  string
 	Header http.Header
-	// Body is the uncompressed body (empty with Config.DiscardBodies).
+	// Body is the uncompressed body (empty with [WithoutBodies]).
 	Body []byte
 	// Events is how many events the body held (0 when not parsed).
 	Events int
@@ -165,11 +129,12 @@ type Request struct {
 
 // Server is the fake. Its methods are safe for concurrent use.
 type Server struct {
-	// URL is the base URL, for mixpanel.Config.Endpoint.
+	// URL is the base URL, for mixpanel.WithEndpoint.
 	URL string
 
-	srv *httptest.Server
-	cfg Config
+	srv       *httptest.Server
+	cfg       config
+	closeOnce sync.Once
 
 	mu         sync.Mutex
 	events     storage
@@ -220,39 +185,61 @@ type dedupeKey struct {
 	timeMS                     int64
 }
 
-// NewServer starts a fake. Close it when done.
-func NewServer(cfg Config) *Server {
-	if cfg.Token == "" {
-		cfg.Token = "test-token"
+// NewServer starts a fake. Close it when done. Without options it
+// accepts the token "test-token" (see [Server.Token]) and enforces
+// Mixpanel's limits. An option given a bad value returns an error wrapping
+// exposure.ErrInvalidConfig; NewServer reports all of them, joined, and a
+// nil option is an error.
+func NewServer(opts ...Option) (*Server, error) {
+	cfg := config{token: "test-token", maxEvents: DefaultMaxEvents, maxBytes: DefaultMaxBytes, now: time.Now, seed: 1}
+	var errs []error
+	for i, o := range opts {
+		if o == nil {
+			errs = append(errs, optionErr("NewServer: option %d is nil", i))
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if cfg.MaxEvents <= 0 {
-		cfg.MaxEvents = DefaultMaxEvents
+	if len(errs) == 1 {
+		return nil, errs[0]
 	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = DefaultMaxBytes
+	if len(errs) > 1 {
+		return nil, errors.Join(errs...)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Seed == 0 {
-		cfg.Seed = 1
-	}
-	s := &Server{cfg: cfg, seen: make(map[dedupeKey]struct{}, 1024), rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
+	s := &Server{cfg: cfg, seen: make(map[dedupeKey]struct{}, 1024), rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15))}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
+	return s, nil
+}
+
+// Start is NewServer for a test: it fails tb at once when an option is
+// invalid, and closes the server when the test ends.
+func Start(tb testing.TB, opts ...Option) *Server {
+	tb.Helper()
+	s, err := NewServer(opts...)
+	if err != nil {
+		tb.Fatalf("mixpaneltest.Start: %v", err)
+	}
+	tb.Cleanup(s.Close)
 	return s
 }
 
-// Close shuts the server down, closing open connections.
+// Close shuts the server down, closing open connections. It may be called
+// more than once.
 func (s *Server) Close() {
-	s.srv.CloseClientConnections()
-	s.srv.Close()
+	s.closeOnce.Do(func() {
+		s.srv.CloseClientConnections()
+		s.srv.Close()
+	})
 }
 
-// SinkConfig is a mixpanel.Config that sends to this server with its token.
-func (s *Server) SinkConfig() mixpanel.Config {
-	return mixpanel.Config{Token: s.cfg.Token, Endpoint: s.URL}
-}
+// Token is the project token the server accepts: "test-token" unless
+// [WithToken] set another. A sink for this server is
+//
+//	mixpanel.NewSink(srv.Token(), mixpanel.WithEndpoint(srv.URL))
+func (s *Server) Token() string { return s.cfg.token }
 
 // Client is an HTTP client for this server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
@@ -276,7 +263,7 @@ func (s *Server) FailNext(statuses ...int) {
 }
 
 // SetFaultRate makes each request, with probability p, suffer one of
-// faults chosen at random (seeded by Config.Seed). p = 1 with one fault is
+// faults chosen at random (seeded by [WithSeed]). p = 1 with one fault is
 // an outage; p = 0 ends it.
 func (s *Server) SetFaultRate(p float64, faults ...Fault) {
 	s.mu.Lock()
@@ -391,7 +378,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// Read the whole body first, as a real server behind a proxy does.
 	body, status, msg, release := s.readBody(r)
 	defer release()
-	if !s.cfg.DiscardBodies && status == 0 {
+	if !s.cfg.discardBodies && status == 0 {
 		rec.Body = body
 	}
 	if d := delay + fault.Delay; d > 0 {
@@ -515,19 +502,19 @@ func (s *Server) readBody(r *http.Request) (body []byte, status int, msg string,
 		return nil, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q", enc), release
 	}
 	// Read into a pooled scratch buffer. Stored events point into the body,
-	// so it is copied unless the server keeps no JSON (DiscardBodies), in
+	// so it is copied unless the server keeps no JSON (WithoutBodies), in
 	// which case the buffer goes back to the pool after the answer.
 	buf := scratch.Get().(*bytes.Buffer)
 	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(rd, int64(s.cfg.MaxBytes)+1)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(rd, int64(s.cfg.maxBytes)+1)); err != nil {
 		scratch.Put(buf)
 		return nil, http.StatusBadRequest, "unable to read body: " + err.Error(), release
 	}
-	if buf.Len() > s.cfg.MaxBytes {
+	if buf.Len() > s.cfg.maxBytes {
 		scratch.Put(buf)
-		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d bytes", s.cfg.MaxBytes), release
+		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d bytes", s.cfg.maxBytes), release
 	}
-	if s.cfg.DiscardBodies {
+	if s.cfg.discardBodies {
 		return buf.Bytes(), 0, "", func() { scratch.Put(buf) }
 	}
 	body = bytes.Clone(buf.Bytes())
@@ -546,17 +533,17 @@ func (s *Server) authorized(r *http.Request) (int, string) {
 	}
 	projectID := r.URL.Query().Get("project_id")
 	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
-	if s.cfg.ServiceAccountUser != "" && eq(user, s.cfg.ServiceAccountUser) && eq(pass, s.cfg.ServiceAccountSecret) {
+	if s.cfg.saUser != "" && eq(user, s.cfg.saUser) && eq(pass, s.cfg.saSecret) {
 		switch projectID {
 		case "":
 			return http.StatusUnauthorized, "project_id is required with service account auth"
-		case s.cfg.ProjectID:
+		case s.cfg.projectID:
 			return 0, ""
 		default:
 			return http.StatusForbidden, "service account has no access to project " + projectID
 		}
 	}
-	if projectID == "" && pass == "" && eq(user, s.cfg.Token) {
+	if projectID == "" && pass == "" && eq(user, s.cfg.token) {
 		return 0, ""
 	}
 	return http.StatusUnauthorized, "Invalid credentials"
@@ -577,14 +564,14 @@ func (s *Server) importEvents(r *http.Request, body []byte, status int, msg stri
 	strict := r.URL.Query().Get("strict") == "1"
 	var failed []map[string]any
 	imported := 0
-	now := s.cfg.Now()
+	now := s.cfg.now()
 	for i, raw := range raws {
 		ev, field, problem := validate(raw, now, "")
 		if problem != "" {
 			if strict {
 				rec := map[string]any{"index": i, "field": field, "message": problem}
 				key := "insert_id"
-				if s.cfg.DollarInsertIDKey {
+				if s.cfg.dollarInsertIDKey {
 					key = "$insert_id"
 				}
 				rec[key] = ev.insertID
@@ -634,10 +621,10 @@ func (s *Server) trackEvents(r *http.Request, body []byte, status int, msg strin
 	if st != 0 {
 		return answer(st, false, m)
 	}
-	now := s.cfg.Now()
+	now := s.cfg.now()
 	evs := make([]stored, 0, len(raws))
 	for i, raw := range raws {
-		ev, field, problem := validate(raw, now, s.cfg.Token)
+		ev, field, problem := validate(raw, now, s.cfg.token)
 		if problem != "" {
 			if field == "properties.token" {
 				return answer(http.StatusUnauthorized, false, problem)
@@ -653,7 +640,7 @@ func (s *Server) trackEvents(r *http.Request, body []byte, status int, msg strin
 }
 
 func (s *Server) store(ev stored) {
-	if s.cfg.DiscardBodies {
+	if s.cfg.discardBodies {
 		ev.raw = nil // points into a pooled buffer
 	}
 	k := dedupeKey{ev.name, ev.distinctID, ev.insertID, ev.timeMS}
@@ -687,7 +674,7 @@ func (s *Server) split(r *http.Request, body []byte) ([]json.RawMessage, int, st
 		}
 	case "application/x-ndjson":
 		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(make([]byte, 0, 64<<10), s.cfg.MaxBytes+1)
+		sc.Buffer(make([]byte, 0, 64<<10), s.cfg.maxBytes+1)
 		for sc.Scan() {
 			line := bytes.TrimSpace(sc.Bytes())
 			if len(line) == 0 {
@@ -707,8 +694,8 @@ func (s *Server) split(r *http.Request, body []byte) ([]json.RawMessage, int, st
 	if len(raws) == 0 {
 		return nil, http.StatusBadRequest, "no events in the request"
 	}
-	if len(raws) > s.cfg.MaxEvents {
-		return raws, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d events", s.cfg.MaxEvents)
+	if len(raws) > s.cfg.maxEvents {
+		return raws, http.StatusRequestEntityTooLarge, fmt.Sprintf("request exceeds max limit of %d events", s.cfg.maxEvents)
 	}
 	return raws, 0, ""
 }

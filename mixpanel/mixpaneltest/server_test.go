@@ -14,19 +14,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/mixpanel/mixpaneltest"
 )
 
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
-func newServer(t *testing.T, cfg mixpaneltest.Config) *mixpaneltest.Server {
+// newServer starts a fake whose clock stands at now.
+func newServer(t *testing.T, opts ...mixpaneltest.Option) *mixpaneltest.Server {
 	t.Helper()
-	if cfg.Now == nil {
-		cfg.Now = func() time.Time { return now }
-	}
-	srv := mixpaneltest.NewServer(cfg)
-	t.Cleanup(srv.Close)
-	return srv
+	return mixpaneltest.Start(t, append([]mixpaneltest.Option{mixpaneltest.WithClock(func() time.Time { return now })}, opts...)...)
 }
 
 // event is a valid /import event with overrides (nil deletes a property).
@@ -104,7 +101,7 @@ func jsonBody(t *testing.T, events ...map[string]any) []byte {
 }
 
 func TestAuth(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{ServiceAccountUser: "sa", ServiceAccountSecret: "pw", ProjectID: "42"})
+	srv := newServer(t, mixpaneltest.WithServiceAccount("sa", "pw", "42"))
 	body := jsonBody(t, event(1, nil))
 	cases := map[string]struct {
 		p    post
@@ -135,7 +132,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestBodyFormats(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	two := jsonBody(t, event(1, nil), event(2, nil))
 	var nd bytes.Buffer
 	for i := 3; i <= 5; i++ {
@@ -195,7 +192,7 @@ func TestBodyFormats(t *testing.T) {
 }
 
 func TestCapsAnswer413(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	many := make([]map[string]any, 2001)
 	for i := range many {
 		many[i] = event(i, nil)
@@ -211,7 +208,7 @@ func TestCapsAnswer413(t *testing.T) {
 	assert.Equal(t, 413, status)
 	assert.Equal(t, map[string]any{"code": float64(413), "error": "request exceeds max limit of 2097152 bytes", "status": "Request Entity Too Large"}, out)
 
-	small := newServer(t, mixpaneltest.Config{MaxBytes: 500, MaxEvents: 2})
+	small := newServer(t, mixpaneltest.WithMaxBytes(500), mixpaneltest.WithMaxEvents(2))
 	status, _, _ = post{body: jsonBody(t, event(1, nil), event(2, nil), event(3, nil))}.do(t, small)
 	assert.Equal(t, 413, status)
 	status, _, _ = post{body: jsonBody(t, event(1, map[string]any{"pad": strings.Repeat("x", 500)}))}.do(t, small)
@@ -260,7 +257,7 @@ func TestPerEventValidation(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			srv := newServer(t, mixpaneltest.Config{})
+			srv := newServer(t)
 			// The event under test between two valid ones.
 			status, out, _ := post{body: jsonBody(t, event(100, nil), tc.ev, event(101, nil))}.do(t, srv)
 			if tc.field == "" {
@@ -282,20 +279,20 @@ func TestPerEventValidation(t *testing.T) {
 		})
 	}
 	t.Run("strings over 255 bytes are truncated", func(t *testing.T) {
-		srv := newServer(t, mixpaneltest.Config{})
+		srv := newServer(t)
 		status, _, _ := post{body: jsonBody(t, event(0, map[string]any{"note": strings.Repeat("é", 200)}))}.do(t, srv)
 		require.Equal(t, 200, status)
 		note := srv.Events()[0].Properties["note"].(string)
 		assert.Len(t, note, 254)
 	})
 	t.Run("strict=0 drops invalid events silently", func(t *testing.T) {
-		srv := newServer(t, mixpaneltest.Config{})
+		srv := newServer(t)
 		status, out, _ := post{query: "strict=0", body: jsonBody(t, event(1, nil), event(2, map[string]any{"distinct_id": "anon"}))}.do(t, srv)
 		assert.Equal(t, 200, status)
 		assert.Equal(t, float64(1), out["num_records_imported"])
 	})
 	t.Run("$insert_id key", func(t *testing.T) {
-		srv := newServer(t, mixpaneltest.Config{DollarInsertIDKey: true})
+		srv := newServer(t, mixpaneltest.WithDollarInsertIDKey())
 		_, out, _ := post{body: jsonBody(t, event(1, map[string]any{"distinct_id": "anon"}))}.do(t, srv)
 		rec := out["failed_records"].([]any)[0].(map[string]any)
 		assert.Equal(t, "id-1", rec["$insert_id"])
@@ -304,7 +301,7 @@ func TestPerEventValidation(t *testing.T) {
 }
 
 func TestDedupe(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	body := jsonBody(t, event(1, nil), event(1, nil))
 	status, out, _ := post{body: body}.do(t, srv)
 	require.Equal(t, 200, status)
@@ -339,7 +336,7 @@ func TestDedupe(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	body := jsonBody(t, event(1, nil))
 	srv.FailNext(503, 500)
 	srv.InjectFaults(mixpaneltest.Fault{Status: 429, RetryAfter: 1500 * time.Millisecond}, mixpaneltest.Fault{})
@@ -407,7 +404,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestMethodsAndPaths(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	resp, err := srv.Client().Get(srv.URL + "/import")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -417,7 +414,7 @@ func TestMethodsAndPaths(t *testing.T) {
 }
 
 func TestTrack(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{Token: "tok"})
+	srv := newServer(t, mixpaneltest.WithToken("tok"))
 	ev := func(i int, token string) map[string]any { return event(i, map[string]any{"token": token}) }
 	status, out, _ := post{path: "/track", query: "ip=0&verbose=1", noAuth: true, body: jsonBody(t, ev(1, "tok"), ev(2, "tok"))}.do(t, srv)
 	assert.Equal(t, 200, status)
@@ -441,7 +438,7 @@ func TestTrack(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{DiscardBodies: true})
+	srv := newServer(t, mixpaneltest.WithoutBodies())
 	post{body: jsonBody(t, event(1, nil))}.do(t, srv)
 	require.Len(t, srv.Requests(), 1)
 	assert.Empty(t, srv.Requests()[0].Body)
@@ -465,7 +462,7 @@ func TestBlocked(t *testing.T) {
 // values, nested values before the known keys) is read as encoding/json
 // reads it.
 func TestAnyJSONSpelling(t *testing.T) {
-	srv := newServer(t, mixpaneltest.Config{})
+	srv := newServer(t)
 	ms := now.Add(-time.Minute).UnixMilli()
 	body := fmt.Sprintf(` [ { "properties" : { "nested": {"time": "x", "a": [1, {"}": "]"}]},
 		"\u0074ime" : %d , "distinct_id":"user-\u0031\"q", "$insert_id" : "id-1", "token": "test-token" } ,
@@ -482,4 +479,35 @@ func TestAnyJSONSpelling(t *testing.T) {
 	assert.Equal(t, "user-1\"q", evs[0].DistinctID)
 	assert.Equal(t, now.Add(-time.Minute), evs[0].Time.UTC())
 	assert.Len(t, evs[0].Properties, 5)
+}
+
+func TestNewServerRefusesBadOptions(t *testing.T) {
+	cases := map[string]struct {
+		opts []mixpaneltest.Option
+		want []string
+	}{
+		"empty token":          {[]mixpaneltest.Option{mixpaneltest.WithToken(" ")}, []string{"WithToken"}},
+		"partial account":      {[]mixpaneltest.Option{mixpaneltest.WithServiceAccount("sa", "", "42")}, []string{"WithServiceAccount"}},
+		"zero max events":      {[]mixpaneltest.Option{mixpaneltest.WithMaxEvents(0)}, []string{"WithMaxEvents(0)"}},
+		"negative max bytes":   {[]mixpaneltest.Option{mixpaneltest.WithMaxBytes(-1)}, []string{"WithMaxBytes(-1)"}},
+		"nil clock":            {[]mixpaneltest.Option{mixpaneltest.WithClock(nil)}, []string{"WithClock"}},
+		"nil option":           {[]mixpaneltest.Option{nil}, []string{"option 0 is nil"}},
+		"every error reported": {[]mixpaneltest.Option{mixpaneltest.WithMaxEvents(-2), nil, mixpaneltest.WithMaxBytes(0)}, []string{"WithMaxEvents(-2)", "option 1 is nil", "WithMaxBytes(0)"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			srv, err := mixpaneltest.NewServer(tc.opts...)
+			require.Error(t, err)
+			assert.Nil(t, srv)
+			assert.ErrorIs(t, err, exposure.ErrInvalidConfig)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestServerTokenDefaultsAndOptions(t *testing.T) {
+	assert.Equal(t, "test-token", newServer(t).Token())
+	assert.Equal(t, "tok", newServer(t, mixpaneltest.WithToken("tok")).Token())
 }
