@@ -52,10 +52,7 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 				continue
 			}
 			claimed = true
-			if e == nil {
-				e = t.newExposure(a)
-			}
-			if q.enqueue(e) {
+			if t.offer(q, a, &e) {
 				queued = true
 			} else {
 				md.releaseHash(hj) // so that a later render sends it to this sink
@@ -63,6 +60,15 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 		}
 		t.recordCommit(a, e, claimed, queued)
 	}
+}
+
+// offer queues a's exposure to q, making it (its time and $insert_id) on
+// the first offer, and reports whether q took it.
+func (t *Tracker) offer(q *queue, a *Assignment, e **Exposure) bool {
+	if *e == nil {
+		*e = t.newExposure(a)
+	}
+	return q.enqueue(*e)
 }
 
 // newExposure fixes the time and $insert_id of a's exposure.
@@ -98,10 +104,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 				continue
 			}
 			claimed = true
-			if e == nil {
-				e = t.newExposure(a)
-			}
-			if q.enqueue(e) {
+			if t.offer(q, a, &e) {
 				queued = true
 			} else if err := t.deduper.Release(ctx, keys[k]); err != nil {
 				t.logDedupeError(err)

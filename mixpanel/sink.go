@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/options"
 )
 
 // Region is the Mixpanel data residency region of a project.
@@ -125,15 +126,7 @@ func NewSink(token string, opts ...Option) (*Sink, error) {
 	if strings.TrimSpace(token) == "" {
 		errs = append(errs, configErr("NewSink: the project token is required (Project Settings > Access Keys)"))
 	}
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, configErr("NewSink: option %d is nil", i))
-			continue
-		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, options.Apply(&c, "mixpanel.NewSink", opts)...)
 	serviceAccount := c.saUser != ""
 	if serviceAccount && c.track {
 		errs = append(errs, configErr("WithTrack cannot be combined with WithServiceAccount: /track authenticates with the token only"))

@@ -43,6 +43,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/exposurekit/exposure/internal/options"
 )
 
 // Mixpanel's documented limits, the fake's defaults.
@@ -192,16 +194,7 @@ type dedupeKey struct {
 // nil option is an error.
 func NewServer(opts ...Option) (*Server, error) {
 	cfg := config{token: "test-token", maxEvents: DefaultMaxEvents, maxBytes: DefaultMaxBytes, now: time.Now, seed: 1}
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, optionErr("NewServer: option %d is nil", i))
-			continue
-		}
-		if err := o(&cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := options.Apply(&cfg, "mixpaneltest.NewServer", opts)
 	if len(errs) == 1 {
 		return nil, errs[0]
 	}

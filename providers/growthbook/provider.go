@@ -26,6 +26,8 @@ import (
 	"math"
 	"sync"
 
+	"github.com/exposurekit/exposure/internal/options"
+
 	gb "github.com/growthbook/growthbook-golang"
 	"github.com/open-feature/go-sdk/openfeature"
 
@@ -122,17 +124,7 @@ func NewProvider(client *gb.Client, opts ...Option) (*Provider, error) {
 // joined; a nil option is an error too. constructor names the caller in
 // the errors.
 func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: growthbook.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
-			continue
-		}
-		if err := o(cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(options.Apply(cfg, "growthbook."+constructor, opts)...)
 }
 
 // silence derives a child client that runs no tracking at evaluation.

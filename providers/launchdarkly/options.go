@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/options"
 )
 
 // An Option configures a [Provider]; see [NewProvider]. An option given a
@@ -36,17 +37,7 @@ type sinkConfig struct {
 // joined; a nil option is an error too. constructor names the caller in
 // the errors.
 func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: launchdarkly.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
-			continue
-		}
-		if err := o(cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(options.Apply(cfg, "launchdarkly."+constructor, opts)...)
 }
 
 // WithVariationNames names the variations of flags: flag key -> variation

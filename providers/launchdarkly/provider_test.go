@@ -308,7 +308,7 @@ func TestNewProviderValidates(t *testing.T) {
 	}{
 		{"nil client", nil, nil, nil, []string{"nil *ldclient.LDClient"}},
 		{"client with events", on, nil, []error{ErrEventsEnabled}, nil},
-		{"nil option", off, []Option{nil}, nil, []string{"NewProvider option 0 is nil"}},
+		{"nil option", off, []Option{nil}, nil, []string{"NewProvider: option 0 is nil"}},
 		{"empty variation name", off, []Option{WithVariationNames(map[string]map[int]string{"f": {0: " "}})}, nil, []string{`"f"`}},
 		{"empty experiment name", off, []Option{WithExperimentNames(map[string]string{"f": ""})}, nil, []string{`flag "f" has an empty name`}},
 		{"non-positive init timeout", off, []Option{WithInitTimeout(0)}, nil, []string{"WithInitTimeout"}},
@@ -350,7 +350,7 @@ func TestNewSinkValidates(t *testing.T) {
 		{"nil provider", nil, on, nil, nil, []string{"nil *Provider"}},
 		{"nil client", p, nil, nil, nil, []string{"nil *ldclient.LDClient"}},
 		{"client without events", p, off, nil, []error{ErrEventsDisabled}, nil},
-		{"nil option", p, on, []SinkOption{nil}, nil, []string{"NewSink option 0 is nil"}},
+		{"nil option", p, on, []SinkOption{nil}, nil, []string{"NewSink: option 0 is nil"}},
 		{"non-positive flush timeout", p, on, []SinkOption{WithFlushTimeout(-time.Second)}, nil, []string{"WithFlushTimeout must be positive, got -1s"}},
 		{"nil logger", p, on, []SinkOption{WithLogger(nil)}, nil, []string{"WithLogger given a nil *slog.Logger"}},
 		{"every error at once", nil, off, []SinkOption{WithLogger(nil), nil}, []error{ErrEventsDisabled},

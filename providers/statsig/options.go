@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/options"
 )
 
 // An Option configures a [Provider]; see [NewProvider]. An option given a
@@ -63,15 +64,5 @@ func WithLogger(l *slog.Logger) SinkOption {
 // joined; a nil option is an error too. constructor names the caller in
 // the errors.
 func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: statsig.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
-			continue
-		}
-		if err := o(cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(options.Apply(cfg, "statsig."+constructor, opts)...)
 }

@@ -290,7 +290,7 @@ func TestNewProviderValidates(t *testing.T) {
 	}{
 		{"client key", "client-key", nil, []string{"server secret key"}},
 		{"empty separator", "secret-test", []Option{WithParameterSeparator("")}, []string{"WithParameterSeparator given an empty separator"}},
-		{"nil option", "secret-test", []Option{nil}, []string{"NewProvider option 0 is nil"}},
+		{"nil option", "secret-test", []Option{nil}, []string{"NewProvider: option 0 is nil"}},
 		{"every error at once", "", []Option{WithParameterSeparator("/"), nil, WithParameterSeparator("")},
 			[]string{"server secret key", "option 1 is nil", "empty separator"}},
 	}
@@ -318,7 +318,7 @@ func TestNewSinkValidates(t *testing.T) {
 	}{
 		{"nil provider", nil, nil, []string{"nil *Provider"}},
 		{"nil logger", p, []SinkOption{WithLogger(nil)}, []string{"WithLogger given a nil *slog.Logger"}},
-		{"nil option", p, []SinkOption{nil}, []string{"NewSink option 0 is nil"}},
+		{"nil option", p, []SinkOption{nil}, []string{"NewSink: option 0 is nil"}},
 		{"every error at once", nil, []SinkOption{WithLogger(nil), nil}, []string{"nil *Provider", "WithLogger", "option 1 is nil"}},
 	}
 	for _, tt := range tests {

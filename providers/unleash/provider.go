@@ -32,6 +32,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exposurekit/exposure/internal/options"
+
 	unleashsdk "github.com/Unleash/unleash-go-sdk/v5"
 	"github.com/Unleash/unleash-go-sdk/v5/api"
 	ucontext "github.com/Unleash/unleash-go-sdk/v5/context"
@@ -186,17 +188,7 @@ func NewProvider(opts ...Option) (*Provider, error) {
 // joined; a nil option is an error too. constructor names the caller in
 // the errors.
 func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O) error {
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: unleash.%s option %d is nil", exposure.ErrInvalidConfig, constructor, i))
-			continue
-		}
-		if err := o(cfg); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return errors.Join(options.Apply(cfg, "unleash."+constructor, opts)...)
 }
 
 // Metadata returns the provider's name.

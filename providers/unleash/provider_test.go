@@ -98,7 +98,7 @@ func TestNewProviderValidates(t *testing.T) {
 		{"listener of no listener type", []unleash.Option{unleash.WithListener(42)}, []string{"WithListener given a int"}},
 		{"non-positive ready timeout", []unleash.Option{unleash.WithReadyTimeout(0)}, []string{"WithReadyTimeout must be positive, got 0s"}},
 		{"nil client option", []unleash.Option{unleash.WithClientOptions(nil)}, []string{"WithClientOptions option 0 is nil"}},
-		{"nil option", []unleash.Option{nil}, []string{"NewProvider option 0 is nil"}},
+		{"nil option", []unleash.Option{nil}, []string{"NewProvider: option 0 is nil"}},
 		{"every error at once", []unleash.Option{unleash.WithListener(42), nil, unleash.WithReadyTimeout(-time.Second)},
 			[]string{"WithListener", "option 1 is nil", "got -1s"}},
 	}
