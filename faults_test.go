@@ -417,3 +417,17 @@ func TestOverlongIDsAreRefusedAtAssignment(t *testing.T) {
 	a := exposure.Assignment{FlagKey: flagKey, Experiment: "Checkout Redesign", Variant: "b", Identity: exposure.Identity{DistinctID: long}}
 	assert.ErrorContains(t, e.tracker.Confirm(t.Context(), a), "over 255")
 }
+
+// Flush reports the exposures that failed for good while it waited, even
+// when the sink fails them before the flush is registered as waiting.
+func TestFlushReportsWhatFailedDuringIt(t *testing.T) {
+	permanent := func([]exposure.Exposure) error { return errors.New("400 rejected") }
+	sink := &scriptedSink{script: []func([]exposure.Exposure) error{permanent, permanent, permanent}}
+	e := newEnv(t, exposure.WithSink(sink, exposure.WithFlushInterval(time.Hour)))
+	for i := range 3 {
+		commitUsers(t, e.tracker, e, 1, fmt.Sprint("rejected-", i))
+		err := e.tracker.Flush(t.Context())
+		require.ErrorIs(t, err, exposure.ErrUndelivered, "flush %d", i)
+		assert.ErrorContains(t, err, "1 exposure(s) failed for good")
+	}
+}

@@ -20,9 +20,10 @@ type inflight struct {
 }
 
 // flushWaiter is one Flush: it is answered, with the count of exposures
-// that failed for good meanwhile, once every batch up to mark is settled.
+// that failed for good meanwhile, once every batch below mark is settled.
 type flushWaiter struct {
-	mark   uint64 // batches numbered below are waited for
+	mark   uint64 // batches numbered below are waited for; set once the worker drained
+	marked bool
 	failed int
 	done   chan int // capacity 1
 }
@@ -47,19 +48,25 @@ func (f *inflight) end(seq uint64, failed int) {
 	defer f.mu.Unlock()
 	delete(f.open, seq)
 	for _, w := range f.waiters {
-		if seq < w.mark {
-			w.failed += failed
-		}
+		w.failed += failed // failed during the flush
 	}
 	f.answer()
 }
 
-// wait registers a flush of everything handed over so far.
+// watch registers a flush before the worker drains the queue for it, so
+// that failures of batches that end meanwhile are counted.
+func (f *inflight) watch(w *flushWaiter) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.waiters = append(f.waiters, w)
+}
+
+// wait marks w, once the worker drained the queue for it: it waits for
+// every batch handed over so far.
 func (f *inflight) wait(w *flushWaiter) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w.mark = f.next
-	f.waiters = append(f.waiters, w)
+	w.mark, w.marked = f.next, true
 	f.answer()
 }
 
@@ -71,7 +78,7 @@ func (f *inflight) answer() {
 	}
 	kept := f.waiters[:0]
 	for _, w := range f.waiters {
-		if w.mark <= oldest {
+		if w.marked && w.mark <= oldest {
 			w.done <- w.failed
 			continue
 		}

@@ -138,6 +138,7 @@ func (q *queue) run() {
 		case <-ticker.C:
 			b.drain(true)
 		case w := <-q.flushReq:
+			q.inflight.watch(w)
 			b.drain(true)
 			q.inflight.wait(w)
 		case <-q.stop:
