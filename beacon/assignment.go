@@ -16,17 +16,26 @@ func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
 		age = ms - uint64(ev)
 	}
 	return token.Token{
-		IssuedMS: ms, AgeMS: age,
-		FlagKey: a.FlagKey, Experiment: a.Experiment, Variant: a.Variant,
-		DistinctID: a.Identity.DistinctID, UserID: a.Identity.UserID, DeviceID: a.Identity.DeviceID,
-		TargetingKey: a.Context.TargetingKey(), Reason: a.Reason,
+		IssuedMS:        ms,
+		AgeMS:           age,
+		FlagKey:         a.FlagKey,
+		Experiment:      a.Experiment,
+		Variant:         a.Variant,
+		ProviderVariant: a.ProviderVariant,
+		DistinctID:      a.Identity.DistinctID,
+		UserID:          a.Identity.UserID,
+		DeviceID:        a.Identity.DeviceID,
+		TargetingKey:    a.Context.TargetingKey(),
+		Reason:          a.Reason,
 	}
 }
 
-// assignmentOf rebuilds the assignment a token was issued for. Its Context
-// carries the targeting key and the $user_id and $device_id attributes;
-// the other attributes of the original evaluation are not in the token,
-// nor is the provider's own name of the variant.
+// assignmentOf rebuilds the assignment a token was issued for, with the
+// provider's own name of the variant (ProviderVariant, which vendor sinks
+// compare with a fresh evaluation; empty for a version-1 token, issued by
+// a release before it was in tokens). Its Context carries the targeting
+// key and the $user_id and $device_id attributes; the other attributes of
+// the original evaluation are not in the token.
 func assignmentOf(tok *token.Token) exposure.Assignment {
 	attrs := map[string]any{}
 	if tok.UserID != "" {
@@ -37,6 +46,7 @@ func assignmentOf(tok *token.Token) exposure.Assignment {
 	}
 	return exposure.Assignment{
 		FlagKey: tok.FlagKey, Experiment: tok.Experiment, Variant: tok.Variant,
+		ProviderVariant: tok.ProviderVariant,
 		Identity: exposure.Identity{
 			DistinctID: tok.DistinctID, UserID: tok.UserID, DeviceID: tok.DeviceID,
 		},

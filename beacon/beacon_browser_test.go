@@ -135,7 +135,10 @@ func newBrowser(t *testing.T) context.Context {
 	ignore := []goleak.Option{goleak.IgnoreCurrent(),
 		// OpenFeature keeps an event goroutine per registered provider domain.
 		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.func1"),
-		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.(*eventExecutor).startEventListener.func3.1")}
+		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startListeningAndShutdownOld.(*eventExecutor).startEventListener.func3.1"),
+		// and, since go-sdk v1.20, one event listener per process, started
+		// by the first provider registered.
+		goleak.IgnoreTopFunction("github.com/open-feature/go-sdk/openfeature.(*eventExecutor).startEventListener.func1.1")}
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore...) }) // registered first: runs last
 	return chromiumtest.Start(t, 1024, 768)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/exposurekit/exposure/internal/lockedbuf"
 	"github.com/open-feature/go-sdk/openfeature"
+	"github.com/open-feature/go-sdk/openfeature/memprovider"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,6 +122,24 @@ func TestConfirmedAssignmentKeepsTheSubject(t *testing.T) {
 	assert.NotEmpty(t, a.Reason)
 	// The Tracker's clock is coarse (about a millisecond, more under load).
 	assert.WithinRange(t, a.EvaluatedAt, before.Add(-100*time.Millisecond), time.Now(), "the evaluation time, kept to the millisecond")
+}
+
+// Vendor sinks compare a fresh evaluation with the provider's own name of
+// the variant: an exposure confirmed in the browser keeps it, although the
+// experiment renames it (provider variant "b", experiment variant
+// "Variant B").
+func TestConfirmedExposureKeepsTheProviderVariant(t *testing.T) {
+	e := newEnvWith(t, []exposure.Experiment{checkout}, memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		flagKey: {Key: flagKey, State: memprovider.Enabled, DefaultVariant: "b",
+			Variants: map[string]any{"a": "classic", "b": "one-page"}},
+	}))
+	token := e.token(t, "pv-user")
+	require.Equal(t, http.StatusNoContent, post(t, e.confirmer, strings.NewReader(token)).Code)
+	e.settle(t)
+	got := e.recorder.Exposures()
+	require.Len(t, got, 1)
+	assert.Equal(t, "Variant B", got[0].Variant, "the experiment's name of the variant")
+	assert.Equal(t, "b", got[0].ProviderVariant, "the provider's name of the variant")
 }
 
 func TestExposureBeaconMarkAfterCommitIsNotSentByTheServer(t *testing.T) {

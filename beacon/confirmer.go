@@ -17,6 +17,23 @@
 //
 //	<script src="/exposure/beacon" defer></script>
 //	<aside {{ exposureBeacon .Ctx "accessories-panel" }}>…</aside>
+//
+// # Tokens
+//
+// A token is the assignment, signed with HMAC-SHA256 under the first key of
+// [WithKeys]: the flag key, the experiment, the variant and the provider's
+// own name of it (Assignment.ProviderVariant, which vendor sinks compare
+// with a fresh evaluation), the subject (distinct id, user id, device id,
+// targeting key), the reason, the evaluation time and the issue time,
+// encoded in base64url. A typical token is about 150 characters; the
+// largest, every field at the root's bound of 255 bytes, is 3150, so
+// every assignment the Tracker holds gets a token.
+//
+// Tokens are versioned. This release issues version 2 and verifies
+// versions 2 and 1; version 1, issued by the release before, has no
+// provider variant, so an exposure confirmed with it arrives with
+// ProviderVariant empty. Pages rendered before a deploy therefore keep
+// confirming until their tokens expire ([WithExpiry]).
 package beacon
 
 import (
@@ -44,7 +61,8 @@ type Confirmer struct {
 	scriptETag string
 
 	counters  counters
-	misuseLog rateLimitedLog
+	misuseLog rateLimitedLog // misuse of the template function, refusals
+	signLog   rateLimitedLog // tokens that could not be signed
 }
 
 // NewConfirmer returns the browser confirmation of t's exposures,

@@ -11,8 +11,10 @@ type Stats struct {
 	// Issued is tokens rendered by the "exposureBeacon" template function.
 	Issued uint64
 	// NotIssued is "exposureBeacon" calls that rendered nothing: no
-	// context, no scope, a flag not assigned in the scope, or an assignment
-	// too large for a token.
+	// context, no scope, or a flag not assigned in the scope. It would also
+	// count an assignment too large for a token, which the root's bound of
+	// 255 bytes per field rules out (logged as an error if it ever
+	// happened: that exposure is lost).
 	NotIssued uint64
 	// Accepted is confirmations with a valid token, each committed with
 	// [exposure.Tracker.Confirm]; a repeat of an earlier exposure counts

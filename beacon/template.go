@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/exposurekit/exposure"
 )
@@ -40,6 +41,11 @@ func (c *Confirmer) exposureBeacon(v any, flagKey string) template.HTMLAttr {
 			"got", fmt.Sprintf("%T", v), "flag", flagKey)
 		return ""
 	}
+	// The token is signed after the handoff, not before: HandOff is the
+	// only way to read an assignment out of a Scope, and it takes it out.
+	// That order loses nothing, because signing cannot fail for an
+	// assignment the root accepted (see issue below).
+	//
 	// A flag not assigned is counted by the Tracker (StageUnassignedMark).
 	a, err := exposure.ScopeFromContext(ctx).HandOff(flagKey)
 	if err != nil {
@@ -47,13 +53,30 @@ func (c *Confirmer) exposureBeacon(v any, flagKey string) template.HTMLAttr {
 		c.warn(`exposure/beacon: template function "exposureBeacon" rendered nothing`, "flag", flagKey, "err", err)
 		return ""
 	}
-	tok := tokenOf(&a, c.now())
-	var buf [512]byte
+	return c.issue(&a)
+}
+
+// issue renders the data-exposure attribute carrying the token of a, an
+// assignment just handed off.
+//
+// Signing fails only for a token over [token.MaxLen], and no assignment
+// the Tracker holds comes near it: the root refuses, when a flag is
+// assigned, every field over 255 bytes ([token.MaxFieldBytes]), and a
+// token with every field at that bound is [token.MaxBoundedLen] (3150)
+// characters, which internal/token checks at compile time. The failure
+// path is kept as a defence, should the bound or the format change: the
+// exposure is then lost (it was handed off, and the server will not send
+// it), so it is logged as an error and counted in [Stats].NotIssued.
+func (c *Confirmer) issue(a *exposure.Assignment) template.HTMLAttr {
+	tok := tokenOf(a, c.now())
+	var buf [512]byte // a typical attribute is under 200 bytes
 	b, ok := c.codec.AppendSign(append(buf[:0], attrPrefix...), &tok)
 	if !ok {
 		c.counters.notIssued.Add(1)
-		c.warn(`exposure/beacon: template function "exposureBeacon": the assignment is too large for a token; nothing will be recorded`,
-			"flag", flagKey)
+		if c.signLog.allow(time.Minute) {
+			c.log.Error(`exposure/beacon: template function "exposureBeacon": the assignment is too large for a token; its exposure is lost`,
+				"flag", a.FlagKey, "experiment", a.Experiment)
+		}
 		return ""
 	}
 	c.counters.issued.Add(1)

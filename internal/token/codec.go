@@ -51,11 +51,13 @@ func NewCodec(keys [][]byte, expiry time.Duration) (*Codec, error) {
 // Expiry returns how long a token stays valid after it was issued.
 func (c *Codec) Expiry() time.Duration { return c.expiry }
 
-// appendMAC appends the MAC of payload under key number key to dst.
+// appendMAC appends the MAC of payload under key number key to dst. The
+// payload's first byte is its version, which must be known: it chooses the
+// domain.
 func (c *Codec) appendMAC(key int, dst, payload []byte) []byte {
 	h := c.macs[key].Get().(hash.Hash)
 	h.Reset()
-	h.Write(domain)
+	h.Write(formats[payload[0]].domain)
 	h.Write(payload)
 	dst = h.Sum(dst)
 	c.macs[key].Put(h)
@@ -69,14 +71,21 @@ var scratchPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// AppendSign appends the token for t, signed with the first key, to dst
-// and reports true; when the token would be longer than [MaxLen] it
-// returns dst unchanged and false. Given a dst with room, it allocates
-// nothing.
+// AppendSign appends the token for t, in the format of [Version] and
+// signed with the first key, to dst and reports true; when the token would
+// be longer than [MaxLen] it returns dst unchanged and false, which cannot
+// happen when every field is at most [MaxFieldBytes] long. Given a dst
+// with room, it allocates nothing.
 func (c *Codec) AppendSign(dst []byte, t *Token) ([]byte, bool) {
+	return c.appendSign(dst, t, Version)
+}
+
+// appendSign is AppendSign in the format of version v, which must be
+// known; tests sign the earlier versions with it.
+func (c *Codec) appendSign(dst []byte, t *Token, v byte) ([]byte, bool) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
-	raw := t.appendPayload((*sp)[:0])
+	raw := t.appendPayload((*sp)[:0], v)
 	raw = c.appendMAC(0, raw, raw)
 	*sp = raw
 	if encoding.EncodedLen(len(raw)) > MaxLen {
@@ -99,8 +108,8 @@ type Verdict int
 const (
 	// OK is a genuine token within its validity.
 	OK Verdict = iota
-	// Malformed is a string that is not the one spelling of a token of
-	// this version.
+	// Malformed is a string that is not the one spelling of a token of a
+	// known version.
 	Malformed
 	// Forged is a well-formed token whose MAC matches no key.
 	Forged
@@ -123,11 +132,12 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("Verdict(%d)", int(v))
 }
 
-// Verify parses s, checks its MAC against every key (in constant time per
-// key) and its validity at now. It returns the token only when the verdict
-// is [OK].
+// Verify parses s, a token of any known version, checks its MAC against
+// every key (in constant time per key) and its validity at now. It returns
+// the token only when the verdict is [OK]; a version-1 token has no
+// ProviderVariant.
 func (c *Codec) Verify(s string, now time.Time) (Token, Verdict) {
-	t, payload, mac, err := parse(s)
+	t, _, payload, mac, err := parse(s)
 	if err != nil {
 		return Token{}, Malformed
 	}

@@ -4,18 +4,26 @@
 //
 // A token is the unpadded base64url encoding of
 //
-//	version   1 byte, [Version]
+//	version   1 byte, 2 ([Version]) or 1
 //	issued    uvarint, Unix milliseconds when the page was rendered
 //	age       uvarint, milliseconds from the evaluation to issued
-//	8 fields  uvarint length + bytes each: flag key, experiment, variant,
+//	fields    uvarint length + bytes each, in this order: flag key,
+//	          experiment, variant, provider variant (version 2 only),
 //	          distinct id, user id, device id, targeting key, reason
 //	mac       32 bytes, HMAC-SHA256(key, domain || all of the above)
 //
+// Signing writes version 2 only. Verification also accepts version 1, the
+// format of an earlier release without the provider variant, so that pages
+// rendered before a deploy still confirm for as long as their tokens are
+// valid; such a token verifies with an empty ProviderVariant. Version 1
+// can be dropped one token expiry after every instance signs version 2.
+//
 // Everything is canonical (shortest uvarints, strict base64, no trailing
-// bytes), so a token has exactly one spelling and the MAC binds every
-// field, the subject included: a token confirms its own subject's
-// assignment and nothing else. The domain string separates these MACs from
-// anything else the same key might sign.
+// bytes, one field list per version), so a token has exactly one spelling
+// and the MAC binds every field, the subject included: a token confirms its
+// own subject's assignment and nothing else. The domain string, one per
+// version, separates these MACs from anything else the same key might sign
+// and each version's MACs from the other's.
 package token
 
 import (
@@ -26,12 +34,18 @@ import (
 )
 
 const (
-	// Version is the first byte of every token this package writes; a token
-	// of another version is malformed.
-	Version = 1
+	// Version is the version of every token this package signs. Verify
+	// also accepts version 1 (see the package documentation).
+	Version = 2
 	// MaxLen bounds an encoded token: a token that would be longer is not
 	// signed, and a longer string is not parsed.
 	MaxLen = 4096
+	// MaxFieldBytes is the longest field the exposure pipeline lets into
+	// an assignment (Mixpanel's limit, enforced by the root package when a
+	// flag is assigned and by Tracker.Confirm). A token whose fields are
+	// each at most this long always fits in [MaxLen]: the package does not
+	// compile otherwise.
+	MaxFieldBytes = 255
 	// ClockSkew is how far in the future a token's issue time may be, for
 	// app instances whose clocks disagree.
 	ClockSkew = time.Minute
@@ -42,10 +56,43 @@ const (
 	// times never overflow.
 	maxMillis = 1 << 50
 	macSize   = 32 // HMAC-SHA256
+
+	// maxRawLen is the decoded length of the largest token of bounded
+	// fields: the version byte, two times of at most 8 uvarint bytes
+	// (maxMillis < 2^56), nine fields of a 2-byte length and
+	// MaxFieldBytes, and the MAC.
+	maxRawLen = 1 + 2*8 + 9*(2+MaxFieldBytes) + macSize
+	// MaxBoundedLen is the encoded length of that token (3150).
+	MaxBoundedLen = (maxRawLen*8 + 5) / 6
 )
 
-// domain is written into every MAC before the token's bytes.
-var domain = []byte("exposure beacon token v1\x00")
+// A compile-time proof that a token of bounded fields is always signed:
+// the constant conversion fails to compile if MaxBoundedLen > MaxLen.
+const _ = uint(MaxLen - MaxBoundedLen)
+
+// fieldCount is the number of string fields of a Token.
+const fieldCount = 9
+
+// A format is what distinguishes the versions: the MAC's domain and which
+// of the Token's fields are on the wire, in order.
+type format struct {
+	domain []byte
+	fields []int // indexes into Token.fields()
+}
+
+// formats are the versions Verify accepts, by version byte.
+var formats = [...]format{
+	1: {[]byte("exposure beacon token v1\x00"), []int{0, 1, 2, 4, 5, 6, 7, 8}},
+	2: {[]byte("exposure beacon token v2\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}},
+}
+
+// formatOf returns the format of version v, or nil for an unknown one.
+func formatOf(v byte) *format {
+	if int(v) >= len(formats) || formats[v].domain == nil {
+		return nil
+	}
+	return &formats[v]
+}
 
 var encoding = base64.RawURLEncoding.Strict()
 
@@ -59,6 +106,9 @@ type Token struct {
 	AgeMS uint64
 
 	FlagKey, Experiment, Variant string
+	// ProviderVariant is the variant as the provider named it; empty in a
+	// version-1 token.
+	ProviderVariant              string
 	DistinctID, UserID, DeviceID string
 	TargetingKey, Reason         string
 }
@@ -69,20 +119,23 @@ func (t *Token) Issued() time.Time { return time.UnixMilli(int64(t.IssuedMS)) }
 // Evaluated returns when the flag was evaluated: IssuedMS - AgeMS.
 func (t *Token) Evaluated() time.Time { return time.UnixMilli(int64(t.IssuedMS - t.AgeMS)) }
 
-// fields lists the eight string fields in their order on the wire.
-func (t *Token) fields() [8]*string {
-	return [8]*string{&t.FlagKey, &t.Experiment, &t.Variant, &t.DistinctID,
-		&t.UserID, &t.DeviceID, &t.TargetingKey, &t.Reason}
+// fields lists every string field, in the order of version 2.
+func (t *Token) fields() [fieldCount]*string {
+	return [fieldCount]*string{&t.FlagKey, &t.Experiment, &t.Variant, &t.ProviderVariant,
+		&t.DistinctID, &t.UserID, &t.DeviceID, &t.TargetingKey, &t.Reason}
 }
 
-// appendPayload appends the signed part of t (everything but the MAC).
-func (t *Token) appendPayload(b []byte) []byte {
-	b = append(b, Version)
+// appendPayload appends the signed part of t (everything but the MAC) in
+// the format of version v, which must be known. Fields a version does not
+// carry are left out.
+func (t *Token) appendPayload(b []byte, v byte) []byte {
+	b = append(b, v)
 	b = binary.AppendUvarint(b, t.IssuedMS)
 	b = binary.AppendUvarint(b, t.AgeMS)
-	for _, f := range t.fields() {
-		b = binary.AppendUvarint(b, uint64(len(*f)))
-		b = append(b, *f...)
+	all := t.fields()
+	for _, i := range formats[v].fields {
+		b = binary.AppendUvarint(b, uint64(len(*all[i])))
+		b = append(b, *all[i]...)
 	}
 	return b
 }
@@ -90,17 +143,20 @@ func (t *Token) appendPayload(b []byte) []byte {
 var errMalformed = errors.New("token: malformed")
 
 // parse decodes the structure of a token without checking its MAC: the
-// fields, the signed payload and the MAC.
-func parse(s string) (t Token, payload, mac []byte, err error) {
+// fields, the version, the signed payload and the MAC.
+func parse(s string) (t Token, version byte, payload, mac []byte, err error) {
 	if len(s) == 0 || len(s) > MaxLen {
-		return t, nil, nil, errMalformed
+		return t, 0, nil, nil, errMalformed
 	}
 	raw, err := encoding.DecodeString(s)
 	// The decoder skips \r and \n: the length check refuses them, so that
 	// a token has one spelling.
-	if err != nil || encoding.EncodedLen(len(raw)) != len(s) ||
-		len(raw) < 1+macSize || raw[0] != Version {
-		return t, nil, nil, errMalformed
+	if err != nil || encoding.EncodedLen(len(raw)) != len(s) || len(raw) < 1+macSize {
+		return t, 0, nil, nil, errMalformed
+	}
+	f := formatOf(raw[0])
+	if f == nil {
+		return t, 0, nil, nil, errMalformed
 	}
 	payload, mac = raw[:len(raw)-macSize], raw[len(raw)-macSize:]
 	rest := payload[1:]
@@ -114,27 +170,28 @@ func parse(s string) (t Token, payload, mac []byte, err error) {
 	}
 	var ok bool
 	if t.IssuedMS, ok = uvarint(); !ok || t.IssuedMS > maxMillis {
-		return Token{}, nil, nil, errMalformed
+		return Token{}, 0, nil, nil, errMalformed
 	}
 	if t.AgeMS, ok = uvarint(); !ok || t.AgeMS > t.IssuedMS {
-		return Token{}, nil, nil, errMalformed
+		return Token{}, 0, nil, nil, errMalformed
 	}
 	// One string for all the fields, each a substring of it: one
-	// allocation instead of eight.
+	// allocation instead of nine.
 	all := string(rest)
-	for _, f := range t.fields() {
+	fields := t.fields()
+	for _, i := range f.fields {
 		n, ok := uvarint()
 		if !ok || n > uint64(len(rest)) {
-			return Token{}, nil, nil, errMalformed
+			return Token{}, 0, nil, nil, errMalformed
 		}
 		at := len(all) - len(rest)
-		*f = all[at : at+int(n)]
+		*fields[i] = all[at : at+int(n)]
 		rest = rest[n:]
 	}
 	if len(rest) != 0 {
-		return Token{}, nil, nil, errMalformed
+		return Token{}, 0, nil, nil, errMalformed
 	}
-	return t, payload, mac, nil
+	return t, raw[0], payload, mac, nil
 }
 
 func uvarintLen(v uint64) int {

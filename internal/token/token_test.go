@@ -5,6 +5,8 @@ package token
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -33,9 +35,39 @@ func testToken() Token {
 	return Token{
 		IssuedMS: uint64(testT0.UnixMilli()), AgeMS: 250,
 		FlagKey: "accessories", Experiment: "Accessories Panel", Variant: "Carousel",
-		DistinctID: "u-1", UserID: "u-1", DeviceID: "d-9",
+		ProviderVariant: "carousel",
+		DistinctID:      "u-1", UserID: "u-1", DeviceID: "d-9",
 		TargetingKey: "u-1", Reason: "SPLIT",
 	}
+}
+
+// Version-1 tokens as the release before version 2 signed them, with
+// testKeyA: testToken without its ProviderVariant, and the empty Token.
+const (
+	goldenV1      = "AYC0teugNPoBC2FjY2Vzc29yaWVzEUFjY2Vzc29yaWVzIFBhbmVsCENhcm91c2VsA3UtMQN1LTEDZC05A3UtMQVTUExJVDSe5eG9DENz3VDXFpnnat-m4_VVVF6G39Lq78Tz2_sH"
+	goldenV1Empty = "AQAAAAAAAAAAAAC0_e2XQlInpFxqdCqHXSE7PojiDpyjUq7XIQcbDYO_gw"
+)
+
+// signVersion signs t in the format of version v with key, as the release
+// that wrote version v did.
+func signVersion(t testing.TB, key []byte, tok *Token, v byte) string {
+	t.Helper()
+	b, ok := testCodec(t, key).appendSign(nil, tok, v)
+	require.True(t, ok)
+	return string(b)
+}
+
+// largestToken has every field at MaxFieldBytes, in multi-byte UTF-8, and
+// the largest times: the longest token an assignment can produce.
+func largestToken() Token {
+	tok := Token{IssuedMS: maxMillis, AgeMS: maxMillis}
+	spellings := []string{"é", "€", "𝄞", "x"} // 2, 3, 4 and 1 bytes
+	for i, f := range tok.fields() {
+		r := spellings[i%len(spellings)]
+		s := strings.Repeat(r, MaxFieldBytes/len(r))
+		*f = s + strings.Repeat("x", MaxFieldBytes-len(s))
+	}
+	return tok
 }
 
 func TestNewCodecRefusesBadConfiguration(t *testing.T) {
@@ -104,9 +136,23 @@ func TestVerdicts(t *testing.T) {
 	moved.DistinctID = "u-2"
 	raw, err := encoding.DecodeString(good)
 	require.NoError(t, err)
-	rebound := encoding.EncodeToString(append(moved.appendPayload(nil), raw[len(raw)-macSize:]...))
+	rebound := encoding.EncodeToString(append(moved.appendPayload(nil, Version), raw[len(raw)-macSize:]...))
 
-	v2 := append([]byte{2}, raw[1:]...)
+	v3 := append([]byte{3}, raw[1:]...)
+	v0 := append([]byte{0}, raw[1:]...)
+
+	// A version-1 payload with the MAC of the version-2 domain, and the
+	// other way round: each version's MACs are its own.
+	crossMAC := func(payload []byte, domain []byte) string {
+		h := hmac.New(sha256.New, testKeyA)
+		h.Write(domain)
+		h.Write(payload)
+		return encoding.EncodeToString(h.Sum(bytes.Clone(payload)))
+	}
+	v1UnderV2 := crossMAC(tok.appendPayload(nil, 1), formats[2].domain)
+	v2UnderV1 := crossMAC(tok.appendPayload(nil, 2), formats[1].domain)
+	// A version-2 token relabelled as version 1: one field too many.
+	relabelled := encoding.EncodeToString(append([]byte{1}, raw[1:]...))
 
 	tests := []struct {
 		name  string
@@ -121,7 +167,12 @@ func TestVerdicts(t *testing.T) {
 		{"issued too far in the future", good, testT0.Add(-ClockSkew - time.Millisecond), Expired},
 		{"another key", other, testT0, Forged},
 		{"another subject", rebound, testT0, Forged},
-		{"unknown version", encoding.EncodeToString(v2), testT0, Malformed},
+		{"version 1, from the release before", goldenV1, testT0, OK},
+		{"version 1 under the version-2 domain", v1UnderV2, testT0, Forged},
+		{"version 2 under the version-1 domain", v2UnderV1, testT0, Forged},
+		{"version 2 relabelled as version 1", relabelled, testT0, Malformed},
+		{"unknown version 3", encoding.EncodeToString(v3), testT0, Malformed},
+		{"unknown version 0", encoding.EncodeToString(v0), testT0, Malformed},
 		{"truncated", good[:len(good)-3], testT0, Malformed},
 		{"padded", good + "==", testT0, Malformed},
 		{"with a line break", good[:20] + "\r\n" + good[20:], testT0, Malformed},
@@ -184,7 +235,7 @@ func TestTooLargeIsNotSigned(t *testing.T) {
 func TestParseRejectsNonCanonicalVarints(t *testing.T) {
 	c := testCodec(t, testKeyA)
 	tok := testToken()
-	payload := tok.appendPayload(nil)
+	payload := tok.appendPayload(nil, Version)
 	// Re-spell "issued" with one redundant continuation byte and sign it:
 	// even a validly signed non-canonical token does not parse.
 	n := uvarintLen(tok.IssuedMS)
@@ -193,7 +244,7 @@ func TestParseRejectsNonCanonicalVarints(t *testing.T) {
 	long = append(long, 0)
 	odd := append(append(append([]byte{}, payload[:1]...), long...), payload[1+n:]...)
 	s := encoding.EncodeToString(c.appendMAC(0, odd, odd))
-	_, _, _, err := parse(s)
+	_, _, _, _, err := parse(s)
 	assert.ErrorIs(t, err, errMalformed)
 	_, verdict := c.Verify(s, testT0)
 	assert.Equal(t, Malformed, verdict)
@@ -206,7 +257,7 @@ func TestParseRejectsImpossibleTimes(t *testing.T) {
 		"issued too late":  {IssuedMS: maxMillis + 1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			raw := tok.appendPayload(nil)
+			raw := tok.appendPayload(nil, Version)
 			s := encoding.EncodeToString(c.appendMAC(0, raw, raw))
 			_, verdict := c.Verify(s, testT0)
 			assert.Equal(t, Malformed, verdict)
@@ -230,45 +281,115 @@ func TestSignAllocations(t *testing.T) {
 	assert.Zero(t, allocs, "signing into a buffer with room allocates")
 }
 
+func TestSignsVersion2WithTheProviderVariant(t *testing.T) {
+	c := testCodec(t, testKeyA)
+	tok := testToken()
+	s := c.Sign(&tok)
+	raw, err := encoding.DecodeString(s)
+	require.NoError(t, err)
+	assert.Equal(t, byte(2), raw[0], "signing writes version 2 only")
+	got, verdict := c.Verify(s, testT0)
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, "carousel", got.ProviderVariant)
+}
+
+func TestVersion1StillVerifies(t *testing.T) {
+	// The version-1 encoder the tests keep is the one of the release
+	// before: it spells the recorded tokens byte for byte.
+	old := testToken()
+	old.ProviderVariant = ""
+	require.Equal(t, goldenV1, signVersion(t, testKeyA, &old, 1))
+	empty := Token{}
+	require.Equal(t, goldenV1Empty, signVersion(t, testKeyA, &empty, 1))
+
+	c := testCodec(t, testKeyA)
+	got, verdict := c.Verify(goldenV1, testT0.Add(testExpiry))
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, old, got, "every field but the provider variant, which is empty")
+	_, verdict = c.Verify(goldenV1, testT0.Add(testExpiry+time.Millisecond))
+	assert.Equal(t, Expired, verdict, "a version-1 token expires like any other")
+	_, verdict = testCodec(t, testKeyB).Verify(goldenV1, testT0)
+	assert.Equal(t, Forged, verdict)
+
+	// The same content in both versions: two tokens, two MACs.
+	assert.NotEqual(t, goldenV1, c.Sign(&old))
+}
+
+// TestLargestAssignmentIsSigned is why a render site never fails to issue
+// a token: the root package refuses any assignment field over 255 bytes,
+// and a token with every field at that bound, in multi-byte UTF-8 and with
+// the largest times, is signed and verifies back identically.
+func TestLargestAssignmentIsSigned(t *testing.T) {
+	c := testCodec(t, testKeyA)
+	tok := largestToken()
+	for i, f := range tok.fields() {
+		require.Len(t, *f, MaxFieldBytes, "field %d", i)
+	}
+	s := c.Sign(&tok)
+	require.NotEmpty(t, s, "the largest assignment is signed")
+	assert.Len(t, s, MaxBoundedLen, "MaxBoundedLen is the length of the largest token")
+	assert.LessOrEqual(t, len(s), MaxLen)
+	got, verdict := c.Verify(s, tok.Issued())
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, tok, got)
+}
+
 // FuzzParse checks the parser on any input: it never panics, it accepts
-// only the one canonical spelling of a token, and a token verifies only if
-// signing its fields with the key gives it back. The seed corpus runs in
-// every `go test`.
+// only the one canonical spelling of a token of a known version, and a
+// token verifies only if signing its fields with the key in its version
+// gives it back. The seed corpus (and testdata/fuzz) runs in every
+// `go test`.
 func FuzzParse(f *testing.F) {
 	c := testCodec(f, testKeyA)
 	tok := testToken()
 	good := c.Sign(&tok)
-	f.Add(good)
-	f.Add(good[:len(good)-1])
-	f.Add(good[:10])
-	f.Add(good + "A")
-	f.Add(strings.ToUpper(good))
+	largest := largestToken()
+	empty := Token{}
+	for _, s := range []string{good, goldenV1, goldenV1Empty} {
+		f.Add(s)
+		f.Add(s[:len(s)-1])
+		f.Add(s[:10])
+		f.Add(s + "A")
+		f.Add(strings.ToUpper(s))
+	}
 	f.Add("")
 	f.Add("AQ")
 	f.Add("AQAA")
+	f.Add("Ag")
+	f.Add("AgAA")
+	f.Add("Aw")
 	f.Add(encoding.EncodeToString(bytes.Repeat([]byte{0xff}, 64)))
-	f.Add(encoding.EncodeToString(append([]byte{1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}, make([]byte, 40)...)))
-	empty := Token{}
+	for _, v := range []byte{1, 2} {
+		f.Add(encoding.EncodeToString(append([]byte{v, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}, make([]byte, 40)...)))
+		f.Add(encoding.EncodeToString(append([]byte{v}, make([]byte, 10+macSize)...))) // empty fields, one count too many or few
+	}
 	f.Add(c.Sign(&empty))
+	f.Add(c.Sign(&largest))
 	f.Add(testCodec(f, testKeyB).Sign(&tok))
 
 	f.Fuzz(func(t *testing.T, s string) {
-		got, payload, mac, err := parse(s)
+		got, version, payload, mac, err := parse(s)
 		if err != nil {
 			if _, verdict := c.Verify(s, testT0); verdict != Malformed {
 				t.Fatalf("parse failed but Verify said %v", verdict)
 			}
 			return
 		}
-		// Canonical: re-encoding the parsed token spells the input.
-		if re := encoding.EncodeToString(append(got.appendPayload(nil), mac...)); re != s {
+		if version != 1 && version != 2 {
+			t.Fatalf("parsed version %d", version)
+		}
+		if version == 1 && got.ProviderVariant != "" {
+			t.Fatalf("a version-1 token with a provider variant: %q", s)
+		}
+		// Canonical: re-encoding the parsed token in its version spells the input.
+		if re := encoding.EncodeToString(append(got.appendPayload(nil, version), mac...)); re != s {
 			t.Fatalf("not canonical: %q parsed and re-encoded as %q", s, re)
 		}
-		if !bytes.Equal(payload, got.appendPayload(nil)) {
+		if !bytes.Equal(payload, got.appendPayload(nil, version)) {
 			t.Fatalf("payload %x differs from the parsed fields", payload)
 		}
 		_, verdict := c.Verify(s, got.Issued())
-		if verdict == OK && c.Sign(&got) != s {
+		if signed, _ := c.appendSign(nil, &got, version); verdict == OK && string(signed) != s {
 			t.Fatalf("verified a token the key did not sign: %q", s)
 		}
 		if verdict == Malformed {
@@ -277,24 +398,36 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzTamper flips bits of a genuine token: no change of any bit verifies.
+// FuzzTamper flips bits of a genuine token of either version: no change of
+// any bit verifies.
 func FuzzTamper(f *testing.F) {
 	c := testCodec(f, testKeyA)
 	tok := testToken()
-	raw, err := encoding.DecodeString(c.Sign(&tok))
-	require.NoError(f, err)
-	for _, pos := range []uint{0, 1, 5, 12, 30, uint(len(raw) - macSize), uint(len(raw) - 1)} {
-		f.Add(pos, byte(1))
-		f.Add(pos, byte(0x80))
+	tokens := [][]byte{}
+	for _, s := range []string{c.Sign(&tok), goldenV1} {
+		raw, err := encoding.DecodeString(s)
+		require.NoError(f, err)
+		tokens = append(tokens, raw)
 	}
-	f.Fuzz(func(t *testing.T, pos uint, flip byte) {
+	for v1, raw := range tokens {
+		for _, pos := range []uint{0, 1, 5, 12, 30, 40, uint(len(raw) - macSize - 1), uint(len(raw) - macSize), uint(len(raw) - 1)} {
+			f.Add(v1 == 1, pos, byte(1))
+			f.Add(v1 == 1, pos, byte(0x80))
+			f.Add(v1 == 1, pos, byte(3)) // byte 0: version 2 to 1 and back
+		}
+	}
+	f.Fuzz(func(t *testing.T, v1 bool, pos uint, flip byte) {
 		if flip == 0 {
 			return
 		}
-		mutated := append([]byte(nil), raw...)
+		raw := tokens[0]
+		if v1 {
+			raw = tokens[1]
+		}
+		mutated := bytes.Clone(raw)
 		mutated[pos%uint(len(mutated))] ^= flip
 		if _, verdict := c.Verify(encoding.EncodeToString(mutated), testT0); verdict == OK {
-			t.Fatalf("a token with byte %d xor %#x verified", pos%uint(len(mutated)), flip)
+			t.Fatalf("a token (version 1: %v) with byte %d xor %#x verified", v1, pos%uint(len(mutated)), flip)
 		}
 	})
 }
