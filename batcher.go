@@ -49,9 +49,40 @@ func (b *batcher) send() {
 	b.batch, b.bytes = make([]Exposure, 0, cap(b.batch)), 0
 }
 
-// approxSize estimates the exposure's size once encoded, for batch bytes.
+// approxSize estimates the memory an exposure holds, and its size once
+// encoded: its strings, the attributes of its evaluation context (which a
+// request can fill), and the fixed part of a Mixpanel event (names, time,
+// token, library), about 300 bytes.
 func (e *Exposure) approxSize() int {
-	// A Mixpanel event's fixed part (names, time, token, library) is about 300 bytes.
-	return 300 + len(e.Experiment) + len(e.Variant) + len(e.Identity.DistinctID) +
-		len(e.Identity.DeviceID) + len(e.Identity.UserID) + len(e.InsertID)
+	n := 300 + len(e.FlagKey) + len(e.Experiment) + len(e.Variant) + len(e.ProviderVariant) +
+		len(e.Identity.DistinctID) + len(e.Identity.DeviceID) + len(e.Identity.UserID) +
+		len(e.Reason) + len(e.InsertID) + len(e.Context.TargetingKey())
+	for k, v := range attributesOf(&e.Context) {
+		n += len(k) + attributeSize(v)
+	}
+	return n
+}
+
+// attributeSize estimates an evaluation-context attribute's size.
+func attributeSize(v any) int {
+	switch v := v.(type) {
+	case string:
+		return 16 + len(v)
+	case []byte:
+		return 24 + len(v)
+	case []any:
+		n := 24
+		for _, x := range v {
+			n += attributeSize(x)
+		}
+		return n
+	case map[string]any:
+		n := 48
+		for k, x := range v {
+			n += len(k) + attributeSize(x)
+		}
+		return n
+	default:
+		return 16
+	}
 }

@@ -198,3 +198,51 @@ func BenchmarkMemoryDeduper1M(b *testing.B) {
 	b.ReportMetric(held/n, "B/key")
 	b.ReportMetric(held/(1<<20), "MiB")
 }
+
+// BenchmarkQueuedExposureMemory queues exposures whose every field is at
+// the 255-byte limit to a sink that does not deliver, and reports the live
+// heap per queued exposure: what a stalled sink costs per exposure, and so
+// what WithQueueBytes bounds.
+func BenchmarkQueuedExposureMemory(b *testing.B) {
+	const n = 10_000
+	long := func(c string) string { return strings.Repeat(c, 255) }
+	for b.Loop() {
+		stalled := make(chan struct{})
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tr, err := exposure.NewTracker(exposure.WithLogger(quietLogger),
+			exposure.WithSink(blockingSink{stalled}, exposure.WithQueueSize(2*n), exposure.WithFlushInterval(time.Hour)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			a := exposure.Assignment{FlagKey: long("f"), Experiment: long("e"), Variant: long("v"), ProviderVariant: long("p"),
+				Identity: exposure.Identity{DistinctID: fmt.Sprintf("%0255d", i), UserID: long("u"), DeviceID: long("d")}, Reason: long("r"),
+				Context: openfeature.NewEvaluationContext(fmt.Sprintf("%0255d", i), map[string]any{exposure.AttributeUserID: long("u")})}
+			if err := tr.Confirm(context.Background(), a); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := tr.Stats().Counts[exposure.StageQueued]; got != n {
+			b.Fatalf("queued %d of %d", got, n)
+		}
+		b.ReportMetric((float64(after.HeapAlloc)-float64(before.HeapAlloc))/n, "B/exposure")
+		close(stalled)
+		_ = tr.Close(context.Background())
+	}
+}
+
+// blockingSink never delivers until its channel is closed.
+type blockingSink struct{ release chan struct{} }
+
+func (s blockingSink) Send(ctx context.Context, _ []exposure.Exposure) error {
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

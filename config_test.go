@@ -39,7 +39,7 @@ func TestNewTrackerRejectsMisconfiguration(t *testing.T) {
 		{"nil sink option", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), nil)}, "WithSink option 0 is nil"},
 		{"queue size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueSize(0))}, "queue size"},
 		{"batch size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchSize(-1))}, "batch size"},
-		{"batch bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchBytes(10))}, "batch bytes"},
+		{"queue bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueBytes(10))}, "queue bytes"},
 		{"senders", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithSenders(0))}, "senders"},
 		{"flush interval", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithFlushInterval(0))}, "flush interval"},
 		{"retry policy", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Second, MaxBackoff: time.Millisecond, MaxAge: time.Hour}))}, "MaxBackoff"},

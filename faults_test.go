@@ -431,3 +431,25 @@ func TestFlushReportsWhatFailedDuringIt(t *testing.T) {
 		assert.ErrorContains(t, err, "1 exposure(s) failed for good")
 	}
 }
+
+// A queue is bounded by bytes as well as by count: exposures whose
+// evaluation context carries a large attribute (a cookie) stop being queued
+// once the bytes are reached, and are counted as dropped.
+func TestQueueIsBoundedByBytes(t *testing.T) {
+	stalled := &gatedSink{gate: make(chan struct{}), rec: exposuretest.NewRecorder()}
+	t.Cleanup(func() { close(stalled.gate) })
+	e := newEnv(t, exposure.WithSink(stalled, exposure.WithQueueBytes(256<<10), exposure.WithFlushInterval(time.Hour)))
+	cookie := strings.Repeat("c", 20<<10)
+	for i := range 40 {
+		ctx, scope := e.tracker.Scope(t.Context())
+		ec := openfeature.NewEvaluationContext(fmt.Sprint("big-", i), map[string]any{"cookie": cookie})
+		_, err := e.client.StringValue(ctx, flagKey, "classic", ec)
+		require.NoError(t, err)
+		require.NoError(t, exposure.MarkRendered(ctx, flagKey))
+		require.NoError(t, scope.Commit(ctx))
+	}
+	st := e.tracker.Stats().Sinks[1]
+	assert.LessOrEqual(t, st.Counts[exposure.StageQueued], uint64(256/20), "at most 256 KiB of 20 KiB exposures")
+	assert.Equal(t, uint64(40), st.Counts[exposure.StageQueued]+st.Counts[exposure.StageDropped])
+	assert.Equal(t, uint64(40), e.tracker.Stats().Sinks[0].Counts[exposure.StageQueued], "the recorder's queue is not affected")
+}

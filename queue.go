@@ -22,6 +22,7 @@ type queue struct {
 	// a busy request path does not pay for a goroutine wake-up per exposure.
 	mu       sync.Mutex
 	pending  []*Exposure
+	bytes    int         // estimated size of pending
 	spare    []*Exposure // the worker's previous slice, reused
 	capacity int
 	closed   bool
@@ -69,16 +70,19 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger, parent *ledger) *queue {
 
 // enqueue never blocks: a full or closed queue drops e and reports false.
 func (q *queue) enqueue(e *Exposure) bool {
+	size := e.approxSize()
 	q.mu.Lock()
-	if q.closed || len(q.pending) >= q.capacity {
-		closed := q.closed
+	if q.closed || len(q.pending) >= q.capacity || q.bytes+size > q.cfg.queueBytes {
+		closed, n, bytes := q.closed, len(q.pending), q.bytes
 		q.mu.Unlock()
 		q.ledger.record(StageDropped, 1, e, nil)
 		if q.dropLog.allow(time.Minute) {
-			q.log.Warn("exposure: queue full or closed, dropping exposures", "capacity", q.capacity, "closed", closed)
+			q.log.Warn("exposure: queue full or closed, dropping exposures",
+				"queued", n, "capacity", q.capacity, "bytes", bytes, "max_bytes", q.cfg.queueBytes, "closed", closed)
 		}
 		return false
 	}
+	q.bytes += size
 	q.pending = append(q.pending, e)
 	n := len(q.pending)
 	// Counted under the lock, so that Close, which closes the queue under
@@ -109,6 +113,7 @@ func (q *queue) take() []*Exposure {
 	taken := q.pending
 	q.pending = q.spare[:0]
 	q.spare = nil
+	q.bytes = 0
 	return taken
 }
 

@@ -10,6 +10,7 @@ const (
 	defaultQueueSize     = 100_000
 	defaultBatchSize     = 2000    // Mixpanel's limit per request
 	defaultBatchBytes    = 2 << 20 // uncompressed, estimated
+	defaultQueueBytes    = 64 << 20
 	defaultFlushInterval = time.Second
 	defaultSenders       = 2
 )
@@ -22,6 +23,7 @@ func defaultSinkConfig() sinkConfig {
 		queueSize:     defaultQueueSize,
 		batchSize:     defaultBatchSize,
 		batchBytes:    defaultBatchBytes,
+		queueBytes:    defaultQueueBytes,
 		flushInterval: defaultFlushInterval,
 		senders:       defaultSenders,
 		retry:         defaultRetryPolicy,
@@ -32,6 +34,7 @@ type sinkConfig struct {
 	queueSize     int
 	batchSize     int
 	batchBytes    int
+	queueBytes    int
 	flushInterval time.Duration
 	senders       int
 	retry         RetryPolicy
@@ -39,8 +42,7 @@ type sinkConfig struct {
 
 // WithQueueSize bounds how many exposures wait for delivery; when the queue
 // is full, new exposures are dropped (and counted) rather than block a
-// request. The delivery goroutine holds at most as many again while it
-// sends. Default 100,000.
+// request. WithQueueBytes bounds the memory they take. Default 100,000.
 func WithQueueSize(n int) SinkOption {
 	return func(c *sinkConfig) error {
 		if n <= 0 {
@@ -63,14 +65,18 @@ func WithBatchSize(n int) SinkOption {
 	}
 }
 
-// WithBatchBytes bounds the estimated uncompressed size of one batch.
-// Default 2 MiB.
-func WithBatchBytes(n int) SinkOption {
+// WithQueueBytes bounds the memory the exposures waiting in the queue may
+// take, estimated from their fields and evaluation context, as well as
+// their number (WithQueueSize): when either bound is reached, new exposures
+// are dropped and counted. Beyond the queue, the sink's senders hold at
+// most a 2 MiB batch each, and the worker one more. Default 64 MiB; at
+// least 64 KiB.
+func WithQueueBytes(n int) SinkOption {
 	return func(c *sinkConfig) error {
-		if n < 1024 {
-			return fmt.Errorf("%w: batch bytes must be at least 1024, got %d", ErrInvalidConfig, n)
+		if n < 64<<10 {
+			return fmt.Errorf("%w: queue bytes must be at least 64 KiB, got %d", ErrInvalidConfig, n)
 		}
-		c.batchBytes = n
+		c.queueBytes = n
 		return nil
 	}
 }

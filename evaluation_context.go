@@ -39,3 +39,13 @@ func evaluationOf(hc openfeature.HookContext) evaluationID {
 	m := *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(&ec), attributesOffset))
 	return evaluationID(m)
 }
+
+// attributesOf returns the attributes of ec to read, without the copy that
+// EvaluationContext.Attributes makes: an evaluation context is immutable,
+// and its map is only ever read here. Without the offset, it copies.
+func attributesOf(ec *openfeature.EvaluationContext) map[string]any {
+	if attributesOffset == ^uintptr(0) {
+		return ec.Attributes()
+	}
+	return *(*map[string]any)(unsafe.Add(unsafe.Pointer(ec), attributesOffset))
+}

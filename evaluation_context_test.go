@@ -44,3 +44,9 @@ func TestEvaluationIDIsFound(t *testing.T) {
 	assert.NotZero(t, h.after[0])
 	assert.Equal(t, h.after, h.finally, "one id per evaluation, the same in every stage")
 }
+
+func TestAttributesOfReadsWithoutCopying(t *testing.T) {
+	ec := openfeature.NewEvaluationContext("u", map[string]any{"plan": "pro", "n": 3})
+	assert.Equal(t, ec.Attributes(), attributesOf(&ec))
+	assert.Zero(t, testing.AllocsPerRun(10, func() { _ = attributesOf(&ec) }))
+}
