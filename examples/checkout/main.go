@@ -2,8 +2,14 @@
 // experiment and counts a user as exposed only when the checkout page, where
 // the variant is drawn, is rendered.
 //
-//	go run ./examples/checkout            # http://localhost:8080
-//	go run ./examples/checkout -addr :9000
+//	go run ./examples/checkout                       # http://localhost:8080
+//	go run ./examples/checkout -addr localhost:9000
+//
+// It listens on loopback only, by default and as the examples show: the
+// audit view at /debug/exposures has no authentication here (a real app
+// puts it behind its own), and the shop trusts the user named in its
+// cookie. Listening on every interface (":9000") would show both to the
+// network.
 //
 // Pick a user, visit the home page (the flag is evaluated there: an
 // assignment, nothing is sent), then the checkout page (the variant is
@@ -21,13 +27,16 @@
 //	MIXPANEL_TOKEN     send exposures to Mixpanel too (MIXPANEL_REGION: US, EU or IN;
 //	                   MIXPANEL_API_HOST: a base URL overriding the region)
 //	REDIS_URL          share the dedupe window through Redis (redis://host:port)
-//	EXPOSURE_BEACON_KEY  the key signing browser confirmations, at least 32 bytes, the same
-//	                   on every instance; without it a random key is made per run
+//	EXPOSURE_BEACON_KEY  the key signing browser confirmations: 32 random bytes, base64 or hex
+//	                   encoded (openssl rand -base64 32), the same on every instance; without
+//	                   it a random key is made per run
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +46,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -117,7 +127,11 @@ func newDemo(logger *slog.Logger, out io.Writer, opts ...exposure.Option) (http.
 	}
 	// Browser confirmation of the accessories panel, drawn far below the
 	// fold: the Confirmer serves its script and receives confirmations.
-	confirmer, err := beacon.NewConfirmer(tracker, beacon.WithKeys(beaconKey(logger)), beacon.WithLogger(logger))
+	key, err := beaconKey(logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	confirmer, err := beacon.NewConfirmer(tracker, beacon.WithKeys(key), beacon.WithLogger(logger))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,13 +152,36 @@ func newDemo(logger *slog.Logger, out io.Writer, opts ...exposure.Option) (http.
 	return mux, tracker, nil
 }
 
-// beaconKey is EXPOSURE_BEACON_KEY, or a random key for this run: tokens
-// in pages rendered before a restart are then refused, which a demo can
-// live with. In production, share one secret key between instances.
-func beaconKey(logger *slog.Logger) []byte {
+// beaconKey is EXPOSURE_BEACON_KEY, decoded, or a random key for this run:
+// tokens in pages rendered before a restart are then refused, which a demo
+// can live with. In production, share one secret key between instances.
+func beaconKey(logger *slog.Logger) ([]byte, error) {
 	if k := os.Getenv("EXPOSURE_BEACON_KEY"); k != "" {
-		return []byte(k) // NewConfirmer refuses it if shorter than 32 bytes
+		return decodeKey(k)
 	}
 	logger.Info("EXPOSURE_BEACON_KEY not set: signing browser confirmations with a random key for this run")
-	return []byte(rand.Text() + rand.Text()) // 2 x 26 base32 characters: 260 random bits
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return key, nil
+}
+
+// decodeKey reads a key of 32 random bytes written as hex (64 characters)
+// or base64 (standard or URL alphabet, padded or not). A passphrase is not
+// a key: 32 typed characters carry far fewer than 256 bits, so raw text is
+// refused rather than taken as bytes.
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 64 {
+		if k, err := hex.DecodeString(s); err == nil {
+			return k, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
+			return k, nil
+		}
+	}
+	// Never the value itself: it is a secret.
+	return nil, errors.New("EXPOSURE_BEACON_KEY must be 32 random bytes in hex (64 characters) or base64 " +
+		"(for example: openssl rand -base64 32)")
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -54,9 +56,38 @@ func TestDemo(t *testing.T) {
 	require.Len(t, lines, 1, "one exposure for two checkouts: %q", out.String())
 	assert.Contains(t, lines[0], `"Experiment name":"Checkout Redesign"`)
 
+	// A forged cookie is nobody: no assignment, no exposure.
+	forged := &http.Client{}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/checkout", nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: "user", Value: strings.Repeat("x", 4000)})
+	resp, err = forged.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NoError(t, tracker.Flush(t.Context()))
+	assert.Len(t, strings.Split(strings.TrimSpace(out.String()), "\n"), 1, "still one exposure")
+
 	var report map[string]any
 	require.NoError(t, json.Unmarshal([]byte(get("/debug/exposures?format=json")), &report))
 	assert.Contains(t, report, "experiments")
 	assert.Contains(t, get("/exposure/beacon"), "IntersectionObserver")
 	require.NoError(t, tracker.Close(t.Context()))
+}
+
+func TestDecodeKey(t *testing.T) {
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = byte(i * 7)
+	}
+	for _, s := range []string{hex.EncodeToString(raw), base64.StdEncoding.EncodeToString(raw),
+		base64.RawURLEncoding.EncodeToString(raw), " " + base64.StdEncoding.EncodeToString(raw) + "\n"} {
+		k, err := decodeKey(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, raw, k)
+	}
+	for _, s := range []string{"correct horse battery staple 123", strings.Repeat("a", 32), base64.StdEncoding.EncodeToString(raw[:16])} {
+		_, err := decodeKey(s)
+		require.Error(t, err, s)
+		assert.NotContains(t, err.Error(), s, "the error never quotes the secret")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/exposurekit/exposure"
 	"github.com/open-feature/go-sdk/openfeature"
@@ -50,13 +51,20 @@ type page struct {
 	Accessories string // the accessories panel's variant, on the checkout page
 }
 
+// currentUser is the user named in the cookie, if it is one of the shop's
+// users. The demo has no login: checking the name against its list keeps a
+// forged cookie from minting subjects (each a new exposure, a new dedupe
+// entry) or carrying an id of any length.
 func currentUser(r *http.Request) string {
-	if c, err := r.Cookie("user"); err == nil {
-		if u, err := url.QueryUnescape(c.Value); err == nil {
-			return u
-		}
+	c, err := r.Cookie("user")
+	if err != nil {
+		return ""
 	}
-	return ""
+	u, err := url.QueryUnescape(c.Value)
+	if err != nil || !slices.Contains(users, u) {
+		return ""
+	}
+	return u
 }
 
 // variant evaluates the experiment flag for the user: an assignment,
@@ -100,6 +108,10 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 
 func (s *shop) pickUser(w http.ResponseWriter, r *http.Request) {
 	user := r.FormValue("user")
+	if !slices.Contains(users, user) {
+		http.Error(w, "unknown user", http.StatusBadRequest)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: "user", Value: url.QueryEscape(user), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
