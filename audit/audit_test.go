@@ -150,10 +150,10 @@ func TestJSONHasTheDocumentedFields(t *testing.T) {
 	assert.Equal(t, last.Experiment, p.Experiment)
 	assert.Equal(t, last.Variant, p.Variant)
 	assert.Equal(t, last.Time.UnixMilli(), p.Time)
-	assert.Equal(t, last.InsertID, p.InsertID)
+	assert.Regexp(t, `^masked:[0-9a-f]{16}$`, p.InsertID)
 	assert.Equal(t, flagKey, r.Recent[0].FlagKey)
 	assert.True(t, r.IDsMasked)
-	assert.Regexp(t, `^masked:[0-9a-f]{8}$`, p.DistinctID)
+	assert.Regexp(t, `^masked:[0-9a-f]{16}$`, p.DistinctID)
 	assert.Equal(t, []audit.FlagCount{{Flag: flagKey, Count: 1}, {Flag: "never-evaluated", Count: 1}}, r.UnassignedMarks)
 	assert.Equal(t, uint64(1), findExperiment(t, r, "Checkout Redesign").UnassignedMarks)
 	assert.Equal(t, uint64(2), r.Totals[exposure.StageUnassignedMark])
@@ -265,7 +265,7 @@ func TestHandlerServesThePage(t *testing.T) {
 }
 
 func TestRecentExposuresAreBounded(t *testing.T) {
-	e := newEnv(t, checkout, []audit.Option{audit.WithRecent(3)})
+	e := newEnv(t, checkout, []audit.Option{audit.WithRecent(3), audit.WithShowIDs(true)})
 	for u := range 7 {
 		e.get(t, fmt.Sprintf("/checkout?user=u%d", u))
 	}

@@ -15,8 +15,10 @@
 //	mux.Handle("/debug/exposures", aud.Handler(tracker)) // behind your own authentication
 //
 // The page loads nothing from elsewhere and refreshes itself; ?format=json
-// answers the [Report]. Distinct, device and user ids are masked unless
-// [WithShowIDs] allows them.
+// answers the [Report]. Distinct, device and user ids, and the insert ids
+// derived from them, are masked with a key the page never shows unless
+// [WithShowIDs] allows them: a shared page or JSON report does not let its
+// reader recover an id, even by testing guesses.
 //
 // The sample-ratio check is [SampleRatio], Pearson's chi-square test of
 // the exposed subjects of each variant against [exposure.Experiment.Weights].

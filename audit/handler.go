@@ -24,7 +24,7 @@ import (
 // JSON. It answers GET and HEAD only.
 //
 // tracker is the Tracker the Auditor observes (see [Auditor.Report]). Ids
-// are masked unless [WithShowIDs] allows them. Mount the handler behind
+// and insert ids are masked unless [WithShowIDs] allows them. Mount the handler behind
 // your own authentication, such as on an internal port, and outside the
 // Tracker's middleware:
 //

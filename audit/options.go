@@ -22,10 +22,21 @@ type config struct {
 	rateThreshold float64
 }
 
-// WithShowIDs shows distinct ids, device ids and user ids unmasked in the
-// report and on the page. By default they are replaced by a keyed hash
-// ("masked:1a2b3c4d", the same for one id within the process, so the rows
-// of one subject can still be matched), because the page is often shared.
+// WithShowIDs shows distinct ids, device ids, user ids and insert ids
+// unmasked in the report and on the page. By default (false) they are
+// masked, because the page is often shared: each is replaced by an
+// HMAC-SHA256 under a random key the Auditor draws when it is made and
+// never shows ("masked:1a2b3c4d5e6f7a8b"). A mask is the same for one
+// value within the process, so the rows of one subject can still be
+// matched, and a guessed id cannot be tested against it. The insert id is
+// masked too, because it is an unkeyed hash of the distinct id and of the
+// other properties on its row.
+//
+// With ids masked the page still shows what to check: the event name, the
+// experiment and variant names as Mixpanel will see them, the time, which
+// ids an exposure carries ($device_id, $user_id, and whether its distinct
+// id is a "$device:" id), which rows belong to one subject, that each
+// exposure has an insert id and that a resend keeps it, and the flag.
 func WithShowIDs(show bool) Option {
 	return func(c *config) error {
 		c.showIDs = show

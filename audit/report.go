@@ -10,8 +10,9 @@ import (
 type Report struct {
 	// GeneratedAt is when the report was made (RFC 3339 in JSON).
 	GeneratedAt time.Time `json:"generated_at"`
-	// IDsMasked says whether distinct, device and user ids are replaced by
-	// keyed hashes ("masked:1a2b3c4d"); see [WithShowIDs].
+	// IDsMasked says whether distinct, device and user ids, and the insert
+	// ids derived from them, are replaced by keyed hashes
+	// ("masked:1a2b3c4d5e6f7a8b"); see [WithShowIDs].
 	IDsMasked bool `json:"ids_masked"`
 	// Totals are the Tracker's counts by stage, every stage present, as
 	// [exposure.Tracker.Stats] reports them.
@@ -159,7 +160,10 @@ type Sink struct {
 	// pending are being sent).
 	QueueDepth int `json:"queue_depth"`
 	// LastError is the latest send error ("" when none) and LastErrorAt
-	// when it happened (null when none).
+	// when it happened (null when none). When ids are masked, the insert
+	// ids in it (runs of 32 hex digits or more) and the ids of the recent
+	// exposures are masked as in Recent, so a refused event can be found
+	// among them.
 	LastError   string     `json:"last_error"`
 	LastErrorAt *time.Time `json:"last_error_at"`
 }
@@ -175,7 +179,7 @@ type RecentExposure struct {
 }
 
 // EventProperties are the properties of a $experiment_started event. Ids
-// are masked unless [WithShowIDs] allows them.
+// and the insert id are masked unless [WithShowIDs] allows them.
 type EventProperties struct {
 	Experiment string `json:"Experiment name"`
 	Variant    string `json:"Variant name"`
@@ -184,6 +188,10 @@ type EventProperties struct {
 	UserID     string `json:"$user_id,omitempty"`
 	// Time is the exposure's time in milliseconds since the Unix epoch,
 	// fixed when it was committed.
-	Time     int64  `json:"time"`
+	Time int64 `json:"time"`
+	// InsertID is Mixpanel's deduplication key of the event. It is an
+	// unkeyed hash of the distinct id and of this row's other properties,
+	// so it is masked with the ids: two rows with the same masked insert
+	// id are the same event sent again.
 	InsertID string `json:"$insert_id"`
 }

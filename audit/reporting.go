@@ -70,21 +70,6 @@ func (a *Auditor) Report(tracker *exposure.Tracker) Report {
 		}
 	}
 
-	for _, s := range st.Sinks {
-		sk := Sink{
-			Name:       s.Name,
-			Counts:     countsOf(sinkStages, func(stage exposure.Stage) uint64 { return s.Counts[stage] }),
-			QueueDepth: s.Depth,
-			LastError:  s.LastError,
-		}
-		sk.Pending = tally.Pending(func(stage exposure.Stage) uint64 { return s.Counts[stage] })
-		if !s.LastErrorAt.IsZero() {
-			at := s.LastErrorAt
-			sk.LastErrorAt = &at
-		}
-		r.Sinks = append(r.Sinks, sk)
-	}
-
 	recent, total := a.recent.NewestFirst()
 	r.RecentTotal = total
 	for _, e := range recent {
@@ -96,9 +81,36 @@ func (a *Auditor) Report(tracker *exposure.Tracker) Report {
 				DistinctID: a.mask.apply(e.identity.DistinctID),
 				DeviceID:   a.mask.apply(e.identity.DeviceID),
 				UserID:     a.mask.apply(e.identity.UserID),
-				Time:       e.time.UnixMilli(), InsertID: e.insertID,
+				Time:       e.time.UnixMilli(),
+				// Unkeyed SHA-256 of the distinct id and of the row's other
+				// properties: it would give the id away (see idMask).
+				InsertID: a.mask.apply(e.insertID),
 			},
 		})
+	}
+
+	// A sink's error is free text: mask what in it could name a subject
+	// of the recent exposures (Mixpanel names refused events by insert id).
+	var ids []string
+	if !a.cfg.showIDs {
+		ids = make([]string, 0, 3*len(recent))
+		for _, e := range recent {
+			ids = append(ids, e.identity.DistinctID, e.identity.DeviceID, e.identity.UserID)
+		}
+	}
+	for _, s := range st.Sinks {
+		sk := Sink{
+			Name:       s.Name,
+			Counts:     countsOf(sinkStages, func(stage exposure.Stage) uint64 { return s.Counts[stage] }),
+			QueueDepth: s.Depth,
+			LastError:  a.mask.text(s.LastError, ids),
+		}
+		sk.Pending = tally.Pending(func(stage exposure.Stage) uint64 { return s.Counts[stage] })
+		if !s.LastErrorAt.IsZero() {
+			at := s.LastErrorAt
+			sk.LastErrorAt = &at
+		}
+		r.Sinks = append(r.Sinks, sk)
 	}
 	return r
 }

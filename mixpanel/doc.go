@@ -57,5 +57,15 @@
 //		MinBackoff: 5 * time.Second, MaxBackoff: 5 * time.Minute, MaxAge: 6 * time.Hour,
 //	}))
 //
+// # Secrets in errors and logs
+//
+// Errors, the Tracker's SinkStats.LastError (shown on the audit page) and
+// log lines carry text from the network: Mixpanel's error message, the
+// field and message of a refused event. A proxy or Mixpanel may echo the
+// credentials back in it, so the sink removes the project token, the
+// service account's user and secret and the basic-auth header value (as
+// they are, URL-escaped and JSON-escaped) before it keeps at most 200
+// bytes of such text. Configuration errors never contain a secret.
+//
 // Package mixpaneltest is a fake of the ingestion API for tests.
 package mixpanel

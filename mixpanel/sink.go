@@ -53,7 +53,8 @@ const (
 var ErrUnauthorized = errors.New("mixpanel: credentials rejected")
 
 // HTTPError is an answer of Mixpanel other than success. Message is the
-// error Mixpanel gave, if any.
+// error Mixpanel gave, if any, without the sink's secrets and cut to 200
+// bytes (in that order, so that no part of a secret is left).
 type HTTPError struct {
 	Path       string // "/import" or "/track"
 	StatusCode int
@@ -69,7 +70,11 @@ func (e *HTTPError) Error() string {
 }
 
 // RecordError is Mixpanel's reason for refusing one event of a request
-// (an entry of the failed_records of a 400). It is permanent.
+// (an entry of the failed_records of a 400). It is permanent. InsertID is
+// the event's $insert_id; Field and Message are Mixpanel's, without the
+// sink's secrets and cut to 200 bytes. InsertID is an unkeyed hash of the
+// event's distinct id and its other properties: treat it as you treat the
+// distinct id (package audit masks it with the ids).
 type RecordError struct {
 	InsertID string
 	Field    string
@@ -99,7 +104,7 @@ type Sink struct {
 	gzip       bool
 	enc        *encoder
 	log        *slog.Logger
-	secrets    []string
+	secrets    redactor
 	userAgent  string
 	now        func() time.Time
 	authMu     sync.Mutex
@@ -187,11 +192,7 @@ func NewSink(token string, opts ...Option) (*Sink, error) {
 			s.auth = basicAuth(token, "")
 		}
 	}
-	for _, v := range []string{strings.TrimPrefix(s.auth, "Basic "), token, c.saSecret} {
-		if len(v) >= 4 {
-			s.secrets = append(s.secrets, v)
-		}
-	}
+	s.secrets = newRedactor(token, c.saUser, c.saSecret, strings.TrimPrefix(s.auth, "Basic "))
 	return s, nil
 }
 
@@ -348,7 +349,7 @@ func (s *Sink) sendChunk(ctx context.Context, batch []exposure.Exposure, raw []b
 				ok = string(tr.Status) == "1"
 			}
 			if !ok {
-				o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.redact("not accepted: " + orDefault(tr.Error, string(trimmed)))})
+				o.fail(lo, hi, &HTTPError{Path: s.path, StatusCode: status, Message: s.secrets.clean("not accepted: " + orDefault(tr.Error, string(trimmed)))})
 				return
 			}
 		}
@@ -430,7 +431,10 @@ func (s *Sink) partial(batch []exposure.Exposure, lo, hi int, resp []byte, o *ou
 			continue
 		}
 		failed[idx] = true
-		rerr := &RecordError{InsertID: id, Field: r.Field, Message: s.redact(r.Message)}
+		if id != cut(batch[idx].InsertID) {
+			id = s.secrets.clean(id) // not ours: text from the network
+		}
+		rerr := &RecordError{InsertID: id, Field: s.secrets.clean(r.Field), Message: s.secrets.clean(r.Message)}
 		if first == nil {
 			first = rerr
 		}
@@ -478,12 +482,12 @@ func (s *Sink) post(ctx context.Context, events []byte) (status int, hdr http.He
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
-		return 0, nil, nil, s.netErr(err)
+		return 0, nil, nil, s.secrets.wrap(s.netErr(err))
 	}
 	defer res.Body.Close()
 	resp, err = io.ReadAll(io.LimitReader(res.Body, maxResponseBytes))
 	if err != nil {
-		return 0, nil, nil, s.netErr(err)
+		return 0, nil, nil, s.secrets.wrap(s.netErr(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxResponseBytes))
 	return res.StatusCode, res.Header, resp, nil
@@ -521,25 +525,10 @@ func (s *Sink) message(resp []byte) string {
 	var body struct {
 		Error string `json:"error"`
 	}
-	msg := ""
 	if json.Unmarshal(resp, &body) == nil && body.Error != "" {
-		msg = body.Error
-	} else {
-		msg = strings.TrimSpace(string(resp))
+		return s.secrets.clean(body.Error)
 	}
-	if len(msg) > 200 {
-		msg = cut(msg[:200]) + "..."
-	}
-	return s.redact(msg)
-}
-
-// redact removes the configured secrets from text that came from the
-// network, in case a proxy or Mixpanel echoes them.
-func (s *Sink) redact(msg string) string {
-	for _, v := range s.secrets {
-		msg = strings.ReplaceAll(msg, v, "[redacted]")
-	}
-	return msg
+	return s.secrets.clean(string(bytes.TrimSpace(resp)))
 }
 
 // logAuth logs a rejected credential loudly, at most once per interval.
