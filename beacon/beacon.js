@@ -10,22 +10,108 @@
 // for `dwell` milliseconds without interruption, while the page is in the
 // foreground and the element is not hidden by style (display:none never
 // intersects; visibility:hidden and opacity:0 are checked before sending).
+// Where the browser tracks visibility (IntersectionObserver v2, Chromium), the
+// element must also be unobstructed all that time: nothing drawn over it, no
+// opacity below 1, no filter, no transform beyond translation and scaling, on
+// it or on any ancestor, the frames it is in included.
+//
+// Framing: in a frame, the script confirms only when every ancestor frame is
+// of the page's own origin, or of an origin listed in the data-allow-framing
+// attribute (space-separated origins such as "https://www.example.com"),
+// as far as the browser can tell: an ancestor whose origin it cannot learn
+// (no location.ancestorOrigins, in Firefox) counts as foreign.
+//
 // Attributes on the <script> element override the server's defaults:
-// data-ratio, data-dwell (ms), data-endpoint (default: the script's own URL);
-// data-exposure-ratio and data-exposure-dwell on an element override them for
-// that element. Elements added or changed later are watched too.
+// data-ratio, data-dwell (ms), data-endpoint (default: the script's own URL;
+// it must be of the page's origin, else nothing is sent); data-exposure-ratio
+// and data-exposure-dwell on an element override them for that element.
+// Elements added or changed later are watched too.
+//
+// Injected markup cannot steer the script (DOM clobbering): it reads the
+// document and elements through the prototypes' own accessors, never through
+// names an <img name=…> or <form> could shadow, and marks itself loaded with a
+// symbol, which no element id can reach.
 (function (config) {
   "use strict";
-  var w = window, d = document;
-  if (w.__exposureBeacon) return; // included twice
-  w.__exposureBeacon = true;
+  var w = window, d = document, loc = w.location;
+  // Built-ins read from prototypes: a named element can shadow document.x
+  // and form.x, not these.
+  var D = w.Document && w.Document.prototype, E = w.Element && w.Element.prototype;
+  var N = w.Node && w.Node.prototype, T = w.EventTarget && w.EventTarget.prototype;
+  if (!D || !E || !N || !T || typeof w.Symbol !== "function" || !w.URL) return;
+  var getter = function (proto, name) {
+    var p = Object.getOwnPropertyDescriptor(proto, name);
+    return p && p.get;
+  };
+  var docScript = getter(D, "currentScript"), docRoot = getter(D, "documentElement");
+  var docVisibility = getter(D, "visibilityState");
+  var nodeType = getter(N, "nodeType"), connected = getter(N, "isConnected");
+  var getAttr = E.getAttribute, hasAttr = E.hasAttribute, selectAll = E.querySelectorAll;
+  var listen = T.addEventListener;
+  var attrOf = function (el, name) { return getAttr.call(el, name); };
+  var foreground = function () { return !docVisibility || docVisibility.call(d) === "visible"; };
+  var isConnected = function (el) { return connected ? connected.call(el) : true; };
+
+  var loaded = w.Symbol.for("exposurekit.beacon.loaded");
+  if (w[loaded]) return; // included twice
+  Object.defineProperty(w, loaded, { value: true });
   // Without IntersectionObserver visibility cannot be confirmed: send nothing.
   if (!("IntersectionObserver" in w) || !("MutationObserver" in w) || !w.Map || !w.Set) return;
+  // IntersectionObserver v2: occlusion, opacity and transforms are tracked.
+  var tracksVisibility = !!w.IntersectionObserverEntry && "isVisible" in w.IntersectionObserverEntry.prototype;
 
-  var script = d.currentScript;
-  var attr = function (name) { return script ? script.getAttribute(name) : null; };
-  var endpoint = attr("data-endpoint") || (script && script.src);
-  if (!endpoint) return;
+  var script = docScript && docScript.call(d);
+  if (!(script instanceof w.HTMLScriptElement)) return;
+  var attr = function (name) { return attrOf(script, name); };
+  var warn = function (msg) { if (w.console && w.console.warn) w.console.warn("exposure beacon: " + msg); };
+
+  // The endpoint: only the page's own origin.
+  var endpoint = attr("data-endpoint") || script.src;
+  if (!endpoint) return; // an inline copy of the script: no endpoint
+  try {
+    endpoint = new w.URL(endpoint, loc.href);
+  } catch (e) { endpoint = null; }
+  if (!endpoint || endpoint.origin !== loc.origin || !/^https?:$/.test(endpoint.protocol)) {
+    warn("the endpoint must be of the page's origin (" + loc.origin + "); sending nothing");
+    return;
+  }
+  endpoint = endpoint.href;
+
+  // Origins allowed to frame the page, besides its own.
+  var framers = Object.create(null);
+  (attr("data-allow-framing") || "").split(/\s+/).forEach(function (o) {
+    if (!o) return;
+    try {
+      var u = new w.URL(o);
+      if (u.origin !== "null") framers[u.origin] = true;
+    } catch (e) { warn("data-allow-framing: " + o + " is not an origin"); }
+  });
+
+  // framingAllowed reports whether every frame around this document is of
+  // the page's origin or an allowed one. A cross-origin parent cannot
+  // forge what is read here: window.top, window.parent and location are
+  // unforgeable, reading a foreign frame's location.origin throws, and
+  // location.ancestorOrigins is filled in by the browser ("null" when the
+  // parent hides its origin, which counts as foreign).
+  function framingAllowed() {
+    if (w.top === w) return true;
+    var ancestors = loc.ancestorOrigins, p = w;
+    for (var i = 0; p !== w.top; i++) {
+      if (i > 64) return false;
+      p = p.parent;
+      var origin = null;
+      try {
+        origin = p.location.origin;
+      } catch (e) { origin = null; }
+      if (typeof origin !== "string") origin = ancestors && i < ancestors.length ? ancestors[i] : null;
+      if (origin !== loc.origin && !(origin && origin !== "null" && framers[origin] === true)) return false;
+    }
+    return true;
+  }
+  if (!framingAllowed()) { // rechecked before every send
+    warn("framed by an origin that is not allowed (see data-allow-framing); sending nothing");
+    return;
+  }
   var number = function (s, fallback, lo, hi) {
     var v = s === null || s === "" ? NaN : Number(s);
     return isFinite(v) && v >= lo && v <= hi ? v : fallback;
@@ -47,12 +133,19 @@
 
   function observerFor(ratio) {
     var key = String(ratio);
-    if (!observers[key]) observers[key] = new IntersectionObserver(onIntersect, { threshold: thresholds(ratio) });
+    if (!observers[key]) {
+      var options = { threshold: thresholds(ratio) };
+      if (tracksVisibility) {
+        options.trackVisibility = true;
+        options.delay = 100; // the least the browser allows
+      }
+      observers[key] = new IntersectionObserver(onIntersect, options);
+    }
     return observers[key];
   }
 
   function watch(el) {
-    var token = el.getAttribute("data-exposure");
+    var token = attrOf(el, "data-exposure");
     var st = states.get(el);
     if (st) {
       if (st.token === token) return;
@@ -62,8 +155,8 @@
     st = {
       el: el,
       token: token,
-      ratio: number(el.getAttribute("data-exposure-ratio"), ratioDefault, 0.001, 1),
-      dwell: number(el.getAttribute("data-exposure-dwell"), dwellDefault, 0, 600000),
+      ratio: number(attrOf(el, "data-exposure-ratio"), ratioDefault, 0.001, 1),
+      dwell: number(attrOf(el, "data-exposure-dwell"), dwellDefault, 0, 600000),
       timer: 0,
       observer: null
     };
@@ -83,6 +176,7 @@
 
   function enough(st, e) {
     if (!e.isIntersecting) return false;
+    if (tracksVisibility && !e.isVisible) return false; // covered, faded or transformed
     if (e.intersectionRatio >= st.ratio - 0.001) return true;
     var root = e.rootBounds, r = e.intersectionRect;
     var area = root ? root.width * root.height : 0;
@@ -107,7 +201,7 @@
 
   function arm(st) {
     disarm(st);
-    if (d.visibilityState !== "visible") return; // restarted on visibilitychange
+    if (!foreground()) return; // restarted on visibilitychange
     st.timer = setTimeout(function () { fire(st); }, st.dwell);
   }
 
@@ -117,18 +211,19 @@
   }
 
   function shown(el) {
-    if (el.checkVisibility) return el.checkVisibility({ opacityProperty: true, visibilityProperty: true });
+    if (E.checkVisibility) return E.checkVisibility.call(el, { opacityProperty: true, visibilityProperty: true });
     var cs = w.getComputedStyle(el);
     return cs.visibility !== "hidden" && cs.opacity !== "0";
   }
 
   function fire(st) {
     st.timer = 0;
-    if (!visible.has(st) || d.visibilityState !== "visible" || !st.el.isConnected) return;
+    if (!visible.has(st) || !foreground() || !isConnected(st.el)) return;
     if (!shown(st.el)) {
       arm(st); // in the viewport but hidden by style: look again later
       return;
     }
+    if (!framingAllowed()) return;
     unwatch(st.el);
     if (sent[st.token]) return;
     sent[st.token] = true;
@@ -149,24 +244,24 @@
     } catch (e) { /* nothing more to try */ }
   }
 
-  d.addEventListener("visibilitychange", function () {
+  listen.call(d, "visibilitychange", function () {
     visible.forEach(function (st) {
-      if (d.visibilityState === "visible") arm(st);
+      if (foreground()) arm(st);
       else disarm(st);
     });
   });
 
   function scan(node) {
-    if (node.nodeType !== 1) return;
-    if (node.hasAttribute("data-exposure")) watch(node);
-    var els = node.querySelectorAll("[data-exposure]");
+    if (nodeType.call(node) !== 1) return;
+    if (hasAttr.call(node, "data-exposure")) watch(node);
+    var els = selectAll.call(node, "[data-exposure]");
     for (var i = 0; i < els.length; i++) watch(els[i]);
   }
 
   function forget(node) {
-    if (node.nodeType !== 1 || node.isConnected) return; // moved, not removed
+    if (nodeType.call(node) !== 1 || isConnected(node)) return; // moved, not removed
     unwatch(node);
-    var els = node.querySelectorAll("[data-exposure]");
+    var els = selectAll.call(node, "[data-exposure]");
     for (var i = 0; i < els.length; i++) unwatch(els[i]);
   }
 
@@ -174,13 +269,13 @@
     for (var i = 0; i < records.length; i++) {
       var r = records[i], j;
       if (r.type === "attributes") {
-        if (r.target.hasAttribute("data-exposure")) watch(r.target);
+        if (hasAttr.call(r.target, "data-exposure")) watch(r.target);
         else unwatch(r.target);
         continue;
       }
       for (j = 0; j < r.removedNodes.length; j++) forget(r.removedNodes[j]);
       for (j = 0; j < r.addedNodes.length; j++) scan(r.addedNodes[j]);
     }
-  }).observe(d.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ["data-exposure"] });
-  scan(d.documentElement);
+  }).observe(docRoot.call(d), { childList: true, subtree: true, attributes: true, attributeFilter: ["data-exposure"] });
+  scan(docRoot.call(d));
 })({ /* exposure: settings */ });

@@ -59,6 +59,7 @@ const beaconPage = `<!doctype html>
 type beaconSite struct {
 	*env
 	srv *httptest.Server
+	mux *http.ServeMux // more routes may be added
 
 	mu    sync.Mutex
 	posts []string // the Content-Type of each POST to the beacon endpoint
@@ -73,18 +74,27 @@ func (s *beaconSite) postTypes() []string {
 
 func newBeaconSite(t *testing.T) *beaconSite {
 	t.Helper()
+	return newPageSite(t, beaconFlags, beaconPage, nil)
+}
+
+// newPageSite is a beaconSite whose page is pageText, with an experiment
+// flag for each of flagKeys (variant "on" for everyone). The page is
+// rendered with .Ctx, the request's context, and with the fields data
+// returns for the request, if data is not nil.
+func newPageSite(t *testing.T, flagKeys []string, pageText string, data func(*http.Request) map[string]any) *beaconSite {
+	t.Helper()
 	var exps []exposure.Experiment
 	flags := map[string]memprovider.InMemoryFlag{}
-	for _, f := range beaconFlags {
+	for _, f := range flagKeys {
 		exps = append(exps, exposure.Experiment{FlagKey: f, Name: f})
 		flags[f] = memprovider.InMemoryFlag{Key: f, State: memprovider.Enabled, DefaultVariant: "on",
 			Variants: map[string]any{"on": "shown", "off": "classic"}}
 	}
 	e := newEnvWith(t, exps, memprovider.NewInMemoryProvider(flags), beacon.WithVisibility(0.5, browserDwell))
-	page := e.template(t, beaconPage)
+	page := e.template(t, pageText)
 
-	site := &beaconSite{env: e}
 	mux := http.NewServeMux()
+	site := &beaconSite{env: e, mux: mux}
 	mux.HandleFunc("/exposure/beacon", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			site.mu.Lock()
@@ -95,14 +105,19 @@ func newBeaconSite(t *testing.T) *beaconSite {
 	})
 	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
 		ec := openfeature.NewEvaluationContext(r.URL.Query().Get("user"), nil)
-		for _, f := range beaconFlags {
+		for _, f := range flagKeys {
 			if _, err := e.client.StringValue(r.Context(), f, "classic", ec); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
 		}
+		fields := map[string]any{}
+		if data != nil {
+			fields = data(r)
+		}
+		fields["Ctx"] = r.Context()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		if err := page.Execute(w, map[string]any{"Ctx": r.Context()}); err != nil {
+		if err := page.Execute(w, fields); err != nil {
 			t.Errorf("rendering the page: %v", err)
 		}
 	})

@@ -80,3 +80,107 @@ func ExampleNewConfirmer() {
 	// exposed u-7 to "Checkout Redesign" / "b"
 	// accepted: 2 duplicates: 1
 }
+
+// newExampleTracker is a Tracker of the checkout experiment, delivering to
+// recorder, with an OpenFeature client registered under domain.
+func newExampleTracker(domain string, recorder *exposuretest.Recorder) (*exposure.Tracker, *openfeature.Client) {
+	tracker, err := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
+		exposure.WithSink(recorder),
+	)
+	if err != nil {
+		panic(err)
+	}
+	_ = openfeature.SetNamedProviderAndWait(domain, memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		"checkout-redesign": {Key: "checkout-redesign", State: memprovider.Enabled, DefaultVariant: "b",
+			Variants: map[string]any{"a": "classic", "b": "one-page"}},
+	}))
+	client := openfeature.NewClient(domain)
+	client.AddHooks(tracker.Hook())
+	return tracker, client
+}
+
+// renderToken renders the checkout page's render site for user and
+// returns its token.
+func renderToken(tracker *exposure.Tracker, client *openfeature.Client, confirmer *beacon.Confirmer, user string) string {
+	ctx, scope := tracker.Scope(context.Background())
+	_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext(user, nil))
+	var out strings.Builder
+	page := template.Must(template.New("").Funcs(confirmer.TemplateFuncs()).Parse(`<aside {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
+	_ = page.Execute(&out, map[string]any{"Ctx": ctx})
+	_ = scope.Commit(ctx)
+	return regexp.MustCompile(`data-exposure="([^"]+)"`).FindStringSubmatch(out.String())[1]
+}
+
+// Each client may confirm a few exposures a second: one that posts faster,
+// for instance with tokens rendered for invented users, is answered 429.
+// Behind a reverse proxy, pass a key function that reads the client's
+// address from the proxy's header instead of nil (beacon.RemoteIP).
+func ExampleWithRateLimit() {
+	tracker, client := newExampleTracker("example-rate-limit", exposuretest.NewRecorder())
+	defer func() { _ = tracker.Close(context.Background()) }()
+	key := make([]byte, beacon.MinKeyBytes)
+	_, _ = rand.Read(key)
+	confirmer, err := beacon.NewConfirmer(tracker, beacon.WithKeys(key), beacon.WithRateLimit(2, 3, nil))
+	if err != nil {
+		panic(err)
+	}
+	for i := range 4 {
+		token := renderToken(tracker, client, confirmer, fmt.Sprintf("minted-%d", i))
+		req := httptest.NewRequest(http.MethodPost, "/exposure/beacon", strings.NewReader(token))
+		req.RemoteAddr = "203.0.113.9:50000"
+		rec := httptest.NewRecorder()
+		confirmer.ServeHTTP(rec, req)
+		if retry := rec.Header().Get("Retry-After"); retry != "" {
+			fmt.Println(rec.Code, "retry after", retry+"s")
+		} else {
+			fmt.Println(rec.Code)
+		}
+	}
+	fmt.Println("rate limited:", confirmer.Stats().RateLimited)
+	// Output:
+	// 204
+	// 204
+	// 204
+	// 429 retry after 1s
+	// rate limited: 1
+}
+
+// Two applications that share a key (better: give each its own) cannot
+// confirm each other's tokens once each has its own name.
+func ExampleWithApplication() {
+	tracker, client := newExampleTracker("example-application", exposuretest.NewRecorder())
+	defer func() { _ = tracker.Close(context.Background()) }()
+	key := make([]byte, beacon.MinKeyBytes)
+	_, _ = rand.Read(key)
+	shop, err := beacon.NewConfirmer(tracker, beacon.WithKeys(key), beacon.WithApplication("shop"))
+	if err != nil {
+		panic(err)
+	}
+	blog, err := beacon.NewConfirmer(tracker, beacon.WithKeys(key), beacon.WithApplication("blog"))
+	if err != nil {
+		panic(err)
+	}
+	token := renderToken(tracker, client, shop, "u-7")
+	for _, c := range []*beacon.Confirmer{blog, shop} {
+		rec := httptest.NewRecorder()
+		c.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/exposure/beacon", strings.NewReader(token)))
+		fmt.Println(rec.Code, "forged:", c.Stats().Forged)
+	}
+	// Output:
+	// 400 forged: 1
+	// 204 forged: 0
+}
+
+// RemoteIP is the default client key of WithRateLimit: the address without
+// its port, and an IPv6 address's /64 network, which one subscriber holds.
+func ExampleRemoteIP() {
+	r := httptest.NewRequest(http.MethodPost, "/exposure/beacon", nil)
+	for _, addr := range []string{"203.0.113.9:50000", "[2001:db8:1:2:3:4:5:6]:443"} {
+		r.RemoteAddr = addr
+		fmt.Println(beacon.RemoteIP(r))
+	}
+	// Output:
+	// 203.0.113.9
+	// 2001:db8:1:2::/64
+}

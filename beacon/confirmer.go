@@ -21,19 +21,57 @@
 // # Tokens
 //
 // A token is the assignment, signed with HMAC-SHA256 under the first key of
-// [WithKeys]: the flag key, the experiment, the variant and the provider's
-// own name of it (Assignment.ProviderVariant, which vendor sinks compare
-// with a fresh evaluation), the subject (distinct id, user id, device id,
-// targeting key), the reason, the evaluation time and the issue time,
-// encoded in base64url. A typical token is about 150 characters; the
-// largest, every field at the root's bound of 255 bytes, is 3150, so
-// every assignment the Tracker holds gets a token.
+// [WithKeys] and bound to the application ([WithApplication]): the flag
+// key, the experiment, the variant and the provider's own name of it
+// (Assignment.ProviderVariant, which vendor sinks compare with a fresh
+// evaluation), the subject (distinct id, user id, device id, targeting
+// key), the reason, the evaluation time and the issue time, encoded in
+// base64url. A typical token is about 150 characters; the largest, every
+// field at the root's bound of 255 bytes, is 3150, so every assignment the
+// Tracker holds gets a token.
 //
-// Tokens are versioned. This release issues version 2 and verifies
-// versions 2 and 1; version 1, issued by the release before, has no
+// Tokens are versioned. This release issues version 3, whose signature
+// covers the application's name, and verifies versions 3, 2 and 1.
+// Versions 2 and 1, issued by the releases before, name no application:
+// they are accepted by a Confirmer of the unnamed application (the
+// default) and refused as forged by one with a name. Version 1 has no
 // provider variant, so an exposure confirmed with it arrives with
 // ProviderVariant empty. Pages rendered before a deploy therefore keep
-// confirming until their tokens expire ([WithExpiry]).
+// confirming until their tokens expire ([WithExpiry]), unless the deploy
+// gives the application a name.
+//
+// # Hostile pages and clients
+//
+// The script confirms only what a person could have seen, and cannot be
+// steered by the page around it:
+//
+//   - In a frame it confirms nothing unless every ancestor frame is of the
+//     page's own origin, or of an origin listed in the data-allow-framing
+//     attribute of its script element (space-separated origins); a
+//     browser that cannot tell an ancestor's origin (no
+//     location.ancestorOrigins) counts it as foreign. Pages that carry
+//     tokens should still forbid framing by others, which also stops
+//     clickjacking, with the Content-Security-Policy header
+//     "frame-ancestors 'self'" (listing any origin allowed to frame them).
+//   - Where the browser tracks visibility (IntersectionObserver v2, in
+//     Chromium-based browsers) an element counts as visible only while
+//     nothing is drawn over it and it has no opacity below 1, no filter
+//     and no transform beyond translation and scaling, itself, on its
+//     ancestors or on the frames around it. Other browsers check
+//     visibility:hidden and opacity:0 on the element and its ancestors.
+//   - It reads its settings from its own script element only, through
+//     the DOM's own accessors, so injected markup such as an
+//     <img name="currentScript"> cannot shadow them (DOM clobbering), and
+//     it posts only to an endpoint of the page's origin: a data-endpoint
+//     of another origin makes it send nothing.
+//
+// The endpoint bounds what a client can make it do: a body over 8 KiB or
+// not received within 5 seconds is refused and its connection closed, and
+// [WithRateLimit] limits confirmations per client. Each token confirms one
+// subject's assignment, but an application that lets a client choose its
+// subject (an id taken from a cookie) lets it mint tokens for invented
+// subjects: a rate limit bounds how fast such subjects can push real users
+// out of a bounded Deduper.
 package beacon
 
 import (
@@ -57,6 +95,12 @@ type Confirmer struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	// experiments are the flags the Tracker registers; nil when it
+	// registers none (see ServeHTTP).
+	experiments map[string]struct{}
+	limiter     *limiter      // nil: no rate limit
+	bodyTimeout time.Duration // for reading a confirmation's body
+
 	script     []byte // beacon.js with this Confirmer's settings
 	scriptETag string
 
@@ -69,9 +113,10 @@ type Confirmer struct {
 // configured by opts. [WithKeys] is required. Every invalid option is
 // reported, joined in one error wrapping [exposure.ErrInvalidConfig] that
 // names the offending value: a nil tracker or option, no key or a key
-// shorter than [MinKeyBytes], an expiry under a second, a ratio outside
-// (0, 1], or a dwell that is negative, over 10 minutes or not shorter than
-// the expiry.
+// shorter than [MinKeyBytes], an application name over
+// [MaxApplicationBytes], an expiry under a second, a ratio outside (0, 1],
+// a dwell that is negative, over 10 minutes or not shorter than the
+// expiry, or a rate limit that is not positive.
 //
 // The template function hands off assignments of the Scope it is given,
 // which must be a Scope of t (opened by t's middleware or t.Scope).
@@ -100,14 +145,24 @@ func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	codec, err := token.NewCodec(c.keys, c.expiry)
+	codec, err := token.NewCodec(c.keys, c.expiry, c.application)
 	if err != nil { // the options checked everything the codec checks
 		return nil, fmt.Errorf("%w: %w", exposure.ErrInvalidConfig, err)
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	cf := &Confirmer{tracker: t, codec: codec, log: c.logger, now: time.Now}
+	cf := &Confirmer{tracker: t, codec: codec, log: c.logger, now: time.Now, bodyTimeout: bodyReadTimeout}
+	// The registry is fixed for the Tracker's life.
+	if exps := t.Experiments(); len(exps) > 0 {
+		cf.experiments = make(map[string]struct{}, len(exps))
+		for _, e := range exps {
+			cf.experiments[e.FlagKey] = struct{}{}
+		}
+	}
+	if c.limit != nil {
+		cf.limiter = newLimiter(c.limit)
+	}
 	cf.script, cf.scriptETag = buildScript(c.ratio, c.dwell)
 	return cf, nil
 }

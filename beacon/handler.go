@@ -3,8 +3,12 @@ package beacon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -26,14 +30,32 @@ const maxBody = 8 << 10
 // token to the URL it was loaded from once the element was visible enough
 // for long enough (see [WithVisibility]).
 //
-// POST receives one token as the body (at most 8 KiB, else 413). A
-// genuine, unexpired token is committed with [exposure.Tracker.Confirm],
-// through the dedupe and the sinks' queues, and answered 204: a replayed
-// token, a second tab or a reload of the same assignment is deduplicated
-// like any exposure. Anything else gets 400 with no detail, sends nothing
-// and is counted in [Stats]; a genuine token that arrives after the
-// Tracker was closed gets 503. Other methods get 405. The handler never
-// waits on a sink; it waits on the Deduper as a mark's commit does.
+// POST receives one token as the body. In order:
+//
+//   - a client over its rate limit ([WithRateLimit]) gets 429 with
+//     Retry-After;
+//   - a body over 8 KiB gets 413, and a body not received within 5
+//     seconds of the handler starting to read it gets 408: a client that
+//     trickles its body cannot hold the connection (the connection is
+//     closed in both cases);
+//   - a genuine, unexpired token of this application ([WithApplication])
+//     is committed with [exposure.Tracker.Confirm], through the dedupe
+//     and the sinks' queues, and answered 204, provided its flag is still
+//     an experiment: when the Tracker registers experiments
+//     ([exposure.WithExperiments]), a token of a flag it does not register
+//     (an experiment removed since the page was rendered, or one named by
+//     the provider's metadata only) is refused and counted in
+//     [Stats].Unregistered. A Tracker that registers none relies on the
+//     provider's metadata, which the Confirmer cannot consult: it accepts
+//     every flag, and an experiment ended at the provider keeps confirming
+//     until its tokens expire ([WithExpiry]).
+//
+// A replayed token, a second tab or a reload of the same assignment is
+// deduplicated like any exposure. Anything else gets 400 with no detail,
+// sends nothing and is counted in [Stats]; a genuine token that arrives
+// after the Tracker was closed gets 503. Other methods get 405. The
+// handler never waits on a sink; it waits on the Deduper as a mark's
+// commit does.
 func (c *Confirmer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -53,17 +75,33 @@ func (c *Confirmer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// bodyReadTimeout bounds the read of a confirmation's body: a token is a
+// few hundred bytes, sent at once.
+const bodyReadTimeout = 5 * time.Second
+
 // receive verifies the token in the body of a POST and confirms its
 // exposure.
 func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
+	// The deadline covers everything read from here on, also what the
+	// server drains of a body left unread. A ResponseWriter that cannot
+	// set one (a test recorder, a wrapper without Unwrap) reads without.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.bodyTimeout))
 	w.Header().Set("Cache-Control", "no-store")
 	refuse := func(code int, reason *atomic.Uint64) {
 		reason.Add(1)
 		c.counters.rejected.Add(1)
-		if code == http.StatusRequestEntityTooLarge {
+		switch code {
+		case http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusTooManyRequests:
 			w.Header().Set("Connection", "close") // the rest of the body is not read
 		}
 		w.WriteHeader(code)
+	}
+	if c.limiter != nil {
+		if ok, wait := c.limiter.allow(r, c.now()); !ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))
+			refuse(http.StatusTooManyRequests, &c.counters.rateLimited)
+			return
+		}
 	}
 	if r.ContentLength > maxBody {
 		refuse(http.StatusRequestEntityTooLarge, &c.counters.tooLarge)
@@ -73,6 +111,9 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(body) > maxBody:
 		refuse(http.StatusRequestEntityTooLarge, &c.counters.tooLarge)
+		return
+	case isTimeout(err):
+		refuse(http.StatusRequestTimeout, &c.counters.timedOut)
 		return
 	case err != nil:
 		refuse(http.StatusBadRequest, &c.counters.malformed)
@@ -91,6 +132,12 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, &c.counters.malformed)
 		return
 	}
+	if _, ok := c.experiments[tok.FlagKey]; !ok && c.experiments != nil {
+		c.warn("exposure/beacon: refused a confirmation of a flag the Tracker does not register as an experiment",
+			"flag", tok.FlagKey)
+		refuse(http.StatusBadRequest, &c.counters.unregistered)
+		return
+	}
 	// The browser does not wait for the answer (sendBeacon): finish the
 	// commit even when it hangs up.
 	if err := c.tracker.Confirm(context.WithoutCancel(r.Context()), assignmentOf(&tok)); err != nil {
@@ -100,4 +147,10 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	c.counters.accepted.Add(1)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

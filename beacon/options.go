@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/internal/token"
@@ -31,12 +34,14 @@ const (
 type Option func(*config) error
 
 type config struct {
-	keys      [][]byte
-	keysGiven bool // WithKeys was given, valid or not
-	expiry    time.Duration
-	ratio     float64
-	dwell     time.Duration
-	logger    *slog.Logger
+	keys        [][]byte
+	keysGiven   bool // WithKeys was given, valid or not
+	application string
+	expiry      time.Duration
+	ratio       float64
+	dwell       time.Duration
+	logger      *slog.Logger
+	limit       *rateLimit // nil: no rate limit
 }
 
 // WithKeys sets the keys that sign and verify tokens; it is required. The
@@ -117,6 +122,78 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("%w: beacon.WithLogger given a nil logger", exposure.ErrInvalidConfig)
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// MaxApplicationBytes bounds the name given to [WithApplication].
+const MaxApplicationBytes = token.MaxApplicationBytes
+
+// WithApplication binds the Confirmer's tokens to the application called
+// name: they are signed for that name, and a token signed for another
+// name is refused as forged ([Stats].Forged), even under the same key. So
+// two applications that share a key (which they should not) cannot confirm
+// each other's exposures, provided they have different names. The name is
+// not in the token; it enters the signature only. Default "", the unnamed
+// application. Every instance of one application must use the same name.
+//
+// Changing the name (from "" as well) is like changing the key: tokens in
+// pages rendered before the change are refused until they expire. The
+// tokens of earlier releases (versions 1 and 2) name no application: a
+// Confirmer of the unnamed application accepts them; one with a name
+// refuses them. The name must be valid UTF-8 of at most
+// [MaxApplicationBytes] bytes.
+func WithApplication(name string) Option {
+	return func(c *config) error {
+		if len(name) > MaxApplicationBytes || !utf8.ValidString(name) {
+			return fmt.Errorf("%w: beacon.WithApplication name %.40q is not UTF-8 of at most %d bytes (%d bytes)",
+				exposure.ErrInvalidConfig, name, MaxApplicationBytes, len(name))
+		}
+		c.application = name
+		return nil
+	}
+}
+
+// WithRateLimit limits the confirmations each client may post: perSecond
+// on average, in bursts of at most burst, counted by the client key that
+// key returns for a request (nil: [RemoteIP]). A confirmation over the
+// limit is answered 429 Too Many Requests with a Retry-After header, sends
+// nothing and is counted in [Stats].RateLimited; the script loaded with GET
+// is not limited. Default: no limit.
+//
+// A limit stops one client from committing exposures for many invented
+// subjects, which would push real users out of a bounded Deduper and
+// expose them again. A page confirms one token per render site once, so a
+// limit of a few confirmations a second, with a burst of the most render
+// sites a page has, never slows a real visitor; behind a NAT or a proxy
+// many visitors share an address, which calls for a larger limit.
+//
+// Behind a reverse proxy every request comes from the proxy: give a key
+// that reads the client's address from the header the proxy sets (and
+// only from the proxy's own entry in it, which a client cannot forge), or
+// limit the rate in the proxy instead.
+//
+// The Confirmer remembers the clients seen recently, at most 65,536 (a
+// few megabytes, whatever the length of the keys): past that it forgets
+// first the clients whose bucket has refilled, which loses nothing, then
+// those idle longest, which may let one of them start a new burst early.
+// perSecond must be positive and finite and burst at least 1.
+func WithRateLimit(perSecond float64, burst int, key func(*http.Request) string) Option {
+	return func(c *config) error {
+		var errs []error
+		if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+			errs = append(errs, fmt.Errorf("%w: beacon.WithRateLimit perSecond must be positive and finite, got %v", exposure.ErrInvalidConfig, perSecond))
+		}
+		if burst < 1 {
+			errs = append(errs, fmt.Errorf("%w: beacon.WithRateLimit burst must be at least 1, got %d", exposure.ErrInvalidConfig, burst))
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
+		}
+		if key == nil {
+			key = RemoteIP
+		}
+		c.limit = &rateLimit{perSecond: perSecond, burst: burst, key: key}
 		return nil
 	}
 }

@@ -25,13 +25,22 @@ type Stats struct {
 	Rejected uint64
 	// Malformed is bodies that are not a token of a known version.
 	Malformed uint64
-	// Forged is well-formed tokens whose signature matches no key.
+	// Forged is well-formed tokens whose signature matches no key, or
+	// signed for another application (see [WithApplication]).
 	Forged uint64
 	// Expired is genuine tokens outside their validity: older than the
 	// expiry, or issued more than a minute in the future (clock skew).
 	Expired uint64
+	// Unregistered is genuine tokens of a flag the Tracker no longer
+	// registers as an experiment (see [Confirmer.ServeHTTP]).
+	Unregistered uint64
 	// TooLarge is bodies over 8 KiB.
 	TooLarge uint64
+	// TimedOut is bodies not received within 5 seconds (answered 408).
+	TimedOut uint64
+	// RateLimited is confirmations over the client's rate limit (answered
+	// 429; see [WithRateLimit]).
+	RateLimited uint64
 	// WrongMethod is requests with a method other than GET, HEAD or POST.
 	WrongMethod uint64
 	// Unconfirmed is genuine tokens the Tracker refused to commit because
@@ -42,7 +51,7 @@ type Stats struct {
 type counters struct {
 	issued, notIssued, accepted, rejected             atomic.Uint64
 	malformed, forged, expired, tooLarge, wrongMethod atomic.Uint64
-	unconfirmed                                       atomic.Uint64
+	unconfirmed, unregistered, timedOut, rateLimited  atomic.Uint64
 }
 
 // Stats returns a snapshot of the Confirmer's counters. Counters read
@@ -54,6 +63,7 @@ func (c *Confirmer) Stats() Stats {
 		Accepted: k.accepted.Load(), Rejected: k.rejected.Load(),
 		Malformed: k.malformed.Load(), Forged: k.forged.Load(), Expired: k.expired.Load(),
 		TooLarge: k.tooLarge.Load(), WrongMethod: k.wrongMethod.Load(),
-		Unconfirmed: k.unconfirmed.Load(),
+		Unconfirmed: k.unconfirmed.Load(), Unregistered: k.unregistered.Load(),
+		TimedOut: k.timedOut.Load(), RateLimited: k.rateLimited.Load(),
 	}
 }

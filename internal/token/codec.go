@@ -14,22 +14,38 @@ import (
 // its keys, so that keys rotate without losing tokens in flight. It is safe
 // for concurrent use.
 type Codec struct {
-	keys   [][]byte
-	macs   []sync.Pool // one per key: reusable HMAC states
-	expiry time.Duration
+	keys        [][]byte
+	macs        []sync.Pool // one per key: reusable HMAC states
+	expiry      time.Duration
+	application string
+	domains     [len(formats)][]byte // by version, for this application
 }
 
+// MaxApplicationBytes bounds the application name of [NewCodec].
+const MaxApplicationBytes = 255
+
 // NewCodec returns a Codec for keys (the first signs, every one verifies)
-// whose tokens are valid for expiry after they were issued. It copies the
-// keys. It returns an error for no key, a key shorter than [MinKeyBytes]
-// (naming its position and length, never its bytes) or an expiry that is
-// not positive.
-func NewCodec(keys [][]byte, expiry time.Duration) (*Codec, error) {
+// whose tokens are valid for expiry after they were issued, for
+// application: it signs tokens bound to that name and verifies only tokens
+// bound to it (see the package documentation; "" is a valid name, the one
+// of the tokens of versions 1 and 2). It copies the keys. It returns an
+// error for no key, a key shorter than [MinKeyBytes] (naming its position
+// and length, never its bytes), an expiry that is not positive or an
+// application name over [MaxApplicationBytes].
+func NewCodec(keys [][]byte, expiry time.Duration, application string) (*Codec, error) {
 	var errs []error
 	if len(keys) == 0 {
 		errs = append(errs, errors.New("token: no key"))
 	}
-	c := &Codec{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys)), expiry: expiry}
+	if len(application) > MaxApplicationBytes {
+		errs = append(errs, fmt.Errorf("token: the application name is %d bytes, over %d", len(application), MaxApplicationBytes))
+	}
+	c := &Codec{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys)), expiry: expiry, application: application}
+	for v := range formats {
+		if formatOf(byte(v)) != nil {
+			c.domains[v] = domainOf(byte(v), application)
+		}
+	}
 	for i, k := range keys {
 		if len(k) < MinKeyBytes {
 			errs = append(errs, fmt.Errorf("token: key %d is %d bytes; each key needs at least %d", i, len(k), MinKeyBytes))
@@ -51,13 +67,17 @@ func NewCodec(keys [][]byte, expiry time.Duration) (*Codec, error) {
 // Expiry returns how long a token stays valid after it was issued.
 func (c *Codec) Expiry() time.Duration { return c.expiry }
 
+// Application returns the name of the application the Codec's tokens are
+// bound to.
+func (c *Codec) Application() string { return c.application }
+
 // appendMAC appends the MAC of payload under key number key to dst. The
 // payload's first byte is its version, which must be known: it chooses the
 // domain.
 func (c *Codec) appendMAC(key int, dst, payload []byte) []byte {
 	h := c.macs[key].Get().(hash.Hash)
 	h.Reset()
-	h.Write(formats[payload[0]].domain)
+	h.Write(c.domains[payload[0]])
 	h.Write(payload)
 	dst = h.Sum(dst)
 	c.macs[key].Put(h)
@@ -111,7 +131,8 @@ const (
 	// Malformed is a string that is not the one spelling of a token of a
 	// known version.
 	Malformed
-	// Forged is a well-formed token whose MAC matches no key.
+	// Forged is a well-formed token whose MAC matches no key: signed with
+	// another key or for another application.
 	Forged
 	// Expired is a genuine token older than the expiry, or issued more
 	// than [ClockSkew] in the future.
@@ -135,11 +156,16 @@ func (v Verdict) String() string {
 // Verify parses s, a token of any known version, checks its MAC against
 // every key (in constant time per key) and its validity at now. It returns
 // the token only when the verdict is [OK]; a version-1 token has no
-// ProviderVariant.
+// ProviderVariant. A token of another application is [Forged], and so is
+// every token of versions 1 and 2 (of the unnamed application) when the
+// Codec's application has a name.
 func (c *Codec) Verify(s string, now time.Time) (Token, Verdict) {
-	t, _, payload, mac, err := parse(s)
+	t, version, payload, mac, err := parse(s)
 	if err != nil {
 		return Token{}, Malformed
+	}
+	if !formats[version].named && c.application != "" {
+		return Token{}, Forged
 	}
 	var buf [macSize]byte
 	genuine := false

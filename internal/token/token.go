@@ -4,29 +4,44 @@
 //
 // A token is the unpadded base64url encoding of
 //
-//	version   1 byte, 2 ([Version]) or 1
+//	version   1 byte, 3 ([Version]), 2 or 1
 //	issued    uvarint, Unix milliseconds when the page was rendered
 //	age       uvarint, milliseconds from the evaluation to issued
 //	fields    uvarint length + bytes each, in this order: flag key,
-//	          experiment, variant, provider variant (version 2 only),
+//	          experiment, variant, provider variant (versions 2 and 3),
 //	          distinct id, user id, device id, targeting key, reason
 //	mac       32 bytes, HMAC-SHA256(key, domain || all of the above)
 //
-// Signing writes version 2 only. Verification also accepts version 1, the
-// format of an earlier release without the provider variant, so that pages
-// rendered before a deploy still confirm for as long as their tokens are
-// valid; such a token verifies with an empty ProviderVariant. Version 1
-// can be dropped one token expiry after every instance signs version 2.
+// # Applications
+//
+// The domain of version 3 names the application the token was issued for
+// (see [NewCodec]): "exposure beacon token v3", a zero byte, the uvarint
+// length of the application name and the name. The name is not on the
+// wire; a Codec verifies only the tokens of its own application, so a
+// token of another application that shares the key is [Forged].
+//
+// # Earlier versions
+//
+// Signing writes version 3 only. Verification also accepts versions 1
+// and 2, the formats of earlier releases (version 1 has no provider
+// variant and verifies with ProviderVariant empty), so that pages rendered
+// before a deploy still confirm for as long as their tokens are valid.
+// Their domains name no application: they are tokens of the unnamed
+// application "", and a Codec of a named application refuses them as
+// Forged. Versions 1 and 2 can be dropped one token expiry after every
+// instance signs version 3.
 //
 // Everything is canonical (shortest uvarints, strict base64, no trailing
 // bytes, one field list per version), so a token has exactly one spelling
 // and the MAC binds every field, the subject included: a token confirms its
 // own subject's assignment and nothing else. The domain string, one per
-// version, separates these MACs from anything else the same key might sign
-// and each version's MACs from the other's.
+// version (and per application in version 3), separates these MACs from
+// anything else the same key might sign, each version's MACs from the
+// others' and each application's from the others'.
 package token
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -35,8 +50,8 @@ import (
 
 const (
 	// Version is the version of every token this package signs. Verify
-	// also accepts version 1 (see the package documentation).
-	Version = 2
+	// also accepts versions 1 and 2 (see the package documentation).
+	Version = 3
 	// MaxLen bounds an encoded token: a token that would be longer is not
 	// signed, and a longer string is not parsed.
 	MaxLen = 4096
@@ -78,12 +93,30 @@ const fieldCount = 9
 type format struct {
 	domain []byte
 	fields []int // indexes into Token.fields()
+	// named is whether the domain goes on with the application's name
+	// (version 3); the earlier versions are of the unnamed application.
+	named bool
 }
 
 // formats are the versions Verify accepts, by version byte.
 var formats = [...]format{
-	1: {[]byte("exposure beacon token v1\x00"), []int{0, 1, 2, 4, 5, 6, 7, 8}},
-	2: {[]byte("exposure beacon token v2\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}},
+	1: {[]byte("exposure beacon token v1\x00"), []int{0, 1, 2, 4, 5, 6, 7, 8}, false},
+	2: {[]byte("exposure beacon token v2\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, false},
+	3: {[]byte("exposure beacon token v3\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, true},
+}
+
+// domainOf is the MAC's domain of version v (which must be known) for
+// application: the version's domain, and for a named format the uvarint
+// length of the application's name and the name, so that no two
+// applications share a domain.
+func domainOf(v byte, application string) []byte {
+	f := &formats[v]
+	d := bytes.Clone(f.domain)
+	if f.named {
+		d = binary.AppendUvarint(d, uint64(len(application)))
+		d = append(d, application...)
+	}
+	return d
 }
 
 // formatOf returns the format of version v, or nil for an unknown one.
@@ -119,7 +152,7 @@ func (t *Token) Issued() time.Time { return time.UnixMilli(int64(t.IssuedMS)) }
 // Evaluated returns when the flag was evaluated: IssuedMS - AgeMS.
 func (t *Token) Evaluated() time.Time { return time.UnixMilli(int64(t.IssuedMS - t.AgeMS)) }
 
-// fields lists every string field, in the order of version 2.
+// fields lists every string field, in the order of versions 2 and 3.
 func (t *Token) fields() [fieldCount]*string {
 	return [fieldCount]*string{&t.FlagKey, &t.Experiment, &t.Variant, &t.ProviderVariant,
 		&t.DistinctID, &t.UserID, &t.DeviceID, &t.TargetingKey, &t.Reason}

@@ -26,7 +26,15 @@ const testExpiry = time.Hour
 
 func testCodec(t testing.TB, keys ...[]byte) *Codec {
 	t.Helper()
-	c, err := NewCodec(keys, testExpiry)
+	c, err := NewCodec(keys, testExpiry, "")
+	require.NoError(t, err)
+	return c
+}
+
+// appCodec is a Codec of the named application, with keys.
+func appCodec(t testing.TB, application string, keys ...[]byte) *Codec {
+	t.Helper()
+	c, err := NewCodec(keys, testExpiry, application)
 	require.NoError(t, err)
 	return c
 }
@@ -46,6 +54,9 @@ func testToken() Token {
 const (
 	goldenV1      = "AYC0teugNPoBC2FjY2Vzc29yaWVzEUFjY2Vzc29yaWVzIFBhbmVsCENhcm91c2VsA3UtMQN1LTEDZC05A3UtMQVTUExJVDSe5eG9DENz3VDXFpnnat-m4_VVVF6G39Lq78Tz2_sH"
 	goldenV1Empty = "AQAAAAAAAAAAAAC0_e2XQlInpFxqdCqHXSE7PojiDpyjUq7XIQcbDYO_gw"
+	// goldenV2 is testToken as the release before version 3 signed it,
+	// with testKeyA.
+	goldenV2 = "AoC0teugNPoBC2FjY2Vzc29yaWVzEUFjY2Vzc29yaWVzIFBhbmVsCENhcm91c2VsCGNhcm91c2VsA3UtMQN1LTEDZC05A3UtMQVTUExJVM7F5MD8pfp61-d0b0gpFUioj8U3i7zujsL2ttH82qqI"
 )
 
 // signVersion signs t in the format of version v with key, as the release
@@ -76,16 +87,18 @@ func TestNewCodecRefusesBadConfiguration(t *testing.T) {
 		name   string
 		keys   [][]byte
 		expiry time.Duration
+		app    string
 		want   string
 	}{
-		{"no key", nil, time.Hour, "no key"},
-		{"short key", [][]byte{testKeyA, secret}, time.Hour, "key 1 is 28 bytes; each key needs at least 32"},
-		{"zero expiry", [][]byte{testKeyA}, 0, "expiry must be positive"},
-		{"negative expiry", [][]byte{testKeyA}, -time.Second, "expiry must be positive"},
+		{"no key", nil, time.Hour, "", "no key"},
+		{"short key", [][]byte{testKeyA, secret}, time.Hour, "", "key 1 is 28 bytes; each key needs at least 32"},
+		{"zero expiry", [][]byte{testKeyA}, 0, "", "expiry must be positive"},
+		{"negative expiry", [][]byte{testKeyA}, -time.Second, "", "expiry must be positive"},
+		{"long application", [][]byte{testKeyA}, time.Hour, strings.Repeat("a", MaxApplicationBytes+1), "application name is 256 bytes, over 255"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := NewCodec(tc.keys, tc.expiry)
+			c, err := NewCodec(tc.keys, tc.expiry, tc.app)
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.Contains(t, err.Error(), tc.want)
@@ -138,7 +151,7 @@ func TestVerdicts(t *testing.T) {
 	require.NoError(t, err)
 	rebound := encoding.EncodeToString(append(moved.appendPayload(nil, Version), raw[len(raw)-macSize:]...))
 
-	v3 := append([]byte{3}, raw[1:]...)
+	v4 := append([]byte{4}, raw[1:]...)
 	v0 := append([]byte{0}, raw[1:]...)
 
 	// A version-1 payload with the MAC of the version-2 domain, and the
@@ -151,7 +164,12 @@ func TestVerdicts(t *testing.T) {
 	}
 	v1UnderV2 := crossMAC(tok.appendPayload(nil, 1), formats[2].domain)
 	v2UnderV1 := crossMAC(tok.appendPayload(nil, 2), formats[1].domain)
-	// A version-2 token relabelled as version 1: one field too many.
+	v2UnderV3 := crossMAC(tok.appendPayload(nil, 2), domainOf(3, ""))
+	v3UnderV2 := crossMAC(tok.appendPayload(nil, 3), formats[2].domain)
+	// A version-3 token relabelled as version 2 (the same fields): the
+	// domains differ.
+	relabelled2 := encoding.EncodeToString(append([]byte{2}, raw[1:]...))
+	// A version-3 token relabelled as version 1: one field too many.
 	relabelled := encoding.EncodeToString(append([]byte{1}, raw[1:]...))
 
 	tests := []struct {
@@ -167,11 +185,16 @@ func TestVerdicts(t *testing.T) {
 		{"issued too far in the future", good, testT0.Add(-ClockSkew - time.Millisecond), Expired},
 		{"another key", other, testT0, Forged},
 		{"another subject", rebound, testT0, Forged},
-		{"version 1, from the release before", goldenV1, testT0, OK},
+		{"version 1, from two releases before", goldenV1, testT0, OK},
+		{"version 2, from the release before", goldenV2, testT0, OK},
+		{"another application", appCodec(t, "shop", testKeyA).Sign(&tok), testT0, Forged},
 		{"version 1 under the version-2 domain", v1UnderV2, testT0, Forged},
 		{"version 2 under the version-1 domain", v2UnderV1, testT0, Forged},
-		{"version 2 relabelled as version 1", relabelled, testT0, Malformed},
-		{"unknown version 3", encoding.EncodeToString(v3), testT0, Malformed},
+		{"version 2 under the version-3 domain", v2UnderV3, testT0, Forged},
+		{"version 3 under the version-2 domain", v3UnderV2, testT0, Forged},
+		{"version 3 relabelled as version 2", relabelled2, testT0, Forged},
+		{"version 3 relabelled as version 1", relabelled, testT0, Malformed},
+		{"unknown version 4", encoding.EncodeToString(v4), testT0, Malformed},
 		{"unknown version 0", encoding.EncodeToString(v0), testT0, Malformed},
 		{"truncated", good[:len(good)-3], testT0, Malformed},
 		{"padded", good + "==", testT0, Malformed},
@@ -281,13 +304,13 @@ func TestSignAllocations(t *testing.T) {
 	assert.Zero(t, allocs, "signing into a buffer with room allocates")
 }
 
-func TestSignsVersion2WithTheProviderVariant(t *testing.T) {
+func TestSignsVersion3WithTheProviderVariant(t *testing.T) {
 	c := testCodec(t, testKeyA)
 	tok := testToken()
 	s := c.Sign(&tok)
 	raw, err := encoding.DecodeString(s)
 	require.NoError(t, err)
-	assert.Equal(t, byte(2), raw[0], "signing writes version 2 only")
+	assert.Equal(t, byte(3), raw[0], "signing writes version 3 only")
 	got, verdict := c.Verify(s, testT0)
 	require.Equal(t, OK, verdict)
 	assert.Equal(t, "carousel", got.ProviderVariant)
@@ -313,6 +336,55 @@ func TestVersion1StillVerifies(t *testing.T) {
 
 	// The same content in both versions: two tokens, two MACs.
 	assert.NotEqual(t, goldenV1, c.Sign(&old))
+}
+
+func TestVersion2StillVerifiesForTheUnnamedApplication(t *testing.T) {
+	tok := testToken()
+	require.Equal(t, goldenV2, signVersion(t, testKeyA, &tok, 2), "the version-2 encoder of the release before")
+	got, verdict := testCodec(t, testKeyA).Verify(goldenV2, testT0)
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, tok, got)
+}
+
+// A token is bound to the application that issued it: a Codec of another
+// application, even with the same key, refuses it as forged. The tokens
+// of versions 1 and 2, which name no application, are tokens of the
+// unnamed application "".
+func TestApplicationBinding(t *testing.T) {
+	tok := testToken()
+	shop := appCodec(t, "shop", testKeyA)
+	blog := appCodec(t, "blog", testKeyA)
+	unnamed := testCodec(t, testKeyA)
+	assert.Equal(t, "shop", shop.Application())
+	// Names that would collide if the domain did not carry the length.
+	shopX := appCodec(t, "shop\x00", testKeyA)
+
+	tests := []struct {
+		name   string
+		token  string
+		codec  *Codec
+		expect Verdict
+	}{
+		{"its own application", shop.Sign(&tok), shop, OK},
+		{"another application, same key", shop.Sign(&tok), blog, Forged},
+		{"a named application's token at the unnamed one", shop.Sign(&tok), unnamed, Forged},
+		{"the unnamed application's token at a named one", unnamed.Sign(&tok), shop, Forged},
+		{"a name that is a prefix of another", shop.Sign(&tok), shopX, Forged},
+		{"version 2 at a named application", goldenV2, shop, Forged},
+		{"version 1 at a named application", goldenV1, shop, Forged},
+		{"version 2 at the unnamed application", goldenV2, unnamed, OK},
+		{"version 1 at the unnamed application", goldenV1, unnamed, OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, verdict := tc.codec.Verify(tc.token, testT0)
+			assert.Equal(t, tc.expect, verdict)
+		})
+	}
+	// Rotation works within an application.
+	rotated := appCodec(t, "shop", testKeyB, testKeyA)
+	_, verdict := rotated.Verify(shop.Sign(&tok), testT0)
+	assert.Equal(t, OK, verdict)
 }
 
 // TestLargestAssignmentIsSigned is why a render site never fails to issue
@@ -345,7 +417,7 @@ func FuzzParse(f *testing.F) {
 	good := c.Sign(&tok)
 	largest := largestToken()
 	empty := Token{}
-	for _, s := range []string{good, goldenV1, goldenV1Empty} {
+	for _, s := range []string{good, goldenV1, goldenV1Empty, goldenV2} {
 		f.Add(s)
 		f.Add(s[:len(s)-1])
 		f.Add(s[:10])
@@ -358,8 +430,10 @@ func FuzzParse(f *testing.F) {
 	f.Add("Ag")
 	f.Add("AgAA")
 	f.Add("Aw")
+	f.Add("AwAA")
+	f.Add("BA")
 	f.Add(encoding.EncodeToString(bytes.Repeat([]byte{0xff}, 64)))
-	for _, v := range []byte{1, 2} {
+	for _, v := range []byte{1, 2, 3} {
 		f.Add(encoding.EncodeToString(append([]byte{v, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02}, make([]byte, 40)...)))
 		f.Add(encoding.EncodeToString(append([]byte{v}, make([]byte, 10+macSize)...))) // empty fields, one count too many or few
 	}
@@ -375,7 +449,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if version != 1 && version != 2 {
+		if version < 1 || version > 3 {
 			t.Fatalf("parsed version %d", version)
 		}
 		if version == 1 && got.ProviderVariant != "" {
@@ -404,7 +478,7 @@ func FuzzTamper(f *testing.F) {
 	c := testCodec(f, testKeyA)
 	tok := testToken()
 	tokens := [][]byte{}
-	for _, s := range []string{c.Sign(&tok), goldenV1} {
+	for _, s := range []string{c.Sign(&tok), goldenV1} { // versions 3 and 1
 		raw, err := encoding.DecodeString(s)
 		require.NoError(f, err)
 		tokens = append(tokens, raw)
@@ -413,7 +487,7 @@ func FuzzTamper(f *testing.F) {
 		for _, pos := range []uint{0, 1, 5, 12, 30, 40, uint(len(raw) - macSize - 1), uint(len(raw) - macSize), uint(len(raw) - 1)} {
 			f.Add(v1 == 1, pos, byte(1))
 			f.Add(v1 == 1, pos, byte(0x80))
-			f.Add(v1 == 1, pos, byte(3)) // byte 0: version 2 to 1 and back
+			f.Add(v1 == 1, pos, byte(3)) // byte 0: version 3 to 0, version 1 to 2
 		}
 	}
 	f.Fuzz(func(t *testing.T, v1 bool, pos uint, flip byte) {
