@@ -235,12 +235,11 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		if i == 1 {
 			edit = append(edit, contextTimeouts)
 		}
-		// A generous timeout: under -race on two cores, 5,000 users can make a
-		// loopback round trip slower than the 50ms default, and a claim that
-		// falls back is deduped per process, which this test must not see.
-		// The fallback has its own tests.
-		instances = append(instances, newInstance(t, sharedClient(t, edit...), time.Hour,
-			WithKeyPrefix(prefix), WithTimeout(5*time.Second)))
+		// The default timeout and retry: under -race on two loaded cores a
+		// healthy Redis is slow, and the Deduper must wait for it rather
+		// than fall back (a fallback dedupes per process: a user seen by two
+		// instances would be exposed twice).
+		instances = append(instances, newInstance(t, sharedClient(t, edit...), time.Hour, WithKeyPrefix(prefix)))
 	}
 	users := userNames("user", 5000)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -268,9 +267,10 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 		ts := in.tracker.Stats()
 		assert.Equal(t, uint64(len(per[i])), ts.Counts[exposure.StageCommitted], "instance %d", i)
 	}
-	// Every visit committed both experiments, and the claims of a commit
-	// went in one pipelined round trip (the Tracker may put the claims of
-	// several commits in one): at most one round trip per request.
+	// Every visit committed both experiments. The Tracker's claim stage
+	// gathers the claims of the requests that wait while a round trip is in
+	// flight into the next one: with 32 concurrent clients, several
+	// requests share each round trip.
 	var claims, roundTrips int64
 	var dupes uint64
 	for _, in := range instances {
@@ -280,7 +280,9 @@ func TestThreeInstancesShareOneRedis(t *testing.T) {
 	}
 	assert.Equal(t, int64(len(visits)*len(experiments)), claims)
 	assert.Positive(t, roundTrips)
-	assert.LessOrEqual(t, roundTrips, int64(len(visits)), "at most one round trip per request")
+	t.Logf("%d requests, %d claims, %d round trips: %.1f claims per round trip",
+		len(visits), claims, roundTrips, float64(claims)/float64(roundTrips))
+	assert.Less(t, roundTrips, int64(len(visits))/2, "round trips are not shared across requests")
 	assert.Equal(t, uint64(len(visits)*len(experiments)-len(total)), dupes)
 }
 

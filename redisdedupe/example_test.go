@@ -29,7 +29,9 @@ func ExampleNewDeduper() {
 
 	dedupe, err := redisdedupe.NewDeduper(rdb,
 		redisdedupe.WithKeyPrefix("shop:exposure:"),
-		redisdedupe.WithTimeout(50*time.Millisecond), // a request never waits longer on Redis
+		// Per round trip; a round trip that times out is retried once. No
+		// request waits for it: the Tracker claims off the request path.
+		redisdedupe.WithTimeout(2*time.Second),
 		redisdedupe.WithLogger(slog.Default()),
 	)
 	if err != nil {
@@ -47,7 +49,7 @@ func ExampleNewDeduper() {
 
 	// Watch the fallback in your metrics:
 	st := dedupe.Stats()
-	_ = st.Fallbacks // claims answered in memory because Redis was down or slow
+	_ = st.Fallbacks // claims answered in memory because Redis was unavailable
 }
 
 // Configuration errors are reported all at once, each naming the option,

@@ -17,42 +17,61 @@
 //		// WithExperiments, WithSink, ...
 //	)
 //
-// A claim is one SET key 1 NX PX window; all claims of one commit go to Redis
-// in one pipelined round trip ([Deduper.ClaimBatch]). Any
-// [redis.UniversalClient] works: single node, cluster, sentinel or ring.
+// A claim is one SET key token NX PX window; all the claims of one call go
+// to Redis in one pipelined round trip ([Deduper.ClaimBatch]). The Tracker
+// claims off the request path, in a stage of its own that gathers the
+// claims of many requests into one ClaimBatch: no request waits for Redis,
+// and one round trip serves many requests. Any [redis.UniversalClient]
+// works: single node, cluster, sentinel or ring.
 //
-// # When Redis is down or slow
+// # Slow Redis: wait, retry, then fall back
 //
-// The request path never waits on Redis for longer than the timeout
-// ([WithTimeout], 50ms by default) and never fails because of it. A claim
-// that Redis does not answer in time, or answers with an error, is answered by
-// the fallback deduper ([WithFallback], in memory by default) instead: during
-// an outage each instance still dedupes its own users, so exposures keep
-// flowing, at worst one per instance. Such claims are counted
-// ([Deduper.Stats]) and logged once per interval ([WithLogInterval]), not once
-// per request.
+// Because no request waits for it, the Deduper waits for Redis to be right
+// rather than fast. A round trip may take up to the timeout ([WithTimeout],
+// 2s by default); one that Redis has not answered by then is sent again
+// ([WithRetries], once by default), and the retry reads back each key to
+// recognize a claim the lost round trip did make. Only when every attempt
+// timed out, or Redis refused the connection or answered with an error,
+// does the fallback deduper ([WithFallback], in memory by default) answer
+// instead. A loaded machine that makes a healthy Redis take 100 ms, or a
+// connection that went stale, therefore costs time, not duplicates. The
+// worst a claim waits is (1 + retries) × timeout: 4s by default, in the
+// Tracker's claim stage, not in a request.
 //
-// After a failure the Deduper stops asking Redis for a short cool-down
-// ([WithCooldown], 1s by default), so a dead Redis does not cost every request
-// the timeout. Then one claim at a time probes Redis (the others keep using
-// the fallback until it answers); the first answer switches back to Redis.
-// There is no circuit that stays open. A call abandoned at the timeout that
-// succeeds later (Redis was slow once) ends the cool-down at once.
+// After a fallback the Deduper stops asking Redis for a cool-down
+// ([WithCooldown], 1s by default), so a dead Redis does not cost every
+// claim the timeout. Then one call at a time probes Redis (a single
+// attempt; other concurrent calls keep using the fallback); the first answer
+// switches back to Redis. There is no circuit that stays open. A round trip
+// abandoned at the timeout that succeeds later (Redis was slow, not gone)
+// ends the cool-down at once. Fallbacks are counted ([Deduper.Stats]) and
+// logged once per interval ([WithLogInterval]), not once per claim.
 //
-// NewDeduper connects in the background, so that the first request does not pay
-// for dialing. Size the client's pool for your concurrency (PoolSize,
-// MinIdleConns): a claim that must dial a new connection under load can
-// outlast the timeout.
+// NewDeduper connects in the background, so that the first claim does not
+// pay for dialing.
 //
-// Two things keep the outage from causing more duplicates than it must:
+// # What falling back costs
 //
-//   - The fallback also remembers every claim Redis answered (write-through),
-//     so during an outage an instance does not expose again the users it
-//     already saw.
-//   - The claims the fallback granted during the outage are written to Redis
-//     when it answers again (SET NX with the rest of their window, at most
-//     [WithBackfillLimit] of them), in the same round trip as the next claims,
-//     so the other instances do not expose those users again either.
+// While Redis is unavailable each instance dedupes the users it serves, in
+// its own memory: exposures keep flowing, and a user is exposed at most
+// once per instance that serves them during the outage (three instances:
+// at worst three exposures of one user, where Redis would have allowed
+// one). Two things keep the outage from costing more:
+//
+//   - The fallback also remembers every claim Redis answered
+//     (write-through), so an instance does not expose again, during the
+//     outage, the users it saw before it.
+//   - The claims the fallback granted are written to Redis (SET NX with
+//     the rest of their window; at most [WithBackfillLimit] of them, 10,000
+//     by default) in the first round trip after Redis answers again, all of
+//     them, ahead of that round trip's claims. From then on no other
+//     instance exposes those users again.
+//
+// What the backfill cannot repair is what was already sent: a user exposed
+// by two instances during the outage, or by one during the outage and by
+// another after Redis came back but before the first instance's backfill
+// reached it (its next claim after the cool-down), was exposed twice.
+// Claims beyond the backfill limit are not written (Stats.BackfillDropped).
 //
 // A Redis that restarts without persistence forgets its claims: users
 // claimed before are exposed once more. Mixpanel deduplicates retries by
@@ -62,10 +81,13 @@ package redisdedupe
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,7 +99,8 @@ import (
 // Defaults of the options.
 const (
 	defaultKeyPrefix     = "exposure:"
-	defaultTimeout       = 50 * time.Millisecond
+	defaultTimeout       = 2 * time.Second
+	defaultRetries       = 1
 	defaultCooldown      = time.Second
 	defaultLogInterval   = time.Minute
 	defaultBackfillLimit = 10000
@@ -90,28 +113,28 @@ const fallbackCapacity = 1_000_000
 // warmUpTimeout bounds the connection NewDeduper opens in the background.
 const warmUpTimeout = 5 * time.Second
 
-// backfillChunk is the most backfill claims added to one round trip.
-const backfillChunk = 256
-
 // errTimeout is what a round trip abandoned at the timeout reports.
 var errTimeout = errors.New("redisdedupe: no answer from Redis within the timeout")
 
 // Deduper is an [exposure.BatchDeduper] that keeps claims in Redis, with a
 // fallback deduper for when Redis is unavailable. Create it with
-// [NewDeduper]; it is
-// safe for concurrent use. Its methods never return an error: a failed Redis
-// call is answered by the fallback and counted in [Deduper.Stats].
+// [NewDeduper]; it is safe for concurrent use. Its methods never return an
+// error: a failed Redis call is answered by the fallback and counted in
+// [Deduper.Stats].
 type Deduper struct {
 	client        redis.UniversalClient
 	prefix        string
 	timeout       time.Duration
+	retries       int
 	cooldown      time.Duration
 	logInterval   time.Duration
 	backfillLimit int
 	fallback      exposure.Deduper
 	log           *slog.Logger
 	now           func() time.Time
-	inline        bool // the client honors context deadlines
+	inline        bool   // the client honors context deadlines
+	id            string // this Deduper's part of every claim's token
+	seq           atomic.Uint64
 
 	// up is true while Redis answers; it is the lock-free fast path of every
 	// claim. The rest of the health state is under mu.
@@ -119,16 +142,17 @@ type Deduper struct {
 	mu              sync.Mutex
 	downSince       time.Time
 	downUntil       time.Time // no Redis calls before this, while !up
-	probing         bool      // a claim is asking Redis whether it is back
+	probing         bool      // a call is asking Redis whether it is back
 	lastLog         time.Time
 	unlogged        int64                // fallbacks since the last warning
 	fallbacksAtDown int64                // Stats.Fallbacks when Redis went down
 	backfill        map[string]time.Time // fallback claims to write to Redis, by key: end of window
+	inflight        map[string]*backfillRun
 	// backfillLen is len(backfill), written under mu, read without it so
 	// that claims skip the lock when there is nothing to backfill.
 	backfillLen atomic.Int64
 
-	claims, fallbacks, errs, timeouts, roundTrips, releases, backfilled, backfillDropped atomic.Int64
+	claims, fallbacks, errs, timeouts, retried, roundTrips, releases, backfilled, backfillDropped atomic.Int64
 }
 
 var _ exposure.BatchDeduper = (*Deduper)(nil)
@@ -141,6 +165,7 @@ type Option func(*config) error
 type config struct {
 	prefix        string
 	timeout       time.Duration
+	retries       int
 	cooldown      time.Duration
 	logInterval   time.Duration
 	backfillLimit int
@@ -164,8 +189,11 @@ func WithKeyPrefix(prefix string) Option {
 	}
 }
 
-// WithTimeout sets the longest a claim or release waits for Redis before the
-// fallback answers instead. Default 50ms. It must be positive.
+// WithTimeout sets how long one round trip to Redis may take before it
+// counts as lost: it is then retried ([WithRetries]), and when every
+// attempt was lost the fallback answers. Default 2s, long enough for a
+// healthy Redis on a loaded machine: the Tracker claims off the request
+// path, so a long wait delays exposures, never a page. It must be positive.
 //
 // Give the client ContextTimeoutEnabled: true (a *redis.Client,
 // *redis.ClusterClient or *redis.Ring): it then ends each call at the
@@ -183,9 +211,24 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithCooldown sets how long the Deduper stops asking Redis after a failed
-// call; every claim meanwhile goes straight to the fallback. After the
-// cool-down one claim at a time asks Redis again, and the first answer brings
+// WithRetries sets how many times a round trip that Redis did not answer
+// within the timeout is sent again before the fallback answers. A retry
+// reads each key back, so that a claim the lost round trip made in Redis
+// is still this call's. Default 1; 0 falls back at the first timeout. A
+// probe after the cool-down is never retried. It must not be negative.
+func WithRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return configErr("WithRetries(%d): the number of retries must not be negative", n)
+		}
+		c.retries = n
+		return nil
+	}
+}
+
+// WithCooldown sets how long the Deduper stops asking Redis after a
+// fallback; every claim meanwhile goes straight to the fallback. After the
+// cool-down one call at a time asks Redis again, and the first answer brings
 // every claim back to Redis. Default 1s; 0 retries Redis
 // on the next claim. It must not be negative.
 func WithCooldown(d time.Duration) Option {
@@ -240,8 +283,10 @@ func WithLogInterval(d time.Duration) Option {
 }
 
 // WithBackfillLimit sets how many claims granted by the fallback during an
-// outage are remembered, to be written to Redis when it answers again; beyond
-// it new ones are not remembered (counted in Stats.BackfillDropped). 0 disables the
+// outage are remembered, to be written to Redis when it answers again (all
+// of them in the first round trip after the outage, about 60 bytes each);
+// beyond it new ones are not remembered (counted in Stats.BackfillDropped),
+// and other instances may expose those users again. 0 disables the
 // backfill. Default 10,000. It must not be negative.
 func WithBackfillLimit(n int) Option {
 	return func(c *config) error {
@@ -263,6 +308,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 	c := config{
 		prefix:        defaultKeyPrefix,
 		timeout:       defaultTimeout,
+		retries:       defaultRetries,
 		cooldown:      defaultCooldown,
 		logInterval:   defaultLogInterval,
 		backfillLimit: defaultBackfillLimit,
@@ -296,10 +342,13 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 	if c.log == nil {
 		c.log = slog.Default()
 	}
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
 	d := &Deduper{
 		client:        client,
 		prefix:        c.prefix,
 		timeout:       c.timeout,
+		retries:       c.retries,
 		cooldown:      c.cooldown,
 		logInterval:   c.logInterval,
 		backfillLimit: c.backfillLimit,
@@ -307,13 +356,13 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		log:           c.log,
 		now:           time.Now,
 		backfill:      make(map[string]time.Time),
+		inflight:      make(map[string]*backfillRun),
 		inline:        honorsDeadlines(client),
+		id:            hex.EncodeToString(id[:]),
 	}
 	d.up.Store(true)
 	// Connect now, off the request path and with more time than a claim
-	// has, so that the first claim does not pay for dialing (a dial that
-	// outlasts the claim's timeout is abandoned and would start a
-	// cool-down).
+	// has, so that the first claim does not pay for dialing.
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), warmUpTimeout)
 		defer cancel()
@@ -343,9 +392,10 @@ func isNil(client redis.UniversalClient) bool {
 // instance sharing the Redis; if so it is now claimed for window. Exactly one
 // of several concurrent claims of a key wins.
 //
-// Claim waits at most the timeout. A canceled ctx does not stop it: a commit
-// runs as the response finishes, when the request's context may already be
-// canceled. The error is always nil.
+// Claim waits for Redis as the package doc describes: up to
+// (1 + retries) × timeout, then the fallback answers. A ctx that ends stops
+// the wait: the fallback answers, and Redis is not counted unavailable for
+// it. The error is always nil.
 func (d *Deduper) Claim(ctx context.Context, key string, window time.Duration) (bool, error) {
 	first, _ := d.ClaimBatch(ctx, []string{key}, window)
 	return first[0], nil
@@ -360,61 +410,129 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 		return first, nil
 	}
 	d.claims.Add(int64(len(keys)))
-	ctx = context.WithoutCancel(ctx)
-	if !d.admit() {
+	admitted, probe := d.admit()
+	if !admitted {
 		d.noteFallbacks(int64(len(keys)))
 		d.fallbackClaims(ctx, keys, window, first, nil)
 		return first, nil
 	}
 
+	run := d.takeBackfill()
+	defer d.endBackfill(run)
+	token := d.id + "." + strconv.FormatUint(d.seq.Add(1), 36)
 	px := windowMillis(window)
-	pending := d.takeBackfill()
-	cmds := make([]*redis.BoolCmd, len(keys))
-	for i, k := range keys {
-		cmds[i] = redis.NewBoolCmd(ctx, "set", d.prefix+k, 1, "px", px, "nx")
+	attempts := 1
+	if !probe {
+		attempts += d.retries
 	}
-	err, done := d.roundTrip(ctx, len(keys), func(ctx context.Context) error {
-		if len(keys) == 1 && len(pending) == 0 {
-			return d.client.Process(ctx, cmds[0])
+	var lastErr error
+	for attempt := range attempts {
+		verify := attempt > 0
+		if verify {
+			d.retried.Add(1)
 		}
-		_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, b := range pending {
-				_ = p.Process(ctx, b.cmd)
+		c := newClaimCmds(ctx, d.prefix, keys, token, px, verify)
+		bf := run.cmds(ctx, d.prefix, token, d.now())
+		err, out := d.roundTrip(ctx, func(ctx context.Context) error {
+			if len(c.all) == 1 && len(bf) == 0 {
+				return d.client.Process(ctx, c.all[0])
 			}
-			for _, c := range cmds {
-				_ = p.Process(ctx, c)
-			}
-			return nil
+			_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, b := range bf {
+					_ = p.Process(ctx, b)
+				}
+				for _, cmd := range c.all {
+					_ = p.Process(ctx, cmd)
+				}
+				return nil
+			})
+			return err
 		})
-		return err
-	})
-	// After a timeout the abandoned call still owns cmds: read them only
-	// when it is done. roundTrip recorded the failure.
-	if !done {
-		d.restoreBackfill(pending)
-		d.fallbackClaims(ctx, keys, window, first, nil)
-		return first, nil
+		switch {
+		case out == canceled:
+			// The caller gave up waiting; Redis may be fine.
+			d.probeOver()
+			d.noteFallbacks(int64(len(keys)))
+			d.fallbackClaims(ctx, keys, window, first, nil)
+			return first, nil
+		case out == abandoned:
+			// The abandoned call still owns its commands: try again with
+			// new ones, which recognize what it may have claimed.
+			lastErr = err
+			continue
+		case err != nil && !c.answeredAny() && !answeredAny(bf):
+			// Refused, or failed as a whole: Redis is unavailable. No
+			// retry: it would not answer sooner.
+			lastErr = err
+		default:
+			d.answered()
+			run.settle(d, bf)
+			d.settleClaims(ctx, keys, window, first, c, token)
+			return first, nil
+		}
+		break
 	}
-	if err != nil && !answeredAny(cmds, pending) {
-		// The round trip failed as a whole (connection refused, ...).
-		d.failed(err, len(keys))
-		d.restoreBackfill(pending)
-		d.fallbackClaims(ctx, keys, window, first, nil)
-		return first, nil
-	}
+	d.failed(lastErr, len(keys))
+	d.fallbackClaims(ctx, keys, window, first, nil)
+	return first, nil
+}
 
-	// Redis answered. A command can still fail on its own (in a cluster,
-	// one node of several may be unreachable): those keys fall back one by
-	// one.
-	d.answered()
-	d.settleBackfill(pending)
+// claimCmds are the commands of one attempt: SET key token NX PX window for
+// each key and, in a retry, GET key after it.
+type claimCmds struct {
+	sets []*redis.BoolCmd
+	gets []*redis.StringCmd // nil unless verifying
+	all  []redis.Cmder      // in the order sent
+}
+
+func newClaimCmds(ctx context.Context, prefix string, keys []string, token string, px int64, verify bool) *claimCmds {
+	c := &claimCmds{sets: make([]*redis.BoolCmd, len(keys))}
+	if verify {
+		c.gets = make([]*redis.StringCmd, len(keys))
+	}
+	for i, k := range keys {
+		c.sets[i] = redis.NewBoolCmd(ctx, "set", prefix+k, token, "px", px, "nx")
+		c.all = append(c.all, c.sets[i])
+		if verify {
+			c.gets[i] = redis.NewStringCmd(ctx, "get", prefix+k)
+			c.all = append(c.all, c.gets[i])
+		}
+	}
+	return c
+}
+
+func (c *claimCmds) answeredAny() bool {
+	for _, cmd := range c.all {
+		if err := cmd.Err(); err == nil || errors.Is(err, redis.Nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// settleClaims reads an answered attempt into first. A key whose SET
+// failed on its own (one node of a cluster unreachable) falls back.
+func (d *Deduper) settleClaims(ctx context.Context, keys []string, window time.Duration, first []bool, c *claimCmds, token string) {
 	var failed []int
-	for i, c := range cmds {
-		if c.Err() != nil {
+	var seen map[string]bool
+	if c.gets != nil {
+		seen = make(map[string]bool, len(keys))
+	}
+	for i, set := range c.sets {
+		if set.Err() != nil {
 			failed = append(failed, i)
 			continue
 		}
-		first[i] = c.Val()
+		first[i] = set.Val()
+		if c.gets == nil {
+			continue
+		}
+		// A retry: the key may hold this call's token, set by an attempt
+		// whose answer was lost. It is this call's claim, once.
+		if !first[i] && c.gets[i].Err() == nil && c.gets[i].Val() == token && !seen[keys[i]] {
+			first[i] = true
+		}
+		seen[keys[i]] = true
 	}
 	if len(failed) > 0 {
 		d.errs.Add(1)
@@ -428,36 +546,58 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 			_, _ = d.fallback.Claim(ctx, k, window)
 		}
 	}
-	return first, nil
 }
 
 // Release undoes a claim whose exposure could not be queued, so that the next
-// render sends it: it deletes key from Redis and from the fallback. It waits
-// at most the timeout; while Redis is unavailable only the fallback forgets
-// the claim. The error is always nil.
+// render sends it: it deletes key from Redis and from the fallback, and
+// takes it out of the backfill. When the key's backfill is on its way to
+// Redis, Release waits for that round trip first, so that the backfill
+// does not claim the key again after Release deleted it. (One case remains:
+// a backfill round trip abandoned at the timeout whose SET reaches Redis
+// only after the Release; no client can know when a lost packet arrives.)
+//
+// Release waits for Redis as Claim does; while Redis is unavailable only
+// the fallback forgets the claim. The error is always nil.
 func (d *Deduper) Release(ctx context.Context, key string) error {
 	d.releases.Add(1)
-	ctx = context.WithoutCancel(ctx)
 	_ = d.fallback.Release(ctx, key)
-	if d.backfillLen.Load() > 0 {
-		d.mu.Lock()
-		delete(d.backfill, key)
-		d.backfillLen.Store(int64(len(d.backfill)))
-		d.mu.Unlock()
+	if wait := d.forgetBackfill(key); wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+		}
 	}
-	if !d.admit() {
+	admitted, probe := d.admit()
+	if !admitted {
 		return nil
 	}
-	cmd := redis.NewIntCmd(ctx, "del", d.prefix+key)
-	err, done := d.roundTrip(ctx, 0, func(ctx context.Context) error { return d.client.Process(ctx, cmd) })
-	if !done {
-		return nil
+	attempts := 1
+	if !probe {
+		attempts += d.retries
 	}
-	if err != nil {
-		d.failed(err, 0)
-		return nil
+	var lastErr error
+	for attempt := range attempts {
+		if attempt > 0 {
+			d.retried.Add(1)
+		}
+		cmd := redis.NewIntCmd(ctx, "del", d.prefix+key) // idempotent: retried as is
+		err, out := d.roundTrip(ctx, func(ctx context.Context) error { return d.client.Process(ctx, cmd) })
+		switch {
+		case out == canceled:
+			d.probeOver()
+			return nil
+		case out == abandoned:
+			lastErr = err
+			continue
+		case err != nil:
+			lastErr = err
+		default:
+			d.answered()
+			return nil
+		}
+		break
 	}
-	d.answered()
+	d.failed(lastErr, 0)
 	return nil
 }
 
@@ -467,17 +607,22 @@ type Stats struct {
 	// ClaimBatch.
 	Claims int64
 	// Fallbacks is the number of those claims the fallback deduper answered
-	// because Redis failed, did not answer within the timeout, or was cooling
-	// down after a failure.
+	// because Redis refused or failed, did not answer any attempt within
+	// the timeout, was cooling down after such a failure, or the caller's
+	// context ended first.
 	Fallbacks int64
-	// Errors is the number of Redis calls that failed, timeouts included
-	// (one per round trip, not per key).
+	// Errors is the number of Redis calls that ended in a fallback (every
+	// attempt timed out, or Redis failed), plus those with keys that failed
+	// on their own.
 	Errors int64
-	// Timeouts is the number of Errors that were calls abandoned at the
-	// timeout.
+	// Timeouts is the number of round trips abandoned at the timeout,
+	// retried or not.
 	Timeouts int64
-	// RoundTrips is the number of calls made to Redis (one per ClaimBatch,
-	// Claim or Release that asked Redis).
+	// Retries is the number of round trips sent again because the one
+	// before was abandoned at the timeout.
+	Retries int64
+	// RoundTrips is the number of round trips made to Redis, retries
+	// included. Claims / RoundTrips is how many claims share a round trip.
 	RoundTrips int64
 	// Releases is the number of Release calls.
 	Releases int64
@@ -488,7 +633,7 @@ type Stats struct {
 	// more than the backfill limit piled up or their window ended first.
 	BackfillDropped int64
 	// BackfillPending is the number of such claims waiting to be written:
-	// they ride along with the next round trips, a few hundred at a time.
+	// all of them go with the next round trip that reaches Redis.
 	BackfillPending int
 	// Down reports whether Redis is considered unavailable now.
 	Down bool
@@ -505,6 +650,7 @@ func (d *Deduper) Stats() Stats {
 		Fallbacks:       d.fallbacks.Load(),
 		Errors:          d.errs.Load(),
 		Timeouts:        d.timeouts.Load(),
+		Retries:         d.retried.Load(),
 		RoundTrips:      d.roundTrips.Load(),
 		Releases:        d.releases.Load(),
 		Backfilled:      d.backfilled.Load(),
@@ -514,57 +660,77 @@ func (d *Deduper) Stats() Stats {
 }
 
 // admit reports whether this call may ask Redis: always while Redis is up;
-// while it is down, only one call at a time after the cool-down (the probe).
-func (d *Deduper) admit() bool {
+// while it is down, only one call at a time after the cool-down (the
+// probe, which must end with answered, failed or probeOver).
+func (d *Deduper) admit() (admitted, probe bool) {
 	if d.up.Load() {
-		return true
+		return true, false
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.up.Load() {
-		return true
+		return true, false
 	}
 	if d.probing || d.now().Before(d.downUntil) {
-		return false
+		return false, false
 	}
 	d.probing = true
-	return true
+	return true, true
 }
+
+// probeOver lets another call probe: this one ended without an answer
+// either way (its caller gave up).
+func (d *Deduper) probeOver() {
+	d.mu.Lock()
+	d.probing = false
+	d.mu.Unlock()
+}
+
+// How a round trip ended.
+type outcome int
+
+const (
+	returned  outcome = iota // the call returned, with or without an error
+	abandoned                // at the timeout; the call may still be running
+	canceled                 // the caller's context ended first
+)
 
 // roundTrip runs call with a context that ends at the timeout, and returns
 // when it does or at the timeout, whichever comes first: a client that
-// ignores context deadlines cannot hold the request longer.
+// ignores context deadlines cannot hold the caller longer.
 //
-// When call is abandoned at the timeout, roundTrip records the failure
-// itself (n claims fall back) and returns done == false; call may still be
-// running and owns its commands. If it then succeeds after all, Redis is
-// alive but was slow once (a cold connection, a pause): the cool-down ends
-// early, and the next claim asks Redis again.
-func (d *Deduper) roundTrip(ctx context.Context, n int, call func(context.Context) error) (err error, done bool) {
+// An abandoned call may still be running and owns its commands. If it then
+// succeeds after all, Redis is alive but was slow (a pause, a cold
+// connection): the cool-down, if one started, ends early.
+func (d *Deduper) roundTrip(ctx context.Context, call func(context.Context) error) (error, outcome) {
 	d.roundTrips.Add(1)
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	tctx, cancel := context.WithTimeout(ctx, d.timeout)
 	if d.inline {
-		// The client ends its own calls at ctx's deadline: no goroutine.
+		// The client ends its own calls at tctx's deadline: no goroutine.
 		defer cancel()
-		err := call(ctx)
-		if err != nil && timedOut(ctx, err) {
+		err := call(tctx)
+		switch {
+		case err == nil || errors.Is(err, redis.Nil):
+			return err, returned
+		case ctx.Err() != nil:
+			return ctx.Err(), canceled
+		case timedOut(tctx, err):
 			d.timeouts.Add(1)
-			d.failed(errTimeout, n)
-			return errTimeout, false
+			return errTimeout, abandoned
 		}
-		return err, true
+		return err, returned
 	}
 	const (
 		pending int32 = iota
 		finished
-		abandoned
+		gaveUp
 	)
 	var state atomic.Int32
 	result := make(chan error, 1)
 	recorded := make(chan struct{})
 	go func() {
 		defer cancel()
-		err := call(ctx)
+		err := call(tctx)
 		if state.CompareAndSwap(pending, finished) {
 			result <- err
 			return
@@ -576,15 +742,17 @@ func (d *Deduper) roundTrip(ctx context.Context, n int, call func(context.Contex
 	}()
 	select {
 	case err := <-result:
-		return err, true
-	case <-ctx.Done():
-		if !state.CompareAndSwap(pending, abandoned) {
-			return <-result, true // answered just in time
+		return err, returned
+	case <-tctx.Done():
+		if !state.CompareAndSwap(pending, gaveUp) {
+			return <-result, returned // answered just in time
+		}
+		defer close(recorded)
+		if ctx.Err() != nil {
+			return ctx.Err(), canceled
 		}
 		d.timeouts.Add(1)
-		d.failed(errTimeout, n)
-		close(recorded)
-		return errTimeout, false
+		return errTimeout, abandoned
 	}
 }
 
@@ -596,7 +764,8 @@ func (d *Deduper) lateAnswer() {
 	d.mu.Unlock()
 }
 
-// failed records a failed Redis call that made n claims fall back.
+// failed records a Redis call that failed for good and made n claims fall
+// back.
 func (d *Deduper) failed(err error, n int) {
 	d.errs.Add(1)
 	d.fallbacks.Add(int64(n))
@@ -702,75 +871,108 @@ func (d *Deduper) addBackfillLocked(key string, end time.Time) {
 	d.backfillLen.Store(int64(len(d.backfill)))
 }
 
-type backfillClaim struct {
-	key string
-	end time.Time
-	cmd *redis.BoolCmd
+// A backfillRun is the backfill one ClaimBatch carries to Redis: every
+// pending fallback claim, sent ahead of its own claims. Until the run ends
+// its keys are in flight: a Release of one of them waits for done.
+type backfillRun struct {
+	keys     []string
+	ends     []time.Time
+	written  []bool
+	released map[string]bool // under Deduper.mu: released while in flight
+	done     chan struct{}
 }
 
-// takeBackfill removes up to backfillChunk pending backfill claims, as
-// commands to send ahead of the next claims.
-func (d *Deduper) takeBackfill() []backfillClaim {
+// takeBackfill takes every pending backfill claim whose window has not
+// ended, or returns nil when there is none.
+func (d *Deduper) takeBackfill() *backfillRun {
 	if d.backfillLen.Load() == 0 {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	defer func() { d.backfillLen.Store(int64(len(d.backfill))) }()
 	now := d.now()
-	var out []backfillClaim
+	r := &backfillRun{released: make(map[string]bool), done: make(chan struct{})}
 	for k, end := range d.backfill {
-		if len(out) == backfillChunk {
-			break
-		}
 		delete(d.backfill, k)
-		rest := end.Sub(now)
-		if rest < time.Millisecond {
+		if end.Sub(now) < time.Millisecond {
 			d.backfillDropped.Add(1)
 			continue
 		}
-		cmd := redis.NewBoolCmd(context.Background(), "set", d.prefix+k, 1, "px", windowMillis(rest), "nx")
-		out = append(out, backfillClaim{key: k, end: end, cmd: cmd})
+		r.keys = append(r.keys, k)
+		r.ends = append(r.ends, end)
+		d.inflight[k] = r
+	}
+	d.backfillLen.Store(0)
+	if len(r.keys) == 0 {
+		return nil
+	}
+	r.written = make([]bool, len(r.keys))
+	return r
+}
+
+// cmds are the run's commands for one attempt: SET NX with the rest of each
+// window. Any value claims the key; the token is as good as any.
+func (r *backfillRun) cmds(ctx context.Context, prefix, token string, now time.Time) []*redis.BoolCmd {
+	if r == nil {
+		return nil
+	}
+	out := make([]*redis.BoolCmd, len(r.keys))
+	for i, k := range r.keys {
+		out[i] = redis.NewBoolCmd(ctx, "set", prefix+k, token, "px", windowMillis(r.ends[i].Sub(now)), "nx")
 	}
 	return out
 }
 
-// restoreBackfill puts back claims whose round trip failed.
-func (d *Deduper) restoreBackfill(pending []backfillClaim) {
-	if len(pending) == 0 {
+// settle records which of an answered attempt's backfill claims Redis took
+// (set, or already claimed: either way the key is claimed).
+func (r *backfillRun) settle(d *Deduper, cmds []*redis.BoolCmd) {
+	for i, c := range cmds {
+		if c.Err() == nil {
+			r.written[i] = true
+			d.backfilled.Add(1)
+		}
+	}
+}
+
+// endBackfill ends a run: the claims Redis did not take go back to the
+// backfill, unless they were released meanwhile, and the Releases waiting
+// for the run go on.
+func (d *Deduper) endBackfill(r *backfillRun) {
+	if r == nil {
 		return
 	}
 	d.mu.Lock()
+	for i, k := range r.keys {
+		if d.inflight[k] == r {
+			delete(d.inflight, k)
+		}
+		if !r.written[i] && !r.released[k] {
+			if _, ok := d.backfill[k]; !ok {
+				d.addBackfillLocked(k, r.ends[i])
+			}
+		}
+	}
+	d.mu.Unlock()
+	close(r.done)
+}
+
+// forgetBackfill takes key out of the backfill. When its backfill is in
+// flight, it returns a channel closed when that round trip has ended.
+func (d *Deduper) forgetBackfill(key string) <-chan struct{} {
+	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, b := range pending {
-		if _, ok := d.backfill[b.key]; !ok {
-			d.addBackfillLocked(b.key, b.end)
-		}
+	delete(d.backfill, key)
+	d.backfillLen.Store(int64(len(d.backfill)))
+	if r := d.inflight[key]; r != nil {
+		r.released[key] = true
+		return r.done
 	}
+	return nil
 }
 
-// settleBackfill counts the backfill claims Redis took and puts back those
-// that failed on their own.
-func (d *Deduper) settleBackfill(pending []backfillClaim) {
-	var failed []backfillClaim
-	for _, b := range pending {
-		if b.cmd.Err() != nil {
-			failed = append(failed, b)
-			continue
-		}
-		d.backfilled.Add(1)
-	}
-	d.restoreBackfill(failed)
-}
-
-func answeredAny(cmds []*redis.BoolCmd, pending []backfillClaim) bool {
+func answeredAny(cmds []*redis.BoolCmd) bool {
 	for _, c := range cmds {
 		if c.Err() == nil {
-			return true
-		}
-	}
-	for _, b := range pending {
-		if b.cmd.Err() == nil {
 			return true
 		}
 	}

@@ -101,7 +101,7 @@ func TestClaimAndRelease(t *testing.T) {
 	// The claim is SET prefix+key NX PX window.
 	val, err := rdb.Get(ctx, prefix+"a").Result()
 	require.NoError(t, err)
-	assert.Equal(t, "1", val)
+	assert.Contains(t, val, d.id, "the value is the claim's token: this Deduper's id and a sequence number")
 	ttl, err := rdb.PTTL(ctx, prefix+"a").Result()
 	require.NoError(t, err)
 	assert.Greater(t, ttl, window-time.Minute)
@@ -258,6 +258,7 @@ func TestNewDeduperRefusesBadConfig(t *testing.T) {
 		{"nil option", rdb, []Option{WithTimeout(time.Second), nil}, []string{"option 1 is nil"}},
 		{"zero timeout", rdb, []Option{WithTimeout(0)}, []string{"WithTimeout(0s)", "positive"}},
 		{"negative timeout", rdb, []Option{WithTimeout(-time.Millisecond)}, []string{"WithTimeout(-1ms)"}},
+		{"negative retries", rdb, []Option{WithRetries(-1)}, []string{"WithRetries(-1)", "negative"}},
 		{"negative cooldown", rdb, []Option{WithCooldown(-time.Second)}, []string{"WithCooldown(-1s)", "negative"}},
 		{"nil fallback", rdb, []Option{WithFallback(nil)}, []string{"WithFallback"}},
 		{"nil logger", rdb, []Option{WithLogger(nil)}, []string{"WithLogger"}},
@@ -278,7 +279,7 @@ func TestNewDeduperRefusesBadConfig(t *testing.T) {
 		})
 	}
 	// The edges that are allowed.
-	d, err := NewDeduper(rdb, WithCooldown(0), WithBackfillLimit(0), WithKeyPrefix(""))
+	d, err := NewDeduper(rdb, WithCooldown(0), WithBackfillLimit(0), WithKeyPrefix(""), WithRetries(0))
 	require.NoError(t, err)
 	assert.NotNil(t, d)
 }
@@ -360,9 +361,9 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	assert.True(t, first)
 }
 
-// A Redis that accepts connections but does not answer costs a request at
-// most the timeout, then nothing during the cool-down; only one call at a time
-// probes it.
+// A Redis that accepts connections but does not answer costs a claim at
+// most (1 + retries) × the timeout, then nothing during the cool-down; only
+// one call at a time probes it, with a single attempt.
 func TestHungRedisBoundedByTimeout(t *testing.T) {
 	for _, ctxTimeouts := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ContextTimeoutEnabled=%v", ctxTimeouts), func(t *testing.T) {
@@ -380,7 +381,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 	require.Equal(t, ctxTimeouts, newDeduper(t, rdb).inline)
 	require.NoError(t, rdb.Ping(context.Background()).Err())
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	d := newDeduper(t, rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond),
+	d := newDeduper(t, rdb, WithKeyPrefix(testPrefix(t)), WithTimeout(50*time.Millisecond), WithRetries(1),
 		WithCooldown(time.Second), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()
@@ -393,14 +394,18 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 	assert.True(t, first)
 	assert.Less(t, elapsed, 2*time.Second, "waited for the client's read timeout, not ours")
 	st := d.Stats()
-	assert.Equal(t, int64(1), st.Timeouts)
+	assert.Equal(t, int64(2), st.Timeouts, "the round trip and its retry")
+	assert.Equal(t, int64(1), st.Retries)
+	assert.Equal(t, int64(2), st.RoundTrips)
+	assert.Equal(t, int64(1), st.Errors, "one call fell back")
+	assert.Equal(t, int64(1), st.Fallbacks)
 	assert.True(t, st.Down)
 
 	// During the cool-down: no call at all.
 	for range 20 {
 		_, _ = d.Claim(ctx, "other", time.Hour)
 	}
-	assert.Equal(t, int64(1), d.Stats().RoundTrips)
+	assert.Equal(t, int64(2), d.Stats().RoundTrips)
 
 	// After it, many concurrent claims: one probe, the others fall back.
 	clock.Advance(time.Second)
@@ -412,7 +417,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, int64(2), d.Stats().RoundTrips, "one probe after the cool-down")
+	assert.Equal(t, int64(3), d.Stats().RoundTrips, "one probe after the cool-down, not retried")
 
 	srv.Resume()
 	clock.Advance(time.Second)
@@ -537,7 +542,7 @@ func TestLateAnswerEndsCooldown(t *testing.T) {
 	require.NoError(t, rdb.Ping(context.Background()).Err())
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	prefix := testPrefix(t)
-	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(50*time.Millisecond),
+	d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(50*time.Millisecond), WithRetries(0),
 		WithCooldown(time.Hour), WithLogger(slog.New(slog.DiscardHandler)))
 	d.now = clock.Now
 	ctx := context.Background()
@@ -560,7 +565,6 @@ func TestLateAnswerEndsCooldown(t *testing.T) {
 	require.NoError(t, rdb.Close())
 }
 
-// testTimeout replaces the 50 ms default in tests that are not about
-// timeouts: under -race on two loaded cores a healthy Redis can take longer,
-// and a fallback would change what those tests observe.
+// testTimeout is a timeout longer than the default for tests that are not
+// about timeouts: a fallback would change what those tests observe.
 const testTimeout = 5 * time.Second

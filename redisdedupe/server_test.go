@@ -57,12 +57,20 @@ type ownServer struct {
 }
 
 // startOwnServer starts a private redis-server, or skips the test when
+// REDIS_URL is not set (the tests that need Redis run together) or
 // redis-server is not in PATH. It is stopped when the test ends.
 func startOwnServer(t testing.TB) *ownServer {
 	t.Helper()
 	if os.Getenv("REDIS_URL") == "" {
 		t.Skip("REDIS_URL is not set: " + howToRun)
 	}
+	return startServer(t)
+}
+
+// startServer starts a private redis-server, or skips when redis-server is
+// not in PATH. It is stopped when the test or benchmark ends.
+func startServer(t testing.TB) *ownServer {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server is not in PATH (this test stops and restarts its own): " + howToRun)
