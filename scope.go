@@ -14,10 +14,6 @@ type Scope struct {
 
 	mu      sync.Mutex
 	entries []scopeEntry
-	// retired holds marked assignments that a later evaluation of their
-	// flag replaced (a login between the render and the end of the
-	// request): they were on screen, so they are still committed.
-	retired []Assignment
 	undo    []undoEntry
 	// Most requests touch one experiment: keep it inline so a scope costs
 	// one allocation.
@@ -33,6 +29,11 @@ type scopeEntry struct {
 	marked    bool
 	delivered bool
 	handedOff bool // HandOff gave it to another party: only that party confirms it
+	// retired: a later evaluation of the flag replaced this marked
+	// assignment (a login between the render and the end of the request).
+	// It was on screen, so it is still committed; marks find its
+	// successor.
+	retired bool
 }
 
 // undoEntry remembers what an evaluation replaced, until the SDK says the
@@ -41,7 +42,6 @@ type undoEntry struct {
 	flagKey string
 	eval    evaluationID // which evaluation recorded it; 0 when unknown
 	prev    *scopeEntry  // nil: the evaluation added the entry
-	retired bool         // prev was marked, and moved to retired
 }
 
 type scopeKey struct{}
@@ -64,14 +64,19 @@ func ScopeFromContext(ctx context.Context) *Scope {
 	return s
 }
 
+// find returns the index of flagKey's current (not retired) entry, or -1.
 func (s *Scope) find(flagKey string) int {
 	for i := range s.entries {
-		if s.entries[i].a.FlagKey == flagKey {
+		if s.entries[i].a.FlagKey == flagKey && !s.entries[i].retired {
 			return i
 		}
 	}
 	return -1
 }
+
+// retires reports whether an entry replaced by a new evaluation must stay,
+// retired: it was marked and is not yet delivered or handed off.
+func (e *scopeEntry) retires() bool { return e.marked && !e.delivered && !e.handedOff }
 
 // assign records a pending assignment; a later evaluation of the same flag
 // in the scope replaces it (the render shows the latest value). The same
@@ -92,16 +97,17 @@ func (s *Scope) assign(a *Assignment, eval evaluationID) {
 	}
 	a.EvaluatedAt = s.t.now()
 	s.undo = append(s.undo, undoEntry{flagKey: a.FlagKey, eval: eval})
-	if i >= 0 {
+	switch {
+	case i >= 0 && s.entries[i].retires():
+		prev := s.entries[i]
+		s.undo[len(s.undo)-1].prev = &prev
+		s.entries[i].retired = true
+		s.entries = append(s.entries, scopeEntry{a: *a})
+	case i >= 0:
 		prev := s.entries[i] // a changed assignment in one request is rare: the copy may cost
-		u := &s.undo[len(s.undo)-1]
-		u.prev = &prev
-		if prev.marked && !prev.delivered && !prev.handedOff {
-			s.retired = append(s.retired, prev.a)
-			u.retired = true
-		}
+		s.undo[len(s.undo)-1].prev = &prev
 		s.entries[i] = scopeEntry{a: *a}
-	} else {
+	default:
 		s.entries = append(s.entries, scopeEntry{a: *a})
 	}
 	s.undoCount.Add(1)
@@ -128,12 +134,15 @@ func (s *Scope) revert(flagKey string, eval evaluationID) {
 			return
 		}
 		s.t.ledger.record(StageReverted, &s.entries[i].a)
-		if u.retired {
+		switch {
+		case u.prev != nil && u.prev.retires():
+			// The replaced entry was retired, not overwritten: it becomes
+			// current again.
+			s.entries = append(s.entries[:i], s.entries[i+1:]...)
 			s.unretire(&u.prev.a)
-		}
-		if u.prev != nil {
+		case u.prev != nil:
 			s.entries[i] = *u.prev
-		} else {
+		default:
 			s.entries = append(s.entries[:i], s.entries[i+1:]...)
 		}
 		return
@@ -156,11 +165,11 @@ func (s *Scope) settle(flagKey string, eval evaluationID) {
 	}
 }
 
-// unretire takes back the latest retirement of a.
+// unretire makes the latest retired entry of a current again.
 func (s *Scope) unretire(a *Assignment) {
-	for k := len(s.retired) - 1; k >= 0; k-- {
-		if r := &s.retired[k]; r.FlagKey == a.FlagKey && r.Identity == a.Identity && r.Variant == a.Variant {
-			s.retired = append(s.retired[:k], s.retired[k+1:]...)
+	for k := len(s.entries) - 1; k >= 0; k-- {
+		if e := &s.entries[k]; e.retired && e.a.FlagKey == a.FlagKey && e.a.Identity == a.Identity && e.a.Variant == a.Variant {
+			e.retired = false
 			return
 		}
 	}
@@ -188,8 +197,6 @@ func (s *Scope) Commit(ctx context.Context) error {
 		return nil
 	}
 	s.committed = true
-	as = append(as, s.retired...)
-	s.retired = nil
 	for i := range s.entries {
 		e := &s.entries[i]
 		if e.marked && !e.delivered && !e.handedOff {
@@ -211,13 +218,10 @@ func (s *Scope) Discard() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.retired {
-		s.t.ledger.record(StageDiscarded, &s.retired[i])
-	}
 	for i := range s.entries {
 		if e := &s.entries[i]; e.marked && !e.delivered && !e.handedOff {
 			s.t.ledger.record(StageDiscarded, &e.a)
 		}
 	}
-	s.entries, s.retired, s.discarded = nil, nil, true
+	s.entries, s.discarded = nil, true
 }
