@@ -80,8 +80,11 @@
 package redisdedupe
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -93,6 +96,7 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/options"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -131,6 +135,7 @@ type Deduper struct {
 	backfillLimit int
 	fallback      exposure.Deduper
 	log           *slog.Logger
+	keySecret     []byte // nil: keys are stored as given
 	now           func() time.Time
 	inline        bool   // the client honors context deadlines
 	id            string // this Deduper's part of every claim's token
@@ -171,6 +176,7 @@ type config struct {
 	backfillLimit int
 	fallback      exposure.Deduper
 	log           *slog.Logger
+	keySecret     []byte
 }
 
 func configErr(format string, args ...any) error {
@@ -185,6 +191,26 @@ func configErr(format string, args ...any) error {
 func WithKeyPrefix(prefix string) Option {
 	return func(c *config) error {
 		c.prefix = prefix
+		return nil
+	}
+}
+
+// WithKeySecret keys the hash under which claims are stored. Without it a
+// Redis key is the prefix and the Tracker's dedupe key, an unkeyed SHA-256
+// of (distinct id, experiment, variant): anyone who can read the Redis and
+// has a list of candidate ids (emails, account numbers) can tell which of
+// them were exposed to which variant, by hashing the candidates. With a
+// secret, the key is HMAC-SHA256(secret, dedupe key), which cannot be
+// tested without the secret. Every instance sharing the Redis needs the
+// same secret; changing it forgets every claim (exposures are sent again
+// once). The secret must be at least 32 bytes.
+func WithKeySecret(secret []byte) Option {
+	return func(c *config) error {
+		if len(secret) < 32 {
+			// Never the secret itself: only its length.
+			return configErr("WithKeySecret: the secret is %d bytes; it needs at least 32", len(secret))
+		}
+		c.keySecret = bytes.Clone(secret)
 		return nil
 	}
 }
@@ -317,15 +343,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 	if isNil(client) {
 		errs = append(errs, configErr("NewDeduper given a nil redis client"))
 	}
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, configErr("NewDeduper: option %d is nil", i))
-			continue
-		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, options.Apply(&c, "redisdedupe.NewDeduper", opts)...)
 	if len(errs) == 1 {
 		return nil, errs[0]
 	}
@@ -347,6 +365,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 	d := &Deduper{
 		client:        client,
 		prefix:        c.prefix,
+		keySecret:     c.keySecret,
 		timeout:       c.timeout,
 		retries:       c.retries,
 		cooldown:      c.cooldown,
@@ -401,6 +420,17 @@ func (d *Deduper) Claim(ctx context.Context, key string, window time.Duration) (
 	return first[0], nil
 }
 
+// storedKey is the key as it is stored: key itself, or its keyed hash with
+// WithKeySecret.
+func (d *Deduper) storedKey(key string) string {
+	if d.keySecret == nil {
+		return key
+	}
+	m := hmac.New(sha256.New, d.keySecret)
+	m.Write([]byte(key))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
 // ClaimBatch is Claim for each key, in one round trip to Redis (a pipeline);
 // first[i] answers keys[i]. A key repeated in keys is first at most once.
 // The error is always nil.
@@ -408,6 +438,13 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 	first := make([]bool, len(keys))
 	if len(keys) == 0 {
 		return first, nil
+	}
+	if d.keySecret != nil {
+		stored := make([]string, len(keys))
+		for i, k := range keys {
+			stored[i] = d.storedKey(k)
+		}
+		keys = stored
 	}
 	d.claims.Add(int64(len(keys)))
 	admitted, probe := d.admit()
@@ -559,6 +596,7 @@ func (d *Deduper) settleClaims(ctx context.Context, keys []string, window time.D
 // Release waits for Redis as Claim does; while Redis is unavailable only
 // the fallback forgets the claim. The error is always nil.
 func (d *Deduper) Release(ctx context.Context, key string) error {
+	key = d.storedKey(key)
 	d.releases.Add(1)
 	_ = d.fallback.Release(ctx, key)
 	if wait := d.forgetBackfill(key); wait != nil {

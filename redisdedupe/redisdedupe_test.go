@@ -264,6 +264,7 @@ func TestNewDeduperRefusesBadConfig(t *testing.T) {
 		{"nil logger", rdb, []Option{WithLogger(nil)}, []string{"WithLogger"}},
 		{"zero log interval", rdb, []Option{WithLogInterval(0)}, []string{"WithLogInterval(0s)"}},
 		{"negative backfill limit", rdb, []Option{WithBackfillLimit(-1)}, []string{"WithBackfillLimit(-1)"}},
+		{"short key secret", rdb, []Option{WithKeySecret([]byte("0123456789"))}, []string{"WithKeySecret", "10 bytes"}},
 		{"every error reported", nil, []Option{WithTimeout(0), nil, WithBackfillLimit(-5)},
 			[]string{"nil redis client", "WithTimeout(0s)", "option 1 is nil", "WithBackfillLimit(-5)"}},
 	}
