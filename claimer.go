@@ -37,7 +37,10 @@ type claimer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	undelivered uint64 // under mu: assignments settled undelivered when Close gave up
+	// undelivered counts, under mu, what Close gave up on before its claim:
+	// each assignment once per sink, as the sinks count their exposures
+	// (some may have turned out to be duplicates: nobody asked).
+	undelivered uint64
 }
 
 type claimWaiter struct {
@@ -118,15 +121,16 @@ func (c *claimer) process(batch []Assignment) {
 	first := t.claim(c.ctx, batch, keys)
 	c.mu.Lock()
 	abandoned := c.abandoned
+	perSink := uint64(len(batch) * n)
 	if abandoned {
-		c.undelivered += uint64(len(batch))
+		c.undelivered += perSink
 	}
 	c.mu.Unlock()
 	if abandoned {
 		// Close gave up while these were being claimed: they are reported
 		// undelivered; their claims are released so that a later render
 		// (after a restart) sends them.
-		t.ledger.counts[StageUndelivered].Add(uint64(len(batch)))
+		t.ledger.counts[StageUndelivered].Add(perSink)
 		for k, f := range first {
 			if f {
 				_ = t.deduper.Release(context.WithoutCancel(c.ctx), keys[k])
@@ -190,12 +194,12 @@ func (c *claimer) giveUp() {
 		return
 	}
 	c.abandoned, c.closed = true, true
-	left := len(c.pending)
-	c.undelivered += uint64(left)
+	left := uint64(len(c.pending) * len(c.t.queues))
+	c.undelivered += left
 	c.pending = nil
 	c.answer()
 	c.mu.Unlock()
-	c.t.ledger.counts[StageUndelivered].Add(uint64(left))
+	c.t.ledger.counts[StageUndelivered].Add(left)
 	c.cancel()
 	select {
 	case c.wake <- struct{}{}:

@@ -136,10 +136,13 @@ type Deduper struct {
 	fallback      exposure.Deduper
 	log           *slog.Logger
 	keySecret     []byte // nil: keys are stored as given
-	now           func() time.Time
-	inline        bool   // the client honors context deadlines
-	id            string // this Deduper's part of every claim's token
-	seq           atomic.Uint64
+	// outageGrants remembers the claims the fallback granted during an
+	// outage, for their window: Redis may not learn them (see settleClaims).
+	outageGrants exposure.Deduper
+	now          func() time.Time
+	inline       bool   // the client honors context deadlines
+	id           string // this Deduper's part of every claim's token
+	seq          atomic.Uint64
 
 	// up is true while Redis answers; it is the lock-free fast path of every
 	// claim. The rest of the health state is under mu.
@@ -157,7 +160,7 @@ type Deduper struct {
 	// that claims skip the lock when there is nothing to backfill.
 	backfillLen atomic.Int64
 
-	claims, fallbacks, errs, timeouts, retried, roundTrips, releases, backfilled, backfillDropped atomic.Int64
+	claims, fallbacks, errs, timeouts, retried, roundTrips, releases, backfilled, backfillDropped, fallbackKnew atomic.Int64
 }
 
 var _ exposure.BatchDeduper = (*Deduper)(nil)
@@ -357,6 +360,10 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		}
 		c.fallback = fallback
 	}
+	outageGrants, err := exposure.NewMemoryDeduper(max(c.backfillLimit, 1) * 10)
+	if err != nil {
+		return nil, err // unreachable: the capacity is positive
+	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -372,6 +379,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		logInterval:   c.logInterval,
 		backfillLimit: c.backfillLimit,
 		fallback:      c.fallback,
+		outageGrants:  outageGrants,
 		log:           c.log,
 		now:           time.Now,
 		backfill:      make(map[string]time.Time),
@@ -464,12 +472,15 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 	}
 	var lastErr error
 	for attempt := range attempts {
-		verify := attempt > 0
-		if verify {
+		if attempt > 0 {
 			d.retried.Add(1)
 		}
-		c := newClaimCmds(ctx, d.prefix, keys, token, px, verify)
-		bf := run.cmds(ctx, d.prefix, token, d.now())
+		// Every attempt reads its keys back: go-redis itself resends a
+		// pipeline whose answer was lost on a broken connection, and the
+		// resent SET NX then finds the key our first send set. The token
+		// tells our claim from another instance's.
+		c := newClaimCmds(ctx, d.prefix, keys, token, px, true)
+		bf := run.cmds(ctx, d.prefix, token+backfillTokenSuffix, d.now())
 		err, out := d.roundTrip(ctx, func(ctx context.Context) error {
 			if len(c.all) == 1 && len(bf) == 0 {
 				return d.client.Process(ctx, c.all[0])
@@ -513,6 +524,10 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Dur
 	d.fallbackClaims(ctx, keys, window, first, nil)
 	return first, nil
 }
+
+// backfillTokenSuffix marks the tokens of backfill SETs, so that a claim's
+// read-back never takes a key its own call's backfill wrote for its own.
+const backfillTokenSuffix = ".b"
 
 // claimCmds are the commands of one attempt: SET key token NX PX window for
 // each key and, in a retry, GET key after it.
@@ -564,8 +579,9 @@ func (d *Deduper) settleClaims(ctx context.Context, keys []string, window time.D
 		if c.gets == nil {
 			continue
 		}
-		// A retry: the key may hold this call's token, set by an attempt
-		// whose answer was lost. It is this call's claim, once.
+		// The key may hold this call's token, set by a send whose answer
+		// was lost (resent by go-redis, or by our retry). It is this call's
+		// claim, once.
 		if !first[i] && c.gets[i].Err() == nil && c.gets[i].Val() == token && !seen[keys[i]] {
 			first[i] = true
 		}
@@ -579,8 +595,21 @@ func (d *Deduper) settleClaims(ctx context.Context, keys []string, window time.D
 	// Write-through: the fallback learns what Redis said, so that in an
 	// outage this instance still knows the users it saw.
 	for i, k := range keys {
-		if !containsInt(failed, i) {
-			_, _ = d.fallback.Claim(ctx, k, window)
+		if containsInt(failed, i) {
+			continue
+		}
+		_, _ = d.fallback.Claim(ctx, k, window)
+		// This instance may know better than Redis: a claim the fallback
+		// granted during an outage whose backfill never reached Redis (past
+		// the backfill limit, or refused while Redis loaded its data) is new
+		// to Redis, but its exposure was sent.
+		if first[i] {
+			if fresh, err := d.outageGrants.Claim(ctx, k, window); err == nil && !fresh {
+				first[i] = false
+				d.fallbackKnew.Add(1)
+			} else if err == nil {
+				_ = d.outageGrants.Release(ctx, k) // only a probe
+			}
 		}
 	}
 }
@@ -673,6 +702,10 @@ type Stats struct {
 	// BackfillPending is the number of such claims waiting to be written:
 	// all of them go with the next round trip that reaches Redis.
 	BackfillPending int
+	// FallbackKnew is the number of claims Redis granted that the fallback
+	// had already granted during an outage (their backfill was dropped or
+	// refused): answered as duplicates, since they were sent.
+	FallbackKnew int64
 	// Down reports whether Redis is considered unavailable now.
 	Down bool
 }
@@ -689,6 +722,7 @@ func (d *Deduper) Stats() Stats {
 		Errors:          d.errs.Load(),
 		Timeouts:        d.timeouts.Load(),
 		Retries:         d.retried.Load(),
+		FallbackKnew:    d.fallbackKnew.Load(),
 		RoundTrips:      d.roundTrips.Load(),
 		Releases:        d.releases.Load(),
 		Backfilled:      d.backfilled.Load(),
@@ -877,6 +911,7 @@ func (d *Deduper) fallbackClaims(ctx context.Context, keys []string, window time
 		first[i] = ok
 		if ok {
 			granted = append(granted, keys[i])
+			_, _ = d.outageGrants.Claim(ctx, keys[i], window)
 		}
 	}
 	if only == nil {
