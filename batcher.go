@@ -8,7 +8,7 @@ type batcher struct {
 }
 
 func (b *batcher) add(e *Exposure) {
-	size := e.approxSize()
+	size := e.encodedSize()
 	if len(b.batch) > 0 && b.bytes+size > b.q.cfg.batchBytes {
 		b.send()
 	}
@@ -49,20 +49,25 @@ func (b *batcher) send() {
 	b.batch, b.bytes = make([]Exposure, 0, cap(b.batch)), 0
 }
 
-// approxSize estimates the memory an exposure holds, and its size once
-// encoded: its strings, the attributes of its evaluation context (which a
-// request can fill), and the fixed part of a Mixpanel event (names, time,
-// token, library), about 300 bytes.
-func (e *Exposure) approxSize() int {
-	n := 300 + len(e.FlagKey) + len(e.Experiment) + len(e.Variant) + len(e.ProviderVariant) +
+// encodedSize estimates the size of an exposure once encoded as a
+// Mixpanel event: its strings and the event's fixed part (names, time,
+// token, library), about 300 bytes. The evaluation context is not sent.
+func (e *Exposure) encodedSize() int {
+	return 300 + len(e.FlagKey) + len(e.Experiment) + len(e.Variant) + len(e.ProviderVariant) +
 		len(e.Identity.DistinctID) + len(e.Identity.DeviceID) + len(e.Identity.UserID) +
-		len(e.Reason) + len(e.InsertID) + len(e.Context.TargetingKey())
+		len(e.Reason) + len(e.InsertID)
+}
+
+// memorySize estimates the memory an exposure holds while queued: what
+// it encodes to, its targeting key, and the attributes of its evaluation
+// context, which a request can fill (a cookie).
+func (e *Exposure) memorySize() int {
+	n := e.encodedSize() + len(e.Context.TargetingKey())
 	for k, v := range attributesOf(&e.Context) {
 		n += len(k) + attributeSize(v)
 	}
 	return n
 }
-
 // attributeSize estimates an evaluation-context attribute's size.
 func attributeSize(v any) int {
 	switch v := v.(type) {

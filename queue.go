@@ -70,7 +70,7 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger, parent *ledger) *queue {
 
 // enqueue never blocks: a full or closed queue drops e and reports false.
 func (q *queue) enqueue(e *Exposure) bool {
-	size := e.approxSize()
+	size := e.memorySize()
 	q.mu.Lock()
 	if q.closed || len(q.pending) >= q.capacity || q.bytes+size > q.cfg.queueBytes {
 		closed, n, bytes := q.closed, len(q.pending), q.bytes
