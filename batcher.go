@@ -68,6 +68,7 @@ func (e *Exposure) memorySize() int {
 	}
 	return n
 }
+
 // attributeSize estimates an evaluation-context attribute's size.
 func attributeSize(v any) int {
 	switch v := v.(type) {
