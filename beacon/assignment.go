@@ -27,6 +27,7 @@ func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
 		DeviceID:        a.Identity.DeviceID,
 		TargetingKey:    a.Context.TargetingKey(),
 		Reason:          a.Reason,
+		Attributes:      a.Context.Attributes(),
 	}
 }
 
@@ -34,14 +35,19 @@ func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
 // provider's own name of the variant (ProviderVariant, which vendor sinks
 // compare with a fresh evaluation; empty for a version-1 token, issued by
 // a release before it was in tokens). Its Context carries the targeting
-// key and the $user_id and $device_id attributes; the other attributes of
-// the original evaluation are not in the token.
+// key and the attributes of the original evaluation that the token
+// carries (version 4: all those that fit), and the $user_id and
+// $device_id attributes of the subject when the token has none (versions
+// 1 to 3 carry no other attribute).
 func assignmentOf(tok *token.Token) exposure.Assignment {
-	attrs := map[string]any{}
-	if tok.UserID != "" {
+	attrs := tok.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	if _, ok := attrs[exposure.AttributeUserID]; !ok && tok.UserID != "" {
 		attrs[exposure.AttributeUserID] = tok.UserID
 	}
-	if tok.DeviceID != "" {
+	if _, ok := attrs[exposure.AttributeDeviceID]; !ok && tok.DeviceID != "" {
 		attrs[exposure.AttributeDeviceID] = tok.DeviceID
 	}
 	return exposure.Assignment{

@@ -112,6 +112,7 @@ func TestConfirmedAssignmentKeepsTheSubject(t *testing.T) {
 	e := newEnv(t)
 	ec := openfeature.NewEvaluationContext("tk-3", map[string]any{
 		exposure.AttributeUserID: "user-3", exposure.AttributeDeviceID: "device-3", "plan": "pro",
+		"seats": 12, "beta": true, "tags": []string{"a", "b"},
 	})
 	before := time.Now()
 	out := e.render(t, e.template(t, `<i {{ exposureBeacon .Ctx "checkout-redesign" }}>`), ec)
@@ -126,7 +127,13 @@ func TestConfirmedAssignmentKeepsTheSubject(t *testing.T) {
 	assert.Equal(t, "tk-3", a.Context.TargetingKey())
 	assert.Equal(t, "user-3", a.Context.Attribute(exposure.AttributeUserID))
 	assert.Equal(t, "device-3", a.Context.Attribute(exposure.AttributeDeviceID))
-	assert.Nil(t, a.Context.Attribute("plan"), "other attributes are not in the token")
+	// The whole evaluation context travels (encrypted), for vendor sinks
+	// that evaluate again: strings, numbers and booleans with their types,
+	// other values as their JSON decodes.
+	assert.Equal(t, map[string]any{
+		exposure.AttributeUserID: "user-3", exposure.AttributeDeviceID: "device-3", "plan": "pro",
+		"seats": 12, "beta": true, "tags": []any{"a", "b"},
+	}, a.Context.Attributes())
 	assert.NotEmpty(t, a.Reason)
 	// The Tracker's clock is coarse (about a millisecond, more under load).
 	assert.WithinRange(t, a.EvaluatedAt, before.Add(-100*time.Millisecond), time.Now(), "the evaluation time, kept to the millisecond")

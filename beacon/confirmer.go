@@ -18,27 +18,40 @@
 //	<script src="/exposure/beacon" defer></script>
 //	<aside {{ exposureBeacon .Ctx "accessories-panel" }}>…</aside>
 //
+// Single-page apps, JSON APIs and mobile apps, whose client draws the
+// variant after the server has answered, take the token with
+// [Confirmer.Token] and post it back themselves; the protocol is in
+// PROTOCOL.md, beside this package's sources.
+//
 // # Tokens
 //
-// A token is the assignment, signed with HMAC-SHA256 under the first key of
-// [WithKeys] and bound to the application ([WithApplication]): the flag
-// key, the experiment, the variant and the provider's own name of it
+// A token is the assignment, encrypted and authenticated with AES-256-GCM
+// under a key of its own derived from the first key of [WithKeys], and
+// bound to the application ([WithApplication]): the flag key, the
+// experiment, the variant and the provider's own name of it
 // (Assignment.ProviderVariant, which vendor sinks compare with a fresh
 // evaluation), the subject (distinct id, user id, device id, targeting
-// key), the reason, the evaluation time and the issue time, encoded in
-// base64url. A typical token is about 150 characters; the largest, every
-// field at the root's bound of 255 bytes, is 3150, so every assignment the
-// Tracker holds gets a token.
+// key), the reason, the evaluation time, the issue time and the
+// attributes of the evaluation context, encoded in base64url. Vendor sinks
+// that evaluate the flag again (GrowthBook, say, with a rule on a
+// "country" attribute) so see the same context for a confirmed exposure as
+// for one marked on the server, on any instance that holds the key; and
+// the client that carries the token can read none of it. A typical token
+// (five attributes) is about 220 characters, and none is over 4096: the
+// attributes get what the fields leave (at least 709 bytes, typically
+// about 2,900), in key order, each whole, and those that do not fit are
+// left out and counted in [Stats].AttributesDropped.
 //
-// Tokens are versioned. This release issues version 3, whose signature
-// covers the application's name, and verifies versions 3, 2 and 1.
-// Versions 2 and 1, issued by the releases before, name no application:
-// they are accepted by a Confirmer of the unnamed application (the
-// default) and refused as forged by one with a name. Version 1 has no
-// provider variant, so an exposure confirmed with it arrives with
-// ProviderVariant empty. Pages rendered before a deploy therefore keep
-// confirming until their tokens expire ([WithExpiry]), unless the deploy
-// gives the application a name.
+// Tokens are versioned. This release issues version 4 and verifies
+// versions 4, 3, 2 and 1. Versions 3 and earlier, issued by the releases
+// before, carry no attributes beyond $user_id and $device_id, and are
+// signed in clear. Version 3 is bound to the application; versions 2 and
+// 1 name none: they are accepted by a Confirmer of the unnamed
+// application (the default) and refused as forged by one with a name.
+// Version 1 has no provider variant, so an exposure confirmed with it
+// arrives with ProviderVariant empty. Pages rendered before a deploy
+// therefore keep confirming until their tokens expire ([WithExpiry]),
+// unless the deploy gives the application a name.
 //
 // # Hostile pages and clients
 //
@@ -65,6 +78,10 @@
 //     it posts only to an endpoint of the page's origin: a data-endpoint
 //     of another origin makes it send nothing.
 //
+// The endpoint accepts confirmations from its own origin and from clients
+// that send no Origin (mobile apps, servers); a browser page of another
+// origin is refused unless [WithAllowedOrigins] lists it.
+//
 // The endpoint bounds what a client can make it do: a body over 8 KiB or
 // not received within 5 seconds is refused and its connection closed, and
 // [WithRateLimit] limits confirmations per client. Each token confirms one
@@ -75,9 +92,11 @@
 package beacon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -98,8 +117,10 @@ type Confirmer struct {
 	// experiments are the flags the Tracker registers; nil when it
 	// registers none (see ServeHTTP).
 	experiments map[string]struct{}
-	limiter     *limiter      // nil: no rate limit
-	bodyTimeout time.Duration // for reading a confirmation's body
+	limiter     *limiter                    // nil: no rate limit
+	bodyTimeout time.Duration               // for reading a confirmation's body
+	origins     map[string]struct{}         // WithAllowedOrigins
+	crossOrigin *http.CrossOriginProtection // refuses other origins' posts
 
 	script     []byte // beacon.js with this Confirmer's settings
 	scriptETag string
@@ -107,6 +128,7 @@ type Confirmer struct {
 	counters  counters
 	misuseLog rateLimitedLog // misuse of the template function, refusals
 	signLog   rateLimitedLog // tokens that could not be signed
+	dropLog   rateLimitedLog // attributes left out of tokens
 }
 
 // NewConfirmer returns the browser confirmation of t's exposures,
@@ -163,6 +185,16 @@ func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
 	if c.limit != nil {
 		cf.limiter = newLimiter(c.limit)
 	}
+	cf.crossOrigin = http.NewCrossOriginProtection()
+	if len(c.origins) > 0 {
+		cf.origins = make(map[string]struct{}, len(c.origins))
+		for _, o := range c.origins {
+			cf.origins[o] = struct{}{}
+			if err := cf.crossOrigin.AddTrustedOrigin(o); err != nil { // WithAllowedOrigins checked it
+				return nil, fmt.Errorf("%w: beacon.WithAllowedOrigins: %w", exposure.ErrInvalidConfig, err)
+			}
+		}
+	}
 	cf.script, cf.scriptETag = buildScript(c.ratio, c.dwell)
 	return cf, nil
 }
@@ -182,4 +214,53 @@ func (c *Confirmer) warn(msg string, args ...any) {
 	if c.misuseLog.allow(time.Minute) {
 		c.log.Warn(msg, args...)
 	}
+}
+
+// Token hands the assignment of flagKey off from the Scope in ctx (see
+// [exposure.Scope.HandOff]) and returns its confirmation token, for a
+// client that draws the variant itself: a single-page app, a mobile app,
+// any client of a JSON, GraphQL or gRPC API. Put it in the response; the
+// client posts it back to the Confirmer's endpoint once the variant was
+// seen (PROTOCOL.md, beside this package's sources, is the protocol; the
+// browser module does it for web pages). As with the "exposureBeacon"
+// template function, the Scope's commit then leaves that exposure to the
+// client: the server sends nothing for it.
+//
+//	func pricing(w http.ResponseWriter, r *http.Request) {
+//		plan, _ := client.StringValue(r.Context(), "pricing-page", "classic", ec)
+//		tok, err := confirmer.Token(r.Context(), "pricing-page")
+//		if err != nil {
+//			log.Print(err) // the page still renders; no exposure will be counted
+//		}
+//		json.NewEncoder(w).Encode(map[string]string{"plan": plan, "exposureToken": tok})
+//	}
+//
+// The token carries the evaluation context's attributes, encrypted (see
+// the package documentation), so vendor sinks see the same context as for
+// a server-marked exposure. It is base64url, at most 4096 characters,
+// safe in JSON, a URL and a header.
+//
+// Misuse returns "" and an error the handler can log, never one that
+// should fail the request: wrapping [exposure.ErrNoScope] when ctx has no
+// Scope (the handler is not behind the Tracker's middleware), wrapping
+// [exposure.ErrNotAssigned] when the flag was not evaluated in the Scope.
+// Both are counted in [Stats].NotIssued. Calling Token twice for one flag
+// returns two tokens of the same assignment: either confirms it, and the
+// second is a duplicate.
+func (c *Confirmer) Token(ctx context.Context, flagKey string) (string, error) {
+	if ctx == nil {
+		c.counters.notIssued.Add(1)
+		return "", fmt.Errorf("exposure/beacon: Token given a nil context: %w", exposure.ErrNoScope)
+	}
+	a, err := exposure.ScopeFromContext(ctx).HandOff(flagKey)
+	if err != nil {
+		c.counters.notIssued.Add(1)
+		return "", fmt.Errorf("exposure/beacon: no token for flag %q: %w", flagKey, err)
+	}
+	var buf [512]byte
+	b, ok := c.appendToken(buf[:0], &a)
+	if !ok {
+		return "", fmt.Errorf("exposure/beacon: the assignment of flag %q is too large for a token", flagKey)
+	}
+	return string(b), nil
 }

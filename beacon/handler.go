@@ -50,6 +50,14 @@ const maxBody = 8 << 10
 //     every flag, and an experiment ended at the provider keeps confirming
 //     until its tokens expire ([WithExpiry]).
 //
+// The endpoint is same-origin by default: a post a browser sends from a
+// page of another origin (told by its Sec-Fetch-Site header, or by an
+// Origin header naming another host) is refused with 403, sends nothing
+// and is counted in [Stats].CrossOrigin, unless [WithAllowedOrigins]
+// lists that origin; posts with neither header (mobile apps, servers,
+// curl) are not browsers' and pass. For a listed origin, OPTIONS answers
+// the CORS preflight with 204 (any other OPTIONS gets 405).
+//
 // A replayed token, a second tab or a reload of the same assignment is
 // deduplicated like any exposure. Anything else gets 400 with no detail,
 // sends nothing and is counted in [Stats]; a genuine token that arrives
@@ -67,6 +75,11 @@ func (c *Confirmer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(c.script))
 	case http.MethodPost:
 		c.receive(w, r)
+	case http.MethodOptions:
+		if c.preflight(w, r) {
+			return
+		}
+		fallthrough
 	default:
 		c.counters.wrongMethod.Add(1)
 		c.counters.rejected.Add(1)
@@ -87,6 +100,7 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 	// set one (a test recorder, a wrapper without Unwrap) reads without.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(c.bodyTimeout))
 	w.Header().Set("Cache-Control", "no-store")
+	c.allowOrigin(w, r)
 	refuse := func(code int, reason *atomic.Uint64) {
 		reason.Add(1)
 		c.counters.rejected.Add(1)
@@ -95,6 +109,10 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Connection", "close") // the rest of the body is not read
 		}
 		w.WriteHeader(code)
+	}
+	if c.crossOrigin.Check(r) != nil {
+		refuse(http.StatusForbidden, &c.counters.crossOrigin)
+		return
 	}
 	if c.limiter != nil {
 		if ok, wait := c.limiter.allow(r, c.now()); !ok {
@@ -153,4 +171,40 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// preflightMaxAge is how long a browser may cache a preflight's answer:
+// two hours, the most Chromium honours.
+const preflightMaxAge = "7200"
+
+// allowOrigin adds the CORS headers of a post from an allowed origin. When
+// origins are allowed, every answer varies by Origin, so a cache never
+// gives one origin's answer to another.
+func (c *Confirmer) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if c.origins == nil {
+		return false
+	}
+	hd := w.Header()
+	hd.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if _, ok := c.origins[origin]; !ok {
+		return false
+	}
+	hd.Set("Access-Control-Allow-Origin", origin)
+	return true
+}
+
+// preflight answers a CORS preflight from an allowed origin for a POST,
+// and reports whether it did.
+func (c *Confirmer) preflight(w http.ResponseWriter, r *http.Request) bool {
+	if !c.allowOrigin(w, r) || r.Header.Get("Access-Control-Request-Method") != http.MethodPost {
+		return false
+	}
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Methods", "POST")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type")
+	hd.Set("Access-Control-Max-Age", preflightMaxAge)
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }

@@ -76,8 +76,9 @@ func TestLargestAssignmentIsIssuedAndConfirmedIdentically(t *testing.T) {
 	attr := c.issue(&a)
 	m := attrToken.FindStringSubmatch(string(attr))
 	require.Len(t, m, 2, "issued: %.80q", attr)
-	assert.LessOrEqual(t, len(m[1]), token.MaxBoundedLen)
+	assert.LessOrEqual(t, len(m[1]), token.MaxLen)
 	assert.Equal(t, uint64(1), c.Stats().Issued)
+	assert.Zero(t, c.Stats().AttributesDropped, "the $user_id and $device_id attributes fit beside the largest fields")
 	assert.Zero(t, c.Stats().NotIssued)
 
 	tok, verdict := c.codec.Verify(m[1], time.Now())

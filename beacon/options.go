@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +44,7 @@ type config struct {
 	dwell       time.Duration
 	logger      *slog.Logger
 	limit       *rateLimit // nil: no rate limit
+	origins     []string   // WithAllowedOrigins
 }
 
 // WithKeys sets the keys that sign and verify tokens; it is required. The
@@ -196,4 +199,62 @@ func WithRateLimit(perSecond float64, burst int, key func(*http.Request) string)
 		c.limit = &rateLimit{perSecond: perSecond, burst: burst, key: key}
 		return nil
 	}
+}
+
+// WithAllowedOrigins lets browser pages of other origins post
+// confirmations, for a front end served from another origin than its API
+// (https://app.example.com calling https://api.example.com). By default
+// the endpoint is same-origin: a browser's post from another origin is
+// refused with 403 and counted in [Stats].CrossOrigin, whatever its token.
+// Clients that are not browsers (mobile apps, servers) send no Origin and
+// are not concerned.
+//
+// Each origin is exact, as a browser spells it in the Origin header:
+// "scheme://host" or "scheme://host:port", scheme http or https, lower
+// case, no path, no trailing slash. "*", "null" and anything else are an
+// error: there is no wildcard. For a listed origin the endpoint answers
+// CORS preflights (OPTIONS) with Access-Control-Allow-Origin naming that
+// origin, Access-Control-Allow-Methods POST, Access-Control-Allow-Headers
+// Content-Type and Access-Control-Max-Age, and adds
+// Access-Control-Allow-Origin to its answers to posts; every answer
+// varies by Origin. It never allows credentials: a token needs no cookie,
+// so clients should post with credentials "omit". Later calls add to the
+// list.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(c *config) error {
+		if len(origins) == 0 {
+			return fmt.Errorf("%w: beacon.WithAllowedOrigins given no origin", exposure.ErrInvalidConfig)
+		}
+		var errs []error
+		for _, o := range origins {
+			if err := checkOrigin(o); err != nil {
+				errs = append(errs, fmt.Errorf("%w: beacon.WithAllowedOrigins: %w", exposure.ErrInvalidConfig, err))
+				continue
+			}
+			c.origins = append(c.origins, o)
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// checkOrigin accepts the serialization of an http or https origin, and
+// nothing else.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" ||
+		u.User != nil || u.Opaque != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		strings.Contains(o, "#") || strings.Contains(o, "*") || o != u.Scheme+"://"+strings.ToLower(u.Host) ||
+		(u.Port() == "" && strings.HasSuffix(u.Host, ":")) {
+		return fmt.Errorf("%.80q is not an origin (scheme://host[:port], http or https, lower case, no path, no wildcard)", o)
+	}
+	if p := u.Port(); p != "" {
+		n := 0
+		for _, d := range p {
+			n = n*10 + int(d-'0')
+			if d < '0' || d > '9' || n > 65535 {
+				return fmt.Errorf("%.80q is not an origin: port %q", o, p)
+			}
+		}
+	}
+	return nil
 }

@@ -8,14 +8,20 @@ import "sync/atomic"
 // is the handoff (StageHandedOff) and a flag that was not assigned
 // (StageUnassignedMark).
 type Stats struct {
-	// Issued is tokens rendered by the "exposureBeacon" template function.
+	// Issued is tokens issued by the "exposureBeacon" template function and
+	// by [Confirmer.Token].
 	Issued uint64
-	// NotIssued is "exposureBeacon" calls that rendered nothing: no
+	// NotIssued is "exposureBeacon" and Token calls that issued nothing: no
 	// context, no scope, or a flag not assigned in the scope. It would also
 	// count an assignment too large for a token, which the root's bound of
 	// 255 bytes per field rules out (logged as an error if it ever
 	// happened: that exposure is lost).
 	NotIssued uint64
+	// AttributesDropped is attributes of evaluation contexts left out of
+	// tokens because the token would have been over 4096 characters (each
+	// whole, in key order; see [Confirmer.Token]). The exposure is still
+	// confirmed, and a vendor sink re-evaluating it sees a thinner context.
+	AttributesDropped uint64
 	// Accepted is confirmations with a valid token, each committed with
 	// [exposure.Tracker.Confirm]; a repeat of an earlier exposure counts
 	// as StageDuplicate in the Tracker's Stats.
@@ -41,7 +47,11 @@ type Stats struct {
 	// RateLimited is confirmations over the client's rate limit (answered
 	// 429; see [WithRateLimit]).
 	RateLimited uint64
-	// WrongMethod is requests with a method other than GET, HEAD or POST.
+	// CrossOrigin is confirmations a browser sent from another origin that
+	// [WithAllowedOrigins] does not list (answered 403).
+	CrossOrigin uint64
+	// WrongMethod is requests with a method other than GET, HEAD or POST,
+	// and preflights (OPTIONS) not from an allowed origin.
 	WrongMethod uint64
 	// Unconfirmed is genuine tokens the Tracker refused to commit because
 	// it was closed (answered 503).
@@ -52,6 +62,7 @@ type counters struct {
 	issued, notIssued, accepted, rejected             atomic.Uint64
 	malformed, forged, expired, tooLarge, wrongMethod atomic.Uint64
 	unconfirmed, unregistered, timedOut, rateLimited  atomic.Uint64
+	attributesDropped, crossOrigin                    atomic.Uint64
 }
 
 // Stats returns a snapshot of the Confirmer's counters. Counters read
@@ -65,5 +76,6 @@ func (c *Confirmer) Stats() Stats {
 		TooLarge: k.tooLarge.Load(), WrongMethod: k.wrongMethod.Load(),
 		Unconfirmed: k.unconfirmed.Load(), Unregistered: k.unregistered.Load(),
 		TimedOut: k.timedOut.Load(), RateLimited: k.rateLimited.Load(),
+		AttributesDropped: k.attributesDropped.Load(), CrossOrigin: k.crossOrigin.Load(),
 	}
 }

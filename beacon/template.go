@@ -58,29 +58,49 @@ func (c *Confirmer) exposureBeacon(v any, flagKey string) template.HTMLAttr {
 
 // issue renders the data-exposure attribute carrying the token of a, an
 // assignment just handed off.
+func (c *Confirmer) issue(a *exposure.Assignment) template.HTMLAttr {
+	var buf [512]byte // a typical attribute is under 300 bytes
+	b, ok := c.appendToken(append(buf[:0], attrPrefix...), a)
+	if !ok {
+		return ""
+	}
+	return template.HTMLAttr(append(b, '"'))
+}
+
+// appendToken appends the token of a, an assignment just handed off, to
+// dst and counts it in Stats.Issued, and the attributes of its context
+// that did not fit in Stats.AttributesDropped (logged at most once a
+// minute).
 //
 // Signing fails only for a token over [token.MaxLen], and no assignment
 // the Tracker holds comes near it: the root refuses, when a flag is
 // assigned, every field over 255 bytes ([token.MaxFieldBytes]), and a
-// token with every field at that bound is [token.MaxBoundedLen] (3150)
-// characters, which internal/token checks at compile time. The failure
-// path is kept as a defence, should the bound or the format change: the
-// exposure is then lost (it was handed off, and the server will not send
-// it), so it is logged as an error and counted in [Stats].NotIssued.
-func (c *Confirmer) issue(a *exposure.Assignment) template.HTMLAttr {
+// token with every field at that bound is [token.MaxBoundedLen] (3151)
+// characters, which internal/token checks at compile time; attributes
+// that do not fit are dropped, never the token. The failure path is kept
+// as a defence, should the bound or the format change: the exposure is
+// then lost (it was handed off, and the server will not send it), so it is
+// logged as an error and counted in [Stats].NotIssued.
+func (c *Confirmer) appendToken(dst []byte, a *exposure.Assignment) ([]byte, bool) {
 	tok := tokenOf(a, c.now())
-	var buf [512]byte // a typical attribute is under 200 bytes
-	b, ok := c.codec.AppendSign(append(buf[:0], attrPrefix...), &tok)
+	b, dropped, ok := c.codec.AppendSign(dst, &tok)
 	if !ok {
 		c.counters.notIssued.Add(1)
 		if c.signLog.allow(time.Minute) {
-			c.log.Error(`exposure/beacon: template function "exposureBeacon": the assignment is too large for a token; its exposure is lost`,
+			c.log.Error("exposure/beacon: the assignment is too large for a token; its exposure is lost",
 				"flag", a.FlagKey, "experiment", a.Experiment)
 		}
-		return ""
+		return dst, false
+	}
+	if dropped > 0 {
+		c.counters.attributesDropped.Add(uint64(dropped))
+		if c.dropLog.allow(time.Minute) {
+			c.log.Warn("exposure/beacon: evaluation context attributes left out of a token, over its size limit",
+				"flag", a.FlagKey, "dropped", dropped, "attributes", len(tok.Attributes))
+		}
 	}
 	c.counters.issued.Add(1)
-	return template.HTMLAttr(append(b, '"'))
+	return b, true
 }
 
 // contextOf is the context a template function was given: a

@@ -1,7 +1,11 @@
 package token
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -10,16 +14,21 @@ import (
 	"time"
 )
 
-// A Codec signs tokens with its first key and verifies them against all of
+// A Codec seals tokens with its first key and verifies them against all of
 // its keys, so that keys rotate without losing tokens in flight. It is safe
 // for concurrent use.
 type Codec struct {
 	keys        [][]byte
-	macs        []sync.Pool // one per key: reusable HMAC states
+	macs        []sync.Pool // one per key: reusable HMAC states (versions 1 to 3)
+	prfs        []sync.Pool // one per key: HMAC states under its derived encryption key (version 4)
 	expiry      time.Duration
 	application string
 	domains     [len(formats)][]byte // by version, for this application
 }
+
+// encryptionInfo is the HKDF info that derives a key's version-4
+// encryption key.
+const encryptionInfo = "exposure beacon token v4 aes-256-gcm"
 
 // MaxApplicationBytes bounds the application name of [NewCodec].
 const MaxApplicationBytes = 255
@@ -40,7 +49,8 @@ func NewCodec(keys [][]byte, expiry time.Duration, application string) (*Codec, 
 	if len(application) > MaxApplicationBytes {
 		errs = append(errs, fmt.Errorf("token: the application name is %d bytes, over %d", len(application), MaxApplicationBytes))
 	}
-	c := &Codec{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys)), expiry: expiry, application: application}
+	c := &Codec{keys: make([][]byte, len(keys)), macs: make([]sync.Pool, len(keys)), prfs: make([]sync.Pool, len(keys)),
+		expiry: expiry, application: application}
 	for v := range formats {
 		if formatOf(byte(v)) != nil {
 			c.domains[v] = domainOf(byte(v), application)
@@ -54,6 +64,12 @@ func NewCodec(keys [][]byte, expiry time.Duration, application string) (*Codec, 
 		key := append([]byte(nil), k...)
 		c.keys[i] = key
 		c.macs[i].New = func() any { return hmac.New(sha256.New, key) }
+		enc, err := hkdf.Key(sha256.New, key, nil, encryptionInfo, 32)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("token: key %d: %w", i, err))
+			continue
+		}
+		c.prfs[i].New = func() any { return hmac.New(sha256.New, enc) }
 	}
 	if expiry <= 0 {
 		errs = append(errs, fmt.Errorf("token: expiry must be positive, got %v", expiry))
@@ -87,22 +103,27 @@ func (c *Codec) appendMAC(key int, dst, payload []byte) []byte {
 // scratchPool holds the buffers signing writes the raw token into, reused
 // across calls.
 var scratchPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 512)
 	return &b
 }}
 
 // AppendSign appends the token for t, in the format of [Version] and
-// signed with the first key, to dst and reports true; when the token would
-// be longer than [MaxLen] it returns dst unchanged and false, which cannot
-// happen when every field is at most [MaxFieldBytes] long. Given a dst
-// with room, it allocates nothing.
-func (c *Codec) AppendSign(dst []byte, t *Token) ([]byte, bool) {
-	return c.appendSign(dst, t, Version)
+// sealed with the first key, to dst. The attributes that do not fit in
+// [MaxLen] (see the package documentation) are left out, and dropped
+// says how many. ok is false, and dst returned unchanged, only when the
+// fields alone do not fit, which cannot happen when every field is at most
+// [MaxFieldBytes] long.
+func (c *Codec) AppendSign(dst []byte, t *Token) (b []byte, dropped int, ok bool) {
+	return c.seal(dst, t)
 }
 
 // appendSign is AppendSign in the format of version v, which must be
 // known; tests sign the earlier versions with it.
 func (c *Codec) appendSign(dst []byte, t *Token, v byte) ([]byte, bool) {
+	if v == sealedVersion {
+		b, _, ok := c.seal(dst, t)
+		return b, ok
+	}
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	raw := t.appendPayload((*sp)[:0], v)
@@ -114,11 +135,81 @@ func (c *Codec) appendSign(dst []byte, t *Token, v byte) ([]byte, bool) {
 	return encoding.AppendEncode(dst, raw), true
 }
 
-// Sign returns the token for t signed with the first key, or "" when it
+// aeadOf returns the AES-256-GCM of the token key for salt under key
+// number key: HMAC-SHA256(encryption key, salt).
+func (c *Codec) aeadOf(key int, salt []byte) cipher.AEAD {
+	h := c.prfs[key].Get().(hash.Hash)
+	h.Reset()
+	h.Write(salt)
+	var tk [sha256.Size]byte
+	h.Sum(tk[:0])
+	c.prfs[key].Put(h)
+	block, err := aes.NewCipher(tk[:])
+	if err != nil {
+		panic(err) // a 32-byte key is always valid
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// zeroNonce is the GCM nonce of every token: each token has a key of its
+// own, used once.
+var zeroNonce [12]byte
+
+// seal writes a version-4 token.
+func (c *Codec) seal(dst []byte, t *Token) ([]byte, int, bool) {
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	raw := append((*sp)[:0], sealedVersion)
+	raw = append(raw, make([]byte, saltSize)...)
+	if _, err := rand.Read(raw[1 : 1+saltSize]); err != nil {
+		panic(err) // crypto/rand never fails
+	}
+	raw = t.appendBody(raw, sealedVersion)
+	budget := maxRaw - tagSize - len(raw)
+	if budget < 1 {
+		*sp = raw
+		return dst, 0, false
+	}
+	raw, dropped := appendAttributes(raw, t.Attributes, budget)
+	aead := c.aeadOf(0, raw[1:1+saltSize])
+	body := raw[1+saltSize:]
+	raw = aead.Seal(raw[:1+saltSize], zeroNonce[:], body, c.domains[sealedVersion])
+	*sp = raw
+	return encoding.AppendEncode(dst, raw), dropped, true
+}
+
+// open verifies and decrypts raw, a version-4 token, with every key.
+func (c *Codec) open(raw []byte) (Token, Verdict) {
+	salt, sealed := raw[1:1+saltSize], raw[1+saltSize:]
+	sp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(sp)
+	for i := range c.keys {
+		body, err := c.aeadOf(i, salt).Open((*sp)[:0], zeroNonce[:], sealed, c.domains[sealedVersion])
+		if err != nil {
+			continue
+		}
+		*sp = body
+		t, rest, err := parseBody(body, sealedVersion)
+		if err != nil {
+			return Token{}, Malformed
+		}
+		if t.Attributes, err = parseAttributes(rest); err != nil {
+			return Token{}, Malformed
+		}
+		return t, OK
+	}
+	return Token{}, Forged
+}
+
+// Sign returns the token for t sealed with the first key, or "" when it
 // would be longer than [MaxLen].
 func (c *Codec) Sign(t *Token) string {
-	var buf [384]byte
-	b, _ := c.AppendSign(buf[:0], t)
+	var buf [512]byte
+	b, _, _ := c.AppendSign(buf[:0], t)
 	return string(b)
 }
 
@@ -153,30 +244,47 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("Verdict(%d)", int(v))
 }
 
-// Verify parses s, a token of any known version, checks its MAC against
-// every key (in constant time per key) and its validity at now. It returns
+// Verify parses s, a token of any known version, checks its
+// authenticity against every key (in constant time per key: GCM's tag for
+// version 4, the MAC for the others) and its validity at now. It returns
 // the token only when the verdict is [OK]; a version-1 token has no
-// ProviderVariant. A token of another application is [Forged], and so is
-// every token of versions 1 and 2 (of the unnamed application) when the
-// Codec's application has a name.
+// ProviderVariant, and only a version-4 token has Attributes. A token of
+// another application is [Forged], and so is every token of versions 1
+// and 2 (of the unnamed application) when the Codec's application has a
+// name.
 func (c *Codec) Verify(s string, now time.Time) (Token, Verdict) {
-	t, version, payload, mac, err := parse(s)
-	if err != nil {
-		return Token{}, Malformed
-	}
-	if !formats[version].named && c.application != "" {
-		return Token{}, Forged
-	}
-	var buf [macSize]byte
-	genuine := false
-	for i := range c.keys {
-		if hmac.Equal(c.appendMAC(i, buf[:0], payload), mac) {
-			genuine = true
-			break
+	var t Token
+	if len(s) > 0 && s[0] == 'B' { // base64 of the version byte 4: 0b000001|00…
+		raw, ok := decode(s)
+		if !ok || raw[0] != sealedVersion {
+			return Token{}, Malformed
 		}
-	}
-	if !genuine {
-		return Token{}, Forged
+		var verdict Verdict
+		if t, verdict = c.open(raw); verdict != OK {
+			return Token{}, verdict
+		}
+	} else {
+		var version byte
+		var payload, mac []byte
+		var err error
+		t, version, payload, mac, err = parse(s)
+		if err != nil {
+			return Token{}, Malformed
+		}
+		if !formats[version].named && c.application != "" {
+			return Token{}, Forged
+		}
+		var buf [macSize]byte
+		genuine := false
+		for i := range c.keys {
+			if hmac.Equal(c.appendMAC(i, buf[:0], payload), mac) {
+				genuine = true
+				break
+			}
+		}
+		if !genuine {
+			return Token{}, Forged
+		}
 	}
 	issued := t.Issued()
 	if now.Sub(issued) > c.expiry || issued.Sub(now) > ClockSkew {

@@ -1,43 +1,85 @@
-// Package token signs and verifies the tokens of exposures confirmed by a
-// browser: an assignment, bound to its subject, that a page carries and
-// posts back once the variant was seen.
+// Package token seals and verifies the tokens of exposures confirmed by a
+// client (a browser, a single-page app, a mobile app): an assignment,
+// bound to its subject and to the evaluation context it was drawn with,
+// that the client carries and posts back once the variant was seen.
 //
-// A token is the unpadded base64url encoding of
+// # Version 4: sealed
 //
-//	version   1 byte, 3 ([Version]), 2 or 1
-//	issued    uvarint, Unix milliseconds when the page was rendered
+// Signing writes version 4, the unpadded base64url encoding of
+//
+//	version   1 byte, 4
+//	salt      16 random bytes
+//	sealed    AES-256-GCM ciphertext of the body, with its 16-byte tag
+//
+// The body is, in this order:
+//
+//	issued    uvarint, Unix milliseconds when the token was issued
 //	age       uvarint, milliseconds from the evaluation to issued
-//	fields    uvarint length + bytes each, in this order: flag key,
-//	          experiment, variant, provider variant (versions 2 and 3),
-//	          distinct id, user id, device id, targeting key, reason
-//	mac       32 bytes, HMAC-SHA256(key, domain || all of the above)
+//	fields    uvarint length + bytes each: flag key, experiment, variant,
+//	          provider variant, distinct id, user id, device id,
+//	          targeting key, reason
+//	attributes  the evaluation context's attributes (see below)
 //
-// # Applications
+// Each token has a key of its own: HMAC-SHA256 of its salt under an
+// encryption key derived with HKDF-SHA256 from the beacon key (info
+// "exposure beacon token v4 aes-256-gcm"), so the beacon key itself never
+// meets AES and the HMAC keys of the earlier versions never meet the
+// derived one. A fresh key per token lets the GCM nonce be fixed (zero):
+// random 96-bit nonces under one key would be safe for only about 2^32
+// tokens, which a busy application issues in months, while 128-bit salts
+// are safe for 2^48 and more. The additional data is the domain
+// "exposure beacon token v4", a zero byte, the uvarint length of the
+// application's name and the name (see [NewCodec]), so a token of another
+// application or another version does not open.
 //
-// The domain of version 3 names the application the token was issued for
-// (see [NewCodec]): "exposure beacon token v3", a zero byte, the uvarint
-// length of the application name and the name. The name is not on the
-// wire; a Codec verifies only the tokens of its own application, so a
-// token of another application that shares the key is [Forged].
+// The body is encrypted, not only authenticated: the attributes of the
+// evaluation context (a country, a plan, a segment the server computed)
+// are not readable by the client that carries the token, and neither are
+// the ids. A client learns only the token's length.
+//
+// # Attributes
+//
+// The attribute block is a uvarint count and, in strictly increasing
+// byte order of their keys, each attribute: its key (uvarint length +
+// bytes), a kind byte and its value:
+//
+//	0 nil   1 false   2 true
+//	3 string   uvarint length + bytes
+//	4 int      zig-zag varint, decoded as int
+//	5 int64    zig-zag varint, decoded as int64
+//	6 float64  8 bytes, IEEE 754 little-endian
+//	7 JSON     uvarint length + encoding/json of the value
+//
+// Every other value (nested maps and slices, time.Time, other integer
+// types) travels as its JSON and comes back as encoding/json decodes it
+// into an any (maps, slices, float64, string, bool, nil); a value JSON
+// cannot encode is dropped. A token is at most [MaxLen] characters: the
+// attributes are taken in key order, each whole or not at all, and an
+// attribute that does not fit in what is left is dropped (the signer
+// reports how many were dropped). The fields never are: the attributes
+// get what the fields leave, at least [MinAttributeBytes].
 //
 // # Earlier versions
 //
-// Signing writes version 3 only. Verification also accepts versions 1
-// and 2, the formats of earlier releases (version 1 has no provider
-// variant and verifies with ProviderVariant empty), so that pages rendered
-// before a deploy still confirm for as long as their tokens are valid.
-// Their domains name no application: they are tokens of the unnamed
-// application "", and a Codec of a named application refuses them as
-// Forged. Versions 1 and 2 can be dropped one token expiry after every
-// instance signs version 3.
+// Verification also accepts versions 3, 2 and 1, whose body is in clear
+// and signed with HMAC-SHA256 under the beacon key itself:
+//
+//	version   1 byte, 3, 2 or 1
+//	issued, age, fields as above (version 1 has no provider variant)
+//	mac       32 bytes, HMAC-SHA256(key, domain || all of the above)
+//
+// They carry no attributes. The domain of version 3 names the application
+// as version 4's additional data does; versions 1 and 2 name none: they
+// are tokens of the unnamed application "", and a Codec of a named
+// application refuses them as Forged. Versions 1 to 3 can be dropped one
+// token expiry after every instance signs version 4.
 //
 // Everything is canonical (shortest uvarints, strict base64, no trailing
-// bytes, one field list per version), so a token has exactly one spelling
-// and the MAC binds every field, the subject included: a token confirms its
-// own subject's assignment and nothing else. The domain string, one per
-// version (and per application in version 3), separates these MACs from
-// anything else the same key might sign, each version's MACs from the
-// others' and each application's from the others'.
+// bytes, one field list per version, sorted unique attribute keys), so a
+// token of versions 1 to 3 has exactly one spelling and its MAC binds
+// every field, the subject included; a version-4 token is authenticated
+// as a whole by GCM. Either way a token confirms its own subject's
+// assignment and nothing else.
 package token
 
 import (
@@ -50,8 +92,8 @@ import (
 
 const (
 	// Version is the version of every token this package signs. Verify
-	// also accepts versions 1 and 2 (see the package documentation).
-	Version = 3
+	// also accepts versions 1 to 3 (see the package documentation).
+	Version = 4
 	// MaxLen bounds an encoded token: a token that would be longer is not
 	// signed, and a longer string is not parsed.
 	MaxLen = 4096
@@ -72,13 +114,27 @@ const (
 	maxMillis = 1 << 50
 	macSize   = 32 // HMAC-SHA256
 
-	// maxRawLen is the decoded length of the largest token of bounded
-	// fields: the version byte, two times of at most 8 uvarint bytes
-	// (maxMillis < 2^56), nine fields of a 2-byte length and
-	// MaxFieldBytes, and the MAC.
-	maxRawLen = 1 + 2*8 + 9*(2+MaxFieldBytes) + macSize
-	// MaxBoundedLen is the encoded length of that token (3150).
+	saltSize = 16 // version 4: the salt of the token's own key
+	tagSize  = 16 // version 4: the GCM tag
+	// sealOverhead is what version 4 adds to its body.
+	sealOverhead = 1 + saltSize + tagSize
+
+	// maxRaw is the longest decoded token whose encoding fits in MaxLen.
+	maxRaw = MaxLen * 6 / 8
+
+	// maxBodyLen is the body of the largest token of bounded fields: two
+	// times of at most 8 uvarint bytes (maxMillis < 2^56) and nine fields
+	// of a 2-byte length and MaxFieldBytes.
+	maxBodyLen = 2*8 + 9*(2+MaxFieldBytes)
+	// maxRawLen is the decoded length of the largest version-4 token of
+	// bounded fields and no attribute (a count of 0, one byte).
+	maxRawLen = sealOverhead + maxBodyLen + 1
+	// MaxBoundedLen is the encoded length of that token (3151).
 	MaxBoundedLen = (maxRawLen*8 + 5) / 6
+	// MinAttributeBytes is the room for attributes (their count included)
+	// that every token of bounded fields has, whatever its fields: 709
+	// bytes, as encoded in the attribute block.
+	MinAttributeBytes = maxRaw - sealOverhead - maxBodyLen
 )
 
 // A compile-time proof that a token of bounded fields is always signed:
@@ -88,13 +144,17 @@ const _ = uint(MaxLen - MaxBoundedLen)
 // fieldCount is the number of string fields of a Token.
 const fieldCount = 9
 
-// A format is what distinguishes the versions: the MAC's domain and which
-// of the Token's fields are on the wire, in order.
+// sealedVersion is the version whose body is encrypted (version 4).
+const sealedVersion = 4
+
+// A format is what distinguishes the versions: the domain of the MAC (or
+// of the AEAD's additional data) and which of the Token's fields are on
+// the wire, in order.
 type format struct {
 	domain []byte
 	fields []int // indexes into Token.fields()
 	// named is whether the domain goes on with the application's name
-	// (version 3); the earlier versions are of the unnamed application.
+	// (versions 3 and 4); versions 1 and 2 are of the unnamed application.
 	named bool
 }
 
@@ -103,9 +163,10 @@ var formats = [...]format{
 	1: {[]byte("exposure beacon token v1\x00"), []int{0, 1, 2, 4, 5, 6, 7, 8}, false},
 	2: {[]byte("exposure beacon token v2\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, false},
 	3: {[]byte("exposure beacon token v3\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, true},
+	4: {[]byte("exposure beacon token v4\x00"), []int{0, 1, 2, 3, 4, 5, 6, 7, 8}, true},
 }
 
-// domainOf is the MAC's domain of version v (which must be known) for
+// domainOf is the domain of version v (which must be known) for
 // application: the version's domain, and for a named format the uvarint
 // length of the application's name and the name, so that no two
 // applications share a domain.
@@ -129,10 +190,10 @@ func formatOf(v byte) *format {
 
 var encoding = base64.RawURLEncoding.Strict()
 
-// Token is the content of a token: when it was issued and the assignment
-// it confirms.
+// Token is the content of a token: when it was issued, the assignment it
+// confirms and the evaluation context's attributes.
 type Token struct {
-	// IssuedMS is when the page was rendered, in Unix milliseconds.
+	// IssuedMS is when the token was issued, in Unix milliseconds.
 	IssuedMS uint64
 	// AgeMS is how long before IssuedMS the flag was evaluated, in
 	// milliseconds; at most IssuedMS.
@@ -144,6 +205,11 @@ type Token struct {
 	ProviderVariant              string
 	DistinctID, UserID, DeviceID string
 	TargetingKey, Reason         string
+
+	// Attributes are the evaluation context's attributes (version 4; nil
+	// in the earlier versions, and when there are none). See the package
+	// documentation for the values that come back as they went in.
+	Attributes map[string]any
 }
 
 // Issued returns IssuedMS as a time.
@@ -152,17 +218,16 @@ func (t *Token) Issued() time.Time { return time.UnixMilli(int64(t.IssuedMS)) }
 // Evaluated returns when the flag was evaluated: IssuedMS - AgeMS.
 func (t *Token) Evaluated() time.Time { return time.UnixMilli(int64(t.IssuedMS - t.AgeMS)) }
 
-// fields lists every string field, in the order of versions 2 and 3.
+// fields lists every string field, in the order of versions 2 to 4.
 func (t *Token) fields() [fieldCount]*string {
 	return [fieldCount]*string{&t.FlagKey, &t.Experiment, &t.Variant, &t.ProviderVariant,
 		&t.DistinctID, &t.UserID, &t.DeviceID, &t.TargetingKey, &t.Reason}
 }
 
-// appendPayload appends the signed part of t (everything but the MAC) in
-// the format of version v, which must be known. Fields a version does not
-// carry are left out.
-func (t *Token) appendPayload(b []byte, v byte) []byte {
-	b = append(b, v)
+// appendBody appends the times and the fields of t in the format of
+// version v, which must be known. Fields a version does not carry are
+// left out.
+func (t *Token) appendBody(b []byte, v byte) []byte {
 	b = binary.AppendUvarint(b, t.IssuedMS)
 	b = binary.AppendUvarint(b, t.AgeMS)
 	all := t.fields()
@@ -173,58 +238,85 @@ func (t *Token) appendPayload(b []byte, v byte) []byte {
 	return b
 }
 
+// appendPayload appends the signed part of a token of version 1 to 3
+// (everything but the MAC): the version byte and the body.
+func (t *Token) appendPayload(b []byte, v byte) []byte {
+	return t.appendBody(append(b, v), v)
+}
+
 var errMalformed = errors.New("token: malformed")
 
-// parse decodes the structure of a token without checking its MAC: the
-// fields, the version, the signed payload and the MAC.
-func parse(s string) (t Token, version byte, payload, mac []byte, err error) {
+// decode returns the bytes of s, the one spelling of a token of a known
+// version, or false.
+func decode(s string) ([]byte, bool) {
 	if len(s) == 0 || len(s) > MaxLen {
-		return t, 0, nil, nil, errMalformed
+		return nil, false
 	}
 	raw, err := encoding.DecodeString(s)
 	// The decoder skips \r and \n: the length check refuses them, so that
 	// a token has one spelling.
-	if err != nil || encoding.EncodedLen(len(raw)) != len(s) || len(raw) < 1+macSize {
-		return t, 0, nil, nil, errMalformed
+	if err != nil || encoding.EncodedLen(len(raw)) != len(s) || len(raw) < 1 || formatOf(raw[0]) == nil {
+		return nil, false
 	}
-	f := formatOf(raw[0])
-	if f == nil {
+	min := 1 + macSize
+	if raw[0] == sealedVersion {
+		min = sealOverhead
+	}
+	if len(raw) < min {
+		return nil, false
+	}
+	return raw, true
+}
+
+// parse decodes the structure of a token of version 1 to 3 without
+// checking its MAC: the fields, the version, the signed payload and the
+// MAC. A version-4 token is not parsed without its key (see Codec.open).
+func parse(s string) (t Token, version byte, payload, mac []byte, err error) {
+	raw, ok := decode(s)
+	if !ok || raw[0] == sealedVersion {
 		return t, 0, nil, nil, errMalformed
 	}
 	payload, mac = raw[:len(raw)-macSize], raw[len(raw)-macSize:]
-	rest := payload[1:]
+	t, rest, err := parseBody(payload[1:], raw[0])
+	if err != nil || len(rest) != 0 {
+		return Token{}, 0, nil, nil, errMalformed
+	}
+	return t, raw[0], payload, mac, nil
+}
+
+// parseBody parses the times and fields of version v at the start of b and
+// returns the rest.
+func parseBody(b []byte, v byte) (t Token, rest []byte, err error) {
+	rest = b
 	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(rest)
-		if n <= 0 || n != uvarintLen(v) { // truncated, overflowing or not the shortest form
+		x, n := binary.Uvarint(rest)
+		if n <= 0 || n != uvarintLen(x) { // truncated, overflowing or not the shortest form
 			return 0, false
 		}
 		rest = rest[n:]
-		return v, true
+		return x, true
 	}
 	var ok bool
 	if t.IssuedMS, ok = uvarint(); !ok || t.IssuedMS > maxMillis {
-		return Token{}, 0, nil, nil, errMalformed
+		return Token{}, nil, errMalformed
 	}
 	if t.AgeMS, ok = uvarint(); !ok || t.AgeMS > t.IssuedMS {
-		return Token{}, 0, nil, nil, errMalformed
+		return Token{}, nil, errMalformed
 	}
 	// One string for all the fields, each a substring of it: one
 	// allocation instead of nine.
 	all := string(rest)
 	fields := t.fields()
-	for _, i := range f.fields {
+	for _, i := range formats[v].fields {
 		n, ok := uvarint()
 		if !ok || n > uint64(len(rest)) {
-			return Token{}, 0, nil, nil, errMalformed
+			return Token{}, nil, errMalformed
 		}
 		at := len(all) - len(rest)
 		*fields[i] = all[at : at+int(n)]
 		rest = rest[n:]
 	}
-	if len(rest) != 0 {
-		return Token{}, 0, nil, nil, errMalformed
-	}
-	return t, raw[0], payload, mac, nil
+	return t, rest, nil
 }
 
 func uvarintLen(v uint64) int {

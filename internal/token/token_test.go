@@ -49,6 +49,21 @@ func testToken() Token {
 	}
 }
 
+// typicalAttributes are a typical evaluation context's attributes: five,
+// of the kinds an application sets.
+func typicalAttributes() map[string]any {
+	return map[string]any{
+		"$user_id": "u-1", "country": "FR", "plan": "pro", "beta": true, "age_days": int64(412),
+	}
+}
+
+// typicalToken is testToken with typicalAttributes.
+func typicalToken() Token {
+	tok := testToken()
+	tok.Attributes = typicalAttributes()
+	return tok
+}
+
 // Version-1 tokens as the release before version 2 signed them, with
 // testKeyA: testToken without its ProviderVariant, and the empty Token.
 const (
@@ -58,6 +73,15 @@ const (
 	// with testKeyA.
 	goldenV2 = "AoC0teugNPoBC2FjY2Vzc29yaWVzEUFjY2Vzc29yaWVzIFBhbmVsCENhcm91c2VsCGNhcm91c2VsA3UtMQN1LTEDZC05A3UtMQVTUExJVM7F5MD8pfp61-d0b0gpFUioj8U3i7zujsL2ttH82qqI"
 )
+
+// signNamed signs t in the format of version v for application, with
+// testKeyA.
+func signNamed(t testing.TB, application string, tok *Token, v byte) string {
+	t.Helper()
+	b, ok := appCodec(t, application, testKeyA).appendSign(nil, tok, v)
+	require.True(t, ok)
+	return string(b)
+}
 
 // signVersion signs t in the format of version v with key, as the release
 // that wrote version v did.
@@ -112,8 +136,15 @@ func TestNewCodecCopiesKeys(t *testing.T) {
 	c := testCodec(t, key)
 	tok := testToken()
 	before := c.Sign(&tok)
+	before3 := signVersion(t, key, &tok, 3)
+	b, ok := c.appendSign(nil, &tok, 3)
+	require.True(t, ok)
+	require.Equal(t, before3, string(b))
 	key[0] ^= 1
-	assert.Equal(t, before, c.Sign(&tok), "changing the caller's slice changed the key")
+	b, _ = c.appendSign(nil, &tok, 3)
+	assert.Equal(t, before3, string(b), "changing the caller's slice changed the MAC key")
+	_, verdict := c.Verify(before, testT0)
+	assert.Equal(t, OK, verdict, "changing the caller's slice changed the encryption key")
 	assert.Equal(t, testExpiry, c.Expiry())
 }
 
@@ -133,25 +164,46 @@ func TestRoundTrip(t *testing.T) {
 	assert.True(t, got.Issued().Equal(testT0))
 	assert.True(t, got.Evaluated().Equal(testT0.Add(-250*time.Millisecond)))
 
-	prefixed, ok := c.AppendSign([]byte("x="), &tok)
+	prefixed, dropped, ok := c.AppendSign([]byte("x="), &tok)
 	require.True(t, ok)
-	assert.Equal(t, "x="+s, string(prefixed), "AppendSign appends")
+	assert.Zero(t, dropped)
+	assert.True(t, strings.HasPrefix(string(prefixed), "x="), "AppendSign appends")
+	got, verdict = c.Verify(string(prefixed[2:]), testT0)
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, tok, got)
+	assert.NotEqual(t, s, string(prefixed[2:]), "each token has its own salt")
+
+	typical := typicalToken()
+	s = c.Sign(&typical)
+	t.Logf("a typical token (5 attributes) is %d characters", len(s))
+	assert.Less(t, len(s), 250, "a typical token with five attributes stays compact")
+	got, verdict = c.Verify(s, testT0)
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, typical, got, "the attributes come back with their types")
 }
 
 func TestVerdicts(t *testing.T) {
 	signer := testCodec(t, testKeyA)
 	tok := testToken()
-	good := signer.Sign(&tok)
+	good := signVersion(t, testKeyA, &tok, 3)
+	sealed := signer.Sign(&tok)
 	other := testCodec(t, testKeyB).Sign(&tok)
+	other3 := signVersion(t, testKeyB, &tok, 3)
 
 	// Same payload, another subject, the original MAC: the subject is bound.
 	moved := tok
 	moved.DistinctID = "u-2"
 	raw, err := encoding.DecodeString(good)
 	require.NoError(t, err)
-	rebound := encoding.EncodeToString(append(moved.appendPayload(nil, Version), raw[len(raw)-macSize:]...))
+	rebound := encoding.EncodeToString(append(moved.appendPayload(nil, 3), raw[len(raw)-macSize:]...))
 
+	v5 := append([]byte{5}, raw[1:]...)
 	v4 := append([]byte{4}, raw[1:]...)
+	sealedRaw, err := encoding.DecodeString(sealed)
+	require.NoError(t, err)
+	sealedAs3 := encoding.EncodeToString(append([]byte{3}, sealedRaw[1:]...))
+	flipped := bytes.Clone(sealedRaw)
+	flipped[len(flipped)/2] ^= 1
 	v0 := append([]byte{0}, raw[1:]...)
 
 	// A version-1 payload with the MAC of the version-2 domain, and the
@@ -166,6 +218,9 @@ func TestVerdicts(t *testing.T) {
 	v2UnderV1 := crossMAC(tok.appendPayload(nil, 2), formats[1].domain)
 	v2UnderV3 := crossMAC(tok.appendPayload(nil, 2), domainOf(3, ""))
 	v3UnderV2 := crossMAC(tok.appendPayload(nil, 3), formats[2].domain)
+	// Version 4's body under a version-3 MAC: the MAC is of the right key,
+	// but version 4 is sealed.
+	v4UnderMAC := crossMAC(tok.appendPayload(nil, 4), domainOf(4, ""))
 	// A version-3 token relabelled as version 2 (the same fields): the
 	// domains differ.
 	relabelled2 := encoding.EncodeToString(append([]byte{2}, raw[1:]...))
@@ -179,22 +234,33 @@ func TestVerdicts(t *testing.T) {
 		want  Verdict
 	}{
 		{"genuine", good, testT0, OK},
+		{"sealed", sealed, testT0, OK},
+		{"sealed, after the expiry", sealed, testT0.Add(testExpiry + time.Millisecond), Expired},
+		{"sealed, issued too far in the future", sealed, testT0.Add(-ClockSkew - time.Millisecond), Expired},
+		{"sealed with another key", other, testT0, Forged},
+		{"sealed, one bit flipped", encoding.EncodeToString(flipped), testT0, Forged},
+		{"sealed, truncated to its overhead", encoding.EncodeToString(sealedRaw[:sealOverhead]), testT0, Forged},
+		{"sealed, shorter than its overhead", encoding.EncodeToString(sealedRaw[:sealOverhead-1]), testT0, Malformed},
+		{"sealed relabelled as version 3", sealedAs3, testT0, Malformed}, // its body is not a version-3 one
+		{"version 3 relabelled as version 4", encoding.EncodeToString(v4), testT0, Forged},
+		{"version 4 body with a MAC", v4UnderMAC, testT0, Forged},
+		{"sealed, another application", appCodec(t, "shop", testKeyA).Sign(&tok), testT0, Forged},
 		{"at the expiry", good, testT0.Add(testExpiry), OK},
 		{"after the expiry", good, testT0.Add(testExpiry + time.Millisecond), Expired},
 		{"issued within the clock skew", good, testT0.Add(-ClockSkew), OK},
 		{"issued too far in the future", good, testT0.Add(-ClockSkew - time.Millisecond), Expired},
-		{"another key", other, testT0, Forged},
+		{"another key", other3, testT0, Forged},
 		{"another subject", rebound, testT0, Forged},
 		{"version 1, from two releases before", goldenV1, testT0, OK},
 		{"version 2, from the release before", goldenV2, testT0, OK},
-		{"another application", appCodec(t, "shop", testKeyA).Sign(&tok), testT0, Forged},
+		{"another application", signNamed(t, "shop", &tok, 3), testT0, Forged},
 		{"version 1 under the version-2 domain", v1UnderV2, testT0, Forged},
 		{"version 2 under the version-1 domain", v2UnderV1, testT0, Forged},
 		{"version 2 under the version-3 domain", v2UnderV3, testT0, Forged},
 		{"version 3 under the version-2 domain", v3UnderV2, testT0, Forged},
 		{"version 3 relabelled as version 2", relabelled2, testT0, Forged},
 		{"version 3 relabelled as version 1", relabelled, testT0, Malformed},
-		{"unknown version 4", encoding.EncodeToString(v4), testT0, Malformed},
+		{"unknown version 5", encoding.EncodeToString(v5), testT0, Malformed},
 		{"unknown version 0", encoding.EncodeToString(v0), testT0, Malformed},
 		{"truncated", good[:len(good)-3], testT0, Malformed},
 		{"padded", good + "==", testT0, Malformed},
@@ -240,7 +306,7 @@ func TestTooLargeIsNotSigned(t *testing.T) {
 	tok := testToken()
 	tok.DistinctID = strings.Repeat("x", MaxLen)
 	assert.Empty(t, c.Sign(&tok))
-	dst, ok := c.AppendSign([]byte("keep"), &tok)
+	dst, _, ok := c.AppendSign([]byte("keep"), &tok)
 	assert.False(t, ok)
 	assert.Equal(t, "keep", string(dst), "dst is returned unchanged")
 
@@ -258,7 +324,7 @@ func TestTooLargeIsNotSigned(t *testing.T) {
 func TestParseRejectsNonCanonicalVarints(t *testing.T) {
 	c := testCodec(t, testKeyA)
 	tok := testToken()
-	payload := tok.appendPayload(nil, Version)
+	payload := tok.appendPayload(nil, 3)
 	// Re-spell "issued" with one redundant continuation byte and sign it:
 	// even a validly signed non-canonical token does not parse.
 	n := uvarintLen(tok.IssuedMS)
@@ -280,7 +346,7 @@ func TestParseRejectsImpossibleTimes(t *testing.T) {
 		"issued too late":  {IssuedMS: maxMillis + 1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			raw := tok.appendPayload(nil, Version)
+			raw := tok.appendPayload(nil, 3)
 			s := encoding.EncodeToString(c.appendMAC(0, raw, raw))
 			_, verdict := c.Verify(s, testT0)
 			assert.Equal(t, Malformed, verdict)
@@ -297,23 +363,31 @@ func TestSignAllocations(t *testing.T) {
 	dst := make([]byte, 0, 512)
 	c.AppendSign(dst, &tok) // warm the pools
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, ok := c.AppendSign(dst[:0], &tok); !ok {
+		if _, _, ok := c.AppendSign(dst[:0], &tok); !ok {
 			t.Fatal("not signed")
 		}
 	})
-	assert.Zero(t, allocs, "signing into a buffer with room allocates")
+	// AES's key schedule and the GCM of each token's own key.
+	assert.LessOrEqual(t, allocs, 3.0, "sealing into a buffer with room allocates only the token's cipher")
 }
 
-func TestSignsVersion3WithTheProviderVariant(t *testing.T) {
+// Signing writes version 4, sealed: nothing of the assignment, the
+// subject or the attributes is readable in the token.
+func TestSignsVersion4Sealed(t *testing.T) {
 	c := testCodec(t, testKeyA)
-	tok := testToken()
+	tok := typicalToken()
+	tok.Attributes["segment"] = "whales-high-ltv"
 	s := c.Sign(&tok)
 	raw, err := encoding.DecodeString(s)
 	require.NoError(t, err)
-	assert.Equal(t, byte(3), raw[0], "signing writes version 3 only")
+	assert.Equal(t, byte(4), raw[0], "signing writes version 4 only")
+	for _, clear := range []string{"accessories", "Accessories Panel", "carousel", "u-1", "d-9", "SPLIT", "FR", "pro", "whales", "country", "segment"} {
+		assert.NotContains(t, string(raw), clear, "readable in the token")
+	}
 	got, verdict := c.Verify(s, testT0)
 	require.Equal(t, OK, verdict)
 	assert.Equal(t, "carousel", got.ProviderVariant)
+	assert.Equal(t, tok, got)
 }
 
 func TestVersion1StillVerifies(t *testing.T) {
@@ -370,6 +444,8 @@ func TestApplicationBinding(t *testing.T) {
 		{"a named application's token at the unnamed one", shop.Sign(&tok), unnamed, Forged},
 		{"the unnamed application's token at a named one", unnamed.Sign(&tok), shop, Forged},
 		{"a name that is a prefix of another", shop.Sign(&tok), shopX, Forged},
+		{"version 3 of its own application", signNamed(t, "shop", &tok, 3), shop, OK},
+		{"version 3 of another application", signNamed(t, "shop", &tok, 3), blog, Forged},
 		{"version 2 at a named application", goldenV2, shop, Forged},
 		{"version 1 at a named application", goldenV1, shop, Forged},
 		{"version 2 at the unnamed application", goldenV2, unnamed, OK},
@@ -440,9 +516,28 @@ func FuzzParse(f *testing.F) {
 	f.Add(c.Sign(&empty))
 	f.Add(c.Sign(&largest))
 	f.Add(testCodec(f, testKeyB).Sign(&tok))
+	typical := typicalToken()
+	for _, s := range []string{c.Sign(&typical), signVersion(f, testKeyA, &tok, 3)} {
+		f.Add(s)
+		f.Add(s[:len(s)-1])
+		f.Add(s + "A")
+	}
 
 	f.Fuzz(func(t *testing.T, s string) {
 		got, version, payload, mac, err := parse(s)
+		if raw, ok := decode(s); ok && raw[0] == sealedVersion {
+			// Sealed: only the key holder can write a body; a token that
+			// opens gives the same token when opened again.
+			tok, verdict := c.Verify(s, testT0)
+			if verdict == OK {
+				if again, _ := c.Verify(s, testT0); !assert.ObjectsAreEqual(tok, again) {
+					t.Fatalf("opened twice, differently: %q", s)
+				}
+			} else if verdict == Malformed {
+				t.Fatalf("a well-formed sealed token is malformed: %q", s)
+			}
+			return
+		}
 		if err != nil {
 			if _, verdict := c.Verify(s, testT0); verdict != Malformed {
 				t.Fatalf("parse failed but Verify said %v", verdict)
@@ -472,13 +567,13 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzTamper flips bits of a genuine token of either version: no change of
-// any bit verifies.
+// FuzzTamper flips bits of a genuine token of version 4 (with attributes)
+// or version 1: no change of any bit verifies.
 func FuzzTamper(f *testing.F) {
 	c := testCodec(f, testKeyA)
-	tok := testToken()
+	tok := typicalToken()
 	tokens := [][]byte{}
-	for _, s := range []string{c.Sign(&tok), goldenV1} { // versions 3 and 1
+	for _, s := range []string{c.Sign(&tok), goldenV1} { // versions 4 and 1
 		raw, err := encoding.DecodeString(s)
 		require.NoError(f, err)
 		tokens = append(tokens, raw)
@@ -487,7 +582,8 @@ func FuzzTamper(f *testing.F) {
 		for _, pos := range []uint{0, 1, 5, 12, 30, 40, uint(len(raw) - macSize - 1), uint(len(raw) - macSize), uint(len(raw) - 1)} {
 			f.Add(v1 == 1, pos, byte(1))
 			f.Add(v1 == 1, pos, byte(0x80))
-			f.Add(v1 == 1, pos, byte(3)) // byte 0: version 3 to 0, version 1 to 2
+			f.Add(v1 == 1, pos, byte(3)) // byte 0: version 4 to 7, version 1 to 2
+			f.Add(v1 == 1, pos, byte(7)) // byte 0: version 4 to 3
 		}
 	}
 	f.Fuzz(func(t *testing.T, v1 bool, pos uint, flip byte) {
@@ -502,6 +598,186 @@ func FuzzTamper(f *testing.F) {
 		mutated[pos%uint(len(mutated))] ^= flip
 		if _, verdict := c.Verify(encoding.EncodeToString(mutated), testT0); verdict == OK {
 			t.Fatalf("a token (version 1: %v) with byte %d xor %#x verified", v1, pos%uint(len(mutated)), flip)
+		}
+	})
+}
+
+// sealBody seals body, any bytes, as the body of a version-4 token with
+// c's first key: what only a key holder can do, to reach the parser
+// behind the AEAD.
+func sealBody(c *Codec, body []byte) string {
+	raw := append([]byte{sealedVersion}, make([]byte, saltSize)...)
+	raw = c.aeadOf(0, raw[1:]).Seal(raw, zeroNonce[:], body, c.domains[sealedVersion])
+	return encoding.EncodeToString(raw)
+}
+
+// The attributes of an evaluation context come back with their types:
+// strings, booleans, int, int64, float64 and nil as they were, anything
+// else as encoding/json decodes its JSON.
+func TestAttributesRoundTrip(t *testing.T) {
+	c := testCodec(t, testKeyA)
+	type point struct{ Y, X int }
+	tests := []struct {
+		name    string
+		in, out any
+	}{
+		{"string", "FR", "FR"},
+		{"empty string", "", ""},
+		{"true", true, true},
+		{"false", false, false},
+		{"nil", nil, nil},
+		{"int", -42, -42},
+		{"int64", int64(1) << 60, int64(1) << 60},
+		{"float64", 2.5, 2.5},
+		{"int32 as JSON", int32(7), float64(7)},
+		{"slice as JSON", []string{"a", "b"}, []any{"a", "b"}},
+		{"map as JSON", map[string]any{"b": 1, "a": []int{2}}, map[string]any{"a": []any{float64(2)}, "b": float64(1)}},
+		{"struct as JSON, fields sorted", point{Y: 1, X: 2}, map[string]any{"X": float64(2), "Y": float64(1)}},
+		{"time as JSON", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "2026-01-02T03:04:05Z"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := testToken()
+			tok.Attributes = map[string]any{"k": tc.in, "other": "x"}
+			got, verdict := c.Verify(c.Sign(&tok), testT0)
+			require.Equal(t, OK, verdict)
+			assert.Equal(t, map[string]any{"k": tc.out, "other": "x"}, got.Attributes)
+		})
+	}
+
+	// A value JSON cannot encode is dropped, and counted.
+	tok := testToken()
+	tok.Attributes = map[string]any{"f": func() {}, "ok": "yes"}
+	s, dropped, ok := c.AppendSign(nil, &tok)
+	require.True(t, ok)
+	assert.Equal(t, 1, dropped)
+	got, verdict := c.Verify(string(s), testT0)
+	require.Equal(t, OK, verdict)
+	assert.Equal(t, map[string]any{"ok": "yes"}, got.Attributes)
+}
+
+// A context too large for a token keeps, in key order, the attributes that
+// fit, each whole; the others are dropped and counted, and the token never
+// passes MaxLen. The largest assignment still has MinAttributeBytes.
+func TestAttributesThatDoNotFitAreDropped(t *testing.T) {
+	c := testCodec(t, testKeyA)
+	for _, tc := range []struct {
+		name string
+		tok  Token
+	}{{"typical fields", testToken()}, {"largest fields", largestToken()}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := tc.tok
+			tok.Attributes = map[string]any{}
+			// 26 attributes of 300 bytes: 7,800 bytes, more than fit.
+			for i := range 26 {
+				tok.Attributes[string(rune('a'+i))] = strings.Repeat("v", 300)
+			}
+			tok.Attributes["zz-small"] = true // after the large ones in key order: still fits
+			s, dropped, ok := c.AppendSign(nil, &tok)
+			require.True(t, ok)
+			assert.LessOrEqual(t, len(s), MaxLen)
+			got, verdict := c.Verify(string(s), tok.Issued())
+			require.Equal(t, OK, verdict)
+			assert.Equal(t, len(tok.Attributes), len(got.Attributes)+dropped, "every attribute is kept or counted")
+			assert.Positive(t, dropped)
+			assert.Equal(t, true, got.Attributes["zz-small"], "a small attribute after a dropped one still fits")
+			// The kept ones are the first in key order, whole.
+			for i := range 26 - dropped {
+				k := string(rune('a' + i))
+				assert.Equal(t, tok.Attributes[k], got.Attributes[k], "attribute %s", k)
+			}
+			// Nothing more would have fit: the token is within one
+			// attribute of MaxLen.
+			assert.Greater(t, len(s), MaxLen-(300+4)*4/3-4)
+		})
+	}
+	// The largest fields leave MinAttributeBytes for attributes.
+	tok := largestToken()
+	tok.Attributes = map[string]any{"k": strings.Repeat("v", MinAttributeBytes-1-5)} // count, key, kind, length
+	_, dropped, ok := c.AppendSign(nil, &tok)
+	require.True(t, ok)
+	assert.Zero(t, dropped, "an attribute of MinAttributeBytes fits beside the largest fields")
+	tok.Attributes["k"] = strings.Repeat("v", MinAttributeBytes-1-5+1)
+	_, dropped, _ = c.AppendSign(nil, &tok)
+	assert.Equal(t, 1, dropped, "one byte more does not")
+}
+
+// Bodies only a key holder could seal are still parsed strictly: one
+// spelling of the times, fields and attributes.
+func TestSealedBodiesParseStrictly(t *testing.T) {
+	c := testCodec(t, testKeyA)
+	tok := testToken()
+	body := tok.appendBody(nil, sealedVersion)
+	attr := func(entries ...[]byte) []byte {
+		b := binary.AppendUvarint(nil, uint64(len(entries)))
+		for _, e := range entries {
+			b = append(b, e...)
+		}
+		return b
+	}
+	entry := func(key string, v any) []byte {
+		b, ok := appendAttribute(nil, key, v)
+		require.True(t, ok)
+		return b
+	}
+	tests := []struct {
+		name  string
+		block []byte
+		want  Verdict
+	}{
+		{"no attributes", attr(), OK},
+		{"two, sorted", attr(entry("a", 1), entry("b", "x")), OK},
+		{"no attribute block", nil, Malformed},
+		{"unsorted", attr(entry("b", 1), entry("a", "x")), Malformed},
+		{"a key twice", attr(entry("a", 1), entry("a", 2)), Malformed},
+		{"a count too large", append([]byte{3}, attr(entry("a", 1))[1:]...), Malformed},
+		{"trailing bytes", append(attr(entry("a", 1)), 0), Malformed},
+		{"unknown kind", attr([]byte{1, 'a', 99}), Malformed},
+		{"long int", attr([]byte{1, 'a', kindInt, 0x82, 0x00}), Malformed},
+		{"short float", attr([]byte{1, 'a', kindFloat64, 0, 0}), Malformed},
+		{"JSON not canonical", attr([]byte{1, 'a', kindJSON, 5, '[', '1', ',', ' ', ']'}), Malformed},
+		{"JSON spaced", attr([]byte{1, 'a', kindJSON, 4, '[', ' ', '1', ']'}), Malformed},
+		{"JSON invalid", attr([]byte{1, 'a', kindJSON, 1, '['}), Malformed},
+		{"JSON canonical", attr([]byte{1, 'a', kindJSON, 3, '[', '1', ']'}), OK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, verdict := c.Verify(sealBody(c, append(bytes.Clone(body), tc.block...)), testT0)
+			assert.Equal(t, tc.want, verdict)
+		})
+	}
+}
+
+// FuzzSealed fuzzes the parser behind the AEAD: any body the key holder
+// seals either is refused as malformed or opens to a token that seals back
+// to the same body.
+func FuzzSealed(f *testing.F) {
+	c := testCodec(f, testKeyA)
+	for _, tok := range []Token{testToken(), typicalToken(), largestToken(), {}} {
+		body := tok.appendBody(nil, sealedVersion)
+		body, _ = appendAttributes(body, tok.Attributes, maxRaw)
+		f.Add(body)
+		f.Add(body[:len(body)-1])
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > maxRaw-sealOverhead {
+			return
+		}
+		got, verdict := c.Verify(sealBody(c, body), testT0)
+		switch verdict {
+		case Malformed:
+			return
+		case OK, Expired:
+		default:
+			t.Fatalf("verdict %v for a body sealed with the key", verdict)
+		}
+		if verdict == Expired {
+			return
+		}
+		re := got.appendBody(nil, sealedVersion)
+		re, dropped := appendAttributes(re, got.Attributes, maxRaw)
+		if dropped != 0 || !bytes.Equal(re, body) {
+			t.Fatalf("not canonical: %x re-encoded as %x", body, re)
 		}
 	})
 }
