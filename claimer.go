@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // The claim stage. A Deduper other than the in-memory one does I/O (Redis:
@@ -11,8 +12,14 @@ import (
 // assignments to this bounded stage and return; one goroutine claims them
 // in batches across requests (one round trip for many, when the Deduper is
 // a BatchDeduper), queues the new ones and releases the claims it could not
-// queue. When the stage is full, an assignment is dropped before any claim
-// is made, counted (StageDropped with no sink), and a later render sends it.
+// queue. When the stage is full (the Deduper is slower than the traffic,
+// say Redis frozen under a busy site), an assignment is not dropped: it is
+// claimed at once in an in-process deduper of the stage (overflow), queued,
+// and counted as a dedupe error. A repeat is better than a loss: another
+// instance that did not see that claim may expose the subject once more.
+// Later claims of the same exposure that the Deduper would grant are
+// answered by the overflow's claim, so that within this instance it stays
+// one exposure.
 //
 // Because no request waits, the Deduper may take its time to be right: a
 // slow answer delays exposures, it does not slow pages.
@@ -22,7 +29,8 @@ const (
 )
 
 type claimer struct {
-	t *Tracker
+	t        *Tracker
+	capacity int // assignments that may wait for their claim
 
 	mu        sync.Mutex
 	pending   []Assignment
@@ -37,6 +45,12 @@ type claimer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// overflow claims what the stage had no room for, and remembers what
+	// the Deduper granted; overflowed is set once it claimed something, so
+	// that the stage's claims consult it only then.
+	overflow   *memoryDeduper
+	overflowed atomic.Bool
+
 	// undelivered counts, under mu, what Close gave up on before its claim:
 	// each assignment once per sink, as the sinks count their exposures
 	// (some may have turned out to be duplicates: nobody asked).
@@ -50,7 +64,8 @@ type claimWaiter struct {
 
 func newClaimer(t *Tracker) *claimer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &claimer{t: t, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	c := &claimer{t: t, capacity: claimCapacity, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		overflow: newMemoryDeduper(defaultDedupeCapacity)}
 	go c.run()
 	return c
 }
@@ -58,7 +73,7 @@ func newClaimer(t *Tracker) *claimer {
 // submit hands as to the stage without waiting.
 func (c *claimer) submit(as []Assignment) {
 	c.mu.Lock()
-	room := claimCapacity - len(c.pending)
+	room := c.capacity - len(c.pending)
 	if c.closed {
 		room = 0
 	}
@@ -66,8 +81,13 @@ func (c *claimer) submit(as []Assignment) {
 	c.pending = append(c.pending, as[:take]...)
 	c.submitted += uint64(take)
 	c.mu.Unlock()
-	for i := take; i < len(as); i++ {
-		c.t.ledger.recordFlag(StageDropped, as[i].FlagKey, errClaimStageFull)
+	if take < len(as) {
+		// No room: claim in process rather than lose the exposures.
+		c.overflowed.Store(true)
+		for i := take; i < len(as); i++ {
+			c.t.ledger.recordErr(StageDedupeError, &as[i], errClaimStageFull)
+		}
+		c.t.commitInline(c.overflow, as[take:])
 	}
 	if take > 0 {
 		select {
@@ -77,7 +97,7 @@ func (c *claimer) submit(as []Assignment) {
 	}
 }
 
-var errClaimStageFull = fmt.Errorf("exposure: the claim stage is full (%d exposures wait for the deduper)", claimCapacity)
+var errClaimStageFull = fmt.Errorf("exposure: the claim stage is full (%d exposures wait for the deduper): claimed in process", claimCapacity)
 
 func (c *claimer) run() {
 	defer close(c.done)
@@ -119,6 +139,24 @@ func (c *claimer) process(batch []Assignment) {
 		}
 	}
 	first := t.claim(c.ctx, batch, keys)
+	// The overflow and the Deduper must agree: an exposure the overflow
+	// claimed was sent, though the Deduper never saw that claim; and the
+	// overflow learns every claim the Deduper granted, so that an
+	// overflowing refresh is a duplicate, not a second exposure.
+	overflowed := c.overflowed.Load()
+	for i := range batch {
+		h := c.overflow.assignmentHash(&batch[i])
+		for j := range n {
+			k, hj := i*n+j, h^sinkSalt(j)
+			switch {
+			case !first[k]:
+			case overflowed && c.overflow.holds(hj):
+				first[k] = false
+			default:
+				c.overflow.claimHash(hj, t.window)
+			}
+		}
+	}
 	c.mu.Lock()
 	abandoned := c.abandoned
 	perSink := uint64(len(batch) * n)

@@ -106,8 +106,15 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 			claimed = true
 			if t.offer(q, a, &e) {
 				queued = true
-			} else if err := t.deduper.Release(ctx, keys[k]); err != nil {
+				continue
+			}
+			// Not queued: forget the claim, here and in the claim stage's
+			// memory of it, so that a later render sends it to this sink.
+			if err := t.deduper.Release(ctx, keys[k]); err != nil {
 				t.logDedupeError(err)
+			}
+			if t.claims != nil {
+				t.claims.overflow.releaseHash(t.claims.overflow.assignmentHash(a) ^ sinkSalt(j))
 			}
 		}
 		t.recordCommit(a, e, claimed, queued)

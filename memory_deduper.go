@@ -167,3 +167,14 @@ func (d *memoryDeduper) size() int {
 	}
 	return n
 }
+
+// holds reports whether h is claimed and its window has not ended, without
+// claiming it.
+func (d *memoryDeduper) holds(h uint64) bool {
+	s := d.shard(h)
+	now := d.now().UnixNano()
+	s.mu.Lock()
+	exp, ok := s.expiries[h]
+	s.mu.Unlock()
+	return ok && exp > now
+}

@@ -89,8 +89,9 @@ const (
 	// StageDuplicate is an exposure suppressed because its subject had
 	// already been exposed to the variant within the dedupe window.
 	StageDuplicate
-	// StageDedupeError is a claim the Deduper failed; the exposure was
-	// sent rather than lost.
+	// StageDedupeError is a claim the Deduper failed, or could not be
+	// asked in time (the claim stage was full): the exposure was claimed in
+	// process and sent rather than lost.
 	StageDedupeError
 	// StageEvicted is a claim that pushed out of the in-memory deduper,
 	// full, the claim of another exposure whose dedupe window had not
@@ -100,9 +101,7 @@ const (
 	// StageQueued is an exposure accepted into one sink's queue.
 	StageQueued
 	// StageDropped is an exposure one sink's queue refused, full or closed
-	// (its claim is released, so a later render sends it to that sink), or,
-	// with an empty Event.Sink, an exposure the claim stage refused, full,
-	// before any claim (see [Deduper]).
+	// (its claim is released, so a later render sends it to that sink).
 	StageDropped
 	// StageDelivered is exposures one sink accepted.
 	StageDelivered

@@ -360,7 +360,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		}
 		c.fallback = fallback
 	}
-	outageGrants, err := exposure.NewMemoryDeduper(max(c.backfillLimit, 1) * 10)
+	outageGrants, err := exposure.NewMemoryDeduper(fallbackCapacity)
 	if err != nil {
 		return nil, err // unreachable: the capacity is positive
 	}
