@@ -1,6 +1,11 @@
 // exposure beacon: confirms that an element carrying a data-exposure token
 // was seen, and posts the token back once. Served by beacon.Confirmer,
-// which also receives the confirmations; no dependencies, no build step.
+// which also receives the confirmations; no dependencies. The visibility,
+// framing and sending rules are those of the browser module: the Confirmer
+// serves this file with js/index.js inlined in the function m (its
+// exports made local, its comments left out, its defaults the
+// Confirmer's beacon.WithVisibility settings); this file only finds the
+// elements that carry a token and observes each with it.
 //
 //   <script src="/exposure/beacon" defer></script>
 //   <div {{ exposureBeacon .Ctx "flag" }}>…</div>
@@ -30,26 +35,29 @@
 // Injected markup cannot steer the script (DOM clobbering): it reads the
 // document and elements through the prototypes' own accessors, never through
 // names an <img name=…> or <form> could shadow, and marks itself loaded with a
-// symbol, which no element id can reach.
-(function (config) {
+// symbol, which no element id can reach; the tokens posted are shared with
+// any copy of the module on the page, which does not post them again.
+(function () {
   "use strict";
-  var w = window, d = document, loc = w.location;
+  // The browser module (js/index.js), inlined by the Confirmer.
+  var m = (function () {
+    /* exposure: module */
+    return { observe: observe, configure: configure, resolve: resolve, framingAllowed: framingAllowed, warn: warn };
+  })();
+  var w = window, d = document;
   // Built-ins read from prototypes: a named element can shadow document.x
   // and form.x, not these.
   var D = w.Document && w.Document.prototype, E = w.Element && w.Element.prototype;
-  var N = w.Node && w.Node.prototype, T = w.EventTarget && w.EventTarget.prototype;
-  if (!D || !E || !N || !T || typeof w.Symbol !== "function" || !w.URL) return;
+  var N = w.Node && w.Node.prototype;
+  if (!D || !E || !N || typeof w.Symbol !== "function" || !w.URL) return;
   var getter = function (proto, name) {
     var p = Object.getOwnPropertyDescriptor(proto, name);
     return p && p.get;
   };
   var docScript = getter(D, "currentScript"), docRoot = getter(D, "documentElement");
-  var docVisibility = getter(D, "visibilityState");
   var nodeType = getter(N, "nodeType"), connected = getter(N, "isConnected");
   var getAttr = E.getAttribute, hasAttr = E.hasAttribute, selectAll = E.querySelectorAll;
-  var listen = T.addEventListener;
   var attrOf = function (el, name) { return getAttr.call(el, name); };
-  var foreground = function () { return !docVisibility || docVisibility.call(d) === "visible"; };
   var isConnected = function (el) { return connected ? connected.call(el) : true; };
 
   var loaded = w.Symbol.for("exposurekit.beacon.loaded");
@@ -57,199 +65,48 @@
   Object.defineProperty(w, loaded, { value: true });
   // Without IntersectionObserver visibility cannot be confirmed: send nothing.
   if (!("IntersectionObserver" in w) || !("MutationObserver" in w) || !w.Map || !w.Set) return;
-  // IntersectionObserver v2: occlusion, opacity and transforms are tracked.
-  var tracksVisibility = !!w.IntersectionObserverEntry && "isVisible" in w.IntersectionObserverEntry.prototype;
 
   var script = docScript && docScript.call(d);
   if (!(script instanceof w.HTMLScriptElement)) return;
   var attr = function (name) { return attrOf(script, name); };
-  var warn = function (msg) { if (w.console && w.console.warn) w.console.warn("exposure beacon: " + msg); };
 
-  // The endpoint: only the page's own origin.
+  // The script's settings: its attributes over the Confirmer's. The
+  // endpoint (default: the script's own URL) must be of the page's origin.
   var endpoint = attr("data-endpoint") || script.src;
   if (!endpoint) return; // an inline copy of the script: no endpoint
-  try {
-    endpoint = new w.URL(endpoint, loc.href);
-  } catch (e) { endpoint = null; }
-  if (!endpoint || endpoint.origin !== loc.origin || !/^https?:$/.test(endpoint.protocol)) {
-    warn("the endpoint must be of the page's origin (" + loc.origin + "); sending nothing");
-    return;
-  }
-  endpoint = endpoint.href;
-
-  // Origins allowed to frame the page, besides its own.
-  var framers = Object.create(null);
-  (attr("data-allow-framing") || "").split(/\s+/).forEach(function (o) {
-    if (!o) return;
-    try {
-      var u = new w.URL(o);
-      if (u.origin !== "null") framers[u.origin] = true;
-    } catch (e) { warn("data-allow-framing: " + o + " is not an origin"); }
+  m.configure({
+    ratio: attr("data-ratio"), dwell: attr("data-dwell"), endpoint: endpoint,
+    allowFraming: attr("data-allow-framing") || ""
   });
-
-  // framingAllowed reports whether every frame around this document is of
-  // the page's origin or an allowed one. A cross-origin parent cannot
-  // forge what is read here: window.top, window.parent and location are
-  // unforgeable, reading a foreign frame's location.origin throws, and
-  // location.ancestorOrigins is filled in by the browser ("null" when the
-  // parent hides its origin, which counts as foreign).
-  function framingAllowed() {
-    if (w.top === w) return true;
-    var ancestors = loc.ancestorOrigins, p = w;
-    for (var i = 0; p !== w.top; i++) {
-      if (i > 64) return false;
-      p = p.parent;
-      var origin = null;
-      try {
-        origin = p.location.origin;
-      } catch (e) { origin = null; }
-      if (typeof origin !== "string") origin = ancestors && i < ancestors.length ? ancestors[i] : null;
-      if (origin !== loc.origin && !(origin && origin !== "null" && framers[origin] === true)) return false;
-    }
-    return true;
-  }
-  if (!framingAllowed()) { // rechecked before every send
-    warn("framed by an origin that is not allowed (see data-allow-framing); sending nothing");
+  var settings = m.resolve();
+  if (!settings.endpoint) return; // warned
+  if (!m.framingAllowed(settings.framers)) { // rechecked before every send
+    m.warn("framed by an origin that is not allowed (see data-allow-framing); sending nothing");
     return;
   }
-  var number = function (s, fallback, lo, hi) {
-    var v = s === null || s === "" ? NaN : Number(s);
-    return isFinite(v) && v >= lo && v <= hi ? v : fallback;
-  };
-  var ratioDefault = number(attr("data-ratio"), config.ratio, 0.001, 1);
-  var dwellDefault = number(attr("data-dwell"), config.dwell, 0, 600000);
 
-  var states = new Map(); // element -> its watch state
-  var visible = new Set(); // states of elements visible enough right now
-  var sent = {}; // tokens posted from this page
-  var observers = {}; // ratio -> IntersectionObserver
-
-  function thresholds(ratio) {
-    var t = [0, ratio, 1];
-    for (var i = 1; i < 20; i++) t.push(i / 20);
-    t.sort(function (a, b) { return a - b; });
-    return t.filter(function (v, i) { return i === 0 || v !== t[i - 1]; });
-  }
-
-  function observerFor(ratio) {
-    var key = String(ratio);
-    if (!observers[key]) {
-      var options = { threshold: thresholds(ratio) };
-      if (tracksVisibility) {
-        options.trackVisibility = true;
-        options.delay = 100; // the least the browser allows
-      }
-      observers[key] = new IntersectionObserver(onIntersect, options);
-    }
-    return observers[key];
-  }
+  var watched = new w.WeakMap(); // element -> { token, stop }
 
   function watch(el) {
     var token = attrOf(el, "data-exposure");
-    var st = states.get(el);
+    var st = watched.get(el);
     if (st) {
       if (st.token === token) return;
       unwatch(el); // a new token on the same element
     }
-    if (!token || sent[token]) return;
-    st = {
-      el: el,
+    if (!token) return;
+    watched.set(el, {
       token: token,
-      ratio: number(attrOf(el, "data-exposure-ratio"), ratioDefault, 0.001, 1),
-      dwell: number(attrOf(el, "data-exposure-dwell"), dwellDefault, 0, 600000),
-      timer: 0,
-      observer: null
-    };
-    st.observer = observerFor(st.ratio);
-    states.set(el, st);
-    st.observer.observe(el);
+      stop: m.observe(el, token, { ratio: attrOf(el, "data-exposure-ratio"), dwell: attrOf(el, "data-exposure-dwell") })
+    });
   }
 
   function unwatch(el) {
-    var st = states.get(el);
+    var st = watched.get(el);
     if (!st) return;
-    st.observer.unobserve(el);
-    disarm(st);
-    visible.delete(st);
-    states.delete(el);
+    st.stop();
+    watched.delete(el);
   }
-
-  function enough(st, e) {
-    if (!e.isIntersecting) return false;
-    if (tracksVisibility && !e.isVisible) return false; // covered, faded or transformed
-    if (e.intersectionRatio >= st.ratio - 0.001) return true;
-    var root = e.rootBounds, r = e.intersectionRect;
-    var area = root ? root.width * root.height : 0;
-    return area > 0 && r.width * r.height >= st.ratio * area - 1;
-  }
-
-  function onIntersect(entries) {
-    for (var i = 0; i < entries.length; i++) {
-      var st = states.get(entries[i].target);
-      if (!st) continue;
-      if (enough(st, entries[i])) {
-        if (!visible.has(st)) {
-          visible.add(st);
-          arm(st);
-        }
-      } else {
-        visible.delete(st);
-        disarm(st);
-      }
-    }
-  }
-
-  function arm(st) {
-    disarm(st);
-    if (!foreground()) return; // restarted on visibilitychange
-    st.timer = setTimeout(function () { fire(st); }, st.dwell);
-  }
-
-  function disarm(st) {
-    if (st.timer) clearTimeout(st.timer);
-    st.timer = 0;
-  }
-
-  function shown(el) {
-    if (E.checkVisibility) return E.checkVisibility.call(el, { opacityProperty: true, visibilityProperty: true });
-    var cs = w.getComputedStyle(el);
-    return cs.visibility !== "hidden" && cs.opacity !== "0";
-  }
-
-  function fire(st) {
-    st.timer = 0;
-    if (!visible.has(st) || !foreground() || !isConnected(st.el)) return;
-    if (!shown(st.el)) {
-      arm(st); // in the viewport but hidden by style: look again later
-      return;
-    }
-    if (!framingAllowed()) return;
-    unwatch(st.el);
-    if (sent[st.token]) return;
-    sent[st.token] = true;
-    send(st.token);
-  }
-
-  function send(token) {
-    var queued = false;
-    try {
-      queued = !!(navigator.sendBeacon && navigator.sendBeacon(endpoint, token));
-    } catch (e) { /* fall back below */ }
-    if (queued || !w.fetch) return;
-    try {
-      w.fetch(endpoint, {
-        method: "POST", body: token, keepalive: true, credentials: "same-origin",
-        headers: { "Content-Type": "text/plain" }
-      }).catch(function () {});
-    } catch (e) { /* nothing more to try */ }
-  }
-
-  listen.call(d, "visibilitychange", function () {
-    visible.forEach(function (st) {
-      if (foreground()) arm(st);
-      else disarm(st);
-    });
-  });
 
   function scan(node) {
     if (nodeType.call(node) !== 1) return;
@@ -278,4 +135,4 @@
     }
   }).observe(docRoot.call(d), { childList: true, subtree: true, attributes: true, attributeFilter: ["data-exposure"] });
   scan(docRoot.call(d));
-})({ /* exposure: settings */ });
+})();

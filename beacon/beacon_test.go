@@ -355,8 +355,11 @@ func TestConfirmerServesTheScript(t *testing.T) {
 	assert.Equal(t, "public, max-age=3600", resp.Header.Get("Cache-Control"))
 	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
 	js := string(body)
-	assert.Contains(t, js, `({"ratio":0.75,"dwell":1500});`, "the Confirmer's settings are in the script")
-	assert.NotContains(t, js, "exposure: settings")
+	assert.Contains(t, js, "const VISIBILITY = { ratio: 0.75, dwell: 1500 }; // exposure: visibility",
+		"the Confirmer's settings are in the script")
+	assert.NotContains(t, js, "exposure: module", "the module is inlined")
+	assert.Contains(t, js, "function observe(element, token, options)", "the module is inlined")
+	assert.NotRegexp(t, `(?m)^\s*(export|import)\b`, js, "as a classic script")
 	assert.Contains(t, js, "IntersectionObserver")
 	assert.Contains(t, js, "sendBeacon")
 	assert.Less(t, len(body), 16<<10, "the script stays small")
@@ -381,7 +384,7 @@ func TestConfirmerServesTheScript(t *testing.T) {
 	d := newEnv(t)
 	rec := httptest.NewRecorder()
 	d.confirmer.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil))
-	assert.Contains(t, rec.Body.String(), `({"ratio":0.5,"dwell":1000});`)
+	assert.Contains(t, rec.Body.String(), "const VISIBILITY = { ratio: 0.5, dwell: 1000 }; // exposure: visibility")
 	assert.NotEqual(t, etag, rec.Header().Get("ETag"))
 	assert.Zero(t, d.confirmer.Stats().Rejected, "serving the script is no rejection")
 }

@@ -122,8 +122,9 @@ type Confirmer struct {
 	origins     map[string]struct{}         // WithAllowedOrigins
 	crossOrigin *http.CrossOriginProtection // refuses other origins' posts
 
-	script     []byte // beacon.js with this Confirmer's settings
-	scriptETag string
+	script      []byte // beacon.js with this Confirmer's settings
+	scriptETag  string
+	moduleIndex moduleFile // js/index.js with this Confirmer's settings
 
 	counters  counters
 	misuseLog rateLimitedLog // misuse of the template function, refusals
@@ -196,6 +197,7 @@ func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
 		}
 	}
 	cf.script, cf.scriptETag = buildScript(c.ratio, c.dwell)
+	cf.moduleIndex = buildModuleIndex(c.ratio, c.dwell)
 	return cf, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,11 +31,31 @@ var moduleFiles = func() map[string]moduleFile {
 		if err != nil {
 			panic("beacon: module file missing from the build: " + name) // embedded above
 		}
-		sum := sha256.Sum256(b)
-		files[name] = moduleFile{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		files[name] = newModuleFile(b)
+	}
+	if bytes.Count(files["index.js"].body, []byte(visibilityMarker)) != 1 {
+		panic("beacon: js/index.js must declare its visibility defaults once as " + visibilityMarker)
 	}
 	return files
 }()
+
+func newModuleFile(b []byte) moduleFile {
+	sum := sha256.Sum256(b)
+	return moduleFile{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+// visibilityMarker is the line of index.js holding its visibility
+// defaults ([DefaultRatio] and [DefaultDwell]), which a Confirmer replaces
+// with its own.
+const visibilityMarker = "{ ratio: 0.5, dwell: 1000 }; // exposure: visibility"
+
+// buildModuleIndex returns index.js with ratio and dwell as its defaults,
+// and its ETag. With the default settings it is the file as it is.
+func buildModuleIndex(ratio float64, dwell time.Duration) moduleFile {
+	settings := "{ ratio: " + strconv.FormatFloat(ratio, 'g', -1, 64) +
+		", dwell: " + strconv.FormatInt(dwell.Milliseconds(), 10) + " }; // exposure: visibility"
+	return newModuleFile(bytes.Replace(moduleFiles["index.js"].body, []byte(visibilityMarker), []byte(settings), 1))
+}
 
 // Module serves the browser module, for pages whose variant is drawn by
 // the client (a single-page app, a client-rendered component) from a token
@@ -55,24 +76,30 @@ var moduleFiles = func() map[string]moduleFile {
 // same files are the package folder beacon/js of this repository, for an
 // app that bundles them.
 //
-// The module applies the rules of the page script ([WithVisibility]'s
-// defaults [DefaultRatio] and [DefaultDwell]; an app that sets others
-// passes the same to the module's configure), confirms nothing inside a
+// The module applies the rules of the page script: the index.js served here
+// has this Confirmer's [WithVisibility] ratio and dwell as its defaults
+// (the file in beacon/js has [DefaultRatio] and [DefaultDwell]; an app
+// that bundles it with other settings passes them to configure, which
+// overrides the defaults in either case). It confirms nothing inside a
 // frame of a foreign origin, posts only to an endpoint of the page's
 // origin ("/exposure/beacon" by default), and posts each token at most
 // once per page life. It needs no script-src or connect-src beyond 'self'.
-// The files do not depend on the Confirmer's settings.
+// The other files do not depend on the Confirmer's settings.
 func (c *Confirmer) Module() http.Handler {
-	return http.HandlerFunc(serveModule)
+	return http.HandlerFunc(c.serveModule)
 }
 
-func serveModule(w http.ResponseWriter, r *http.Request) {
+func (c *Confirmer) serveModule(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	f, ok := moduleFiles[strings.TrimPrefix(r.URL.Path, "/")]
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	f, ok := moduleFiles[name]
+	if name == "index.js" {
+		f = c.moduleIndex
+	}
 	if !ok {
 		http.NotFound(w, r)
 		return

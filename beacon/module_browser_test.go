@@ -1,11 +1,12 @@
 package beacon_test
 
 // End-to-end tests of the browser module (beacon/js) in a real headless
-// Chromium: single-page apps, one plain (testdata/vanilla-app.js) and one
-// in React (testdata/react-app.jsx, bundled at test time with real React),
-// draw the "pricing-page" experiment after a client-side route change, from
-// the variant and token a JSON API gave them (Confirmer.Token), and observe
-// the panel with the module. A real Confirmer, Tracker and Recorder sit
+// Chromium: single-page apps, one plain (testdata/vanilla-app.js), one in
+// React (testdata/react-app.jsx) and one in Vue (testdata/vue-app.js), the
+// last two bundled at test time with the real frameworks, draw the
+// "pricing-page" experiment after a client-side route change, from the
+// variant and token a JSON API gave them (Confirmer.Token), and observe the
+// panel with the module. A real Confirmer, Tracker and Recorder sit
 // behind the httptest server.
 
 import (
@@ -204,36 +205,55 @@ func TestBrowserModule(t *testing.T) {
 // TestBrowserModuleReact runs them with the React hook, real React from
 // npm bundled by esbuild from beacon/js/testdata/node_modules.
 func TestBrowserModuleReact(t *testing.T) {
-	bundle := bundleReactApp(t)
+	bundle := bundleApp(t, "react-app.jsx", []string{"react", "react-dom"}, "--jsx=automatic")
 	b := newBrowser(t)
 	testSPA(t, b, bundle, false)
 }
 
-// bundleReactApp bundles testdata/react-app.jsx, or skips the test when
-// node, npm or the installed packages are absent.
-func bundleReactApp(t *testing.T) []byte {
+// TestBrowserModuleVue runs them with the v-exposure directive in real Vue
+// 3 from npm, bundled by esbuild: the panel drawn after a route change is
+// confirmed once after its dwell, one unmounted before its dwell sends
+// nothing, a remounted one does not send twice.
+func TestBrowserModuleVue(t *testing.T) {
+	bundle := bundleApp(t, "vue-app.js", []string{"vue"},
+		// The feature flags of Vue's esm-bundler build, as a Vue app's
+		// bundler configuration sets them.
+		"--define:__VUE_OPTIONS_API__=true", "--define:__VUE_PROD_DEVTOOLS__=false",
+		"--define:__VUE_PROD_HYDRATION_MISMATCH_DETAILS__=false")
+	b := newBrowser(t)
+	testSPA(t, b, bundle, false)
+}
+
+// bundleApp bundles the app entry of beacon/js/testdata with esbuild (and
+// args), or skips the test when node, npm or the installed packages (pkgs,
+// and esbuild) are absent.
+func bundleApp(t *testing.T, entry string, pkgs []string, args ...string) []byte {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not found: the React tests need Node.js and npm (then run npm ci in beacon/js/testdata, or ./scripts/test)", tool)
+			t.Skipf("%s not found: the %s tests need Node.js and npm (then run npm ci in beacon/js/testdata, or ./scripts/test)", tool, entry)
 		}
 	}
 	dir, err := filepath.Abs(filepath.Join("js", "testdata"))
 	require.NoError(t, err)
 	esbuild := filepath.Join(dir, "node_modules", ".bin", "esbuild")
-	for _, p := range []string{esbuild, filepath.Join(dir, "node_modules", "react"), filepath.Join(dir, "node_modules", "react-dom")} {
+	need := []string{esbuild}
+	for _, p := range pkgs {
+		need = append(need, filepath.Join(dir, "node_modules", p))
+	}
+	for _, p := range need {
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			t.Skipf("%s missing: run npm ci in beacon/js/testdata or ./scripts/test", p)
 		}
 	}
-	out := filepath.Join(t.TempDir(), "react-app.js")
+	out := filepath.Join(t.TempDir(), "app.js")
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, esbuild, "react-app.jsx", "--bundle", "--format=esm", "--jsx=automatic",
-		"--log-level=warning", "--outfile="+out)
+	cmd := exec.CommandContext(ctx, esbuild, append([]string{entry, "--bundle", "--format=esm",
+		"--log-level=warning", "--outfile=" + out}, args...)...)
 	cmd.Dir = dir
 	// react.js imports "react" from beacon/js, outside testdata: resolve it
 	// from testdata/node_modules.

@@ -1,14 +1,17 @@
 package beacon_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/exposurekit/exposure/beacon"
 	"github.com/stretchr/testify/assert"
@@ -74,20 +77,73 @@ func TestModuleServesFiles(t *testing.T) {
 	}
 }
 
-// The module's defaults are the Confirmer's: a page mixing the script and
-// the module applies one rule.
-func TestModuleDefaultsMatchConfirmer(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("js", "index.js"))
-	require.NoError(t, err)
-	m := regexp.MustCompile(`const DEFAULTS = \{ ratio: ([0-9.]+), dwell: ([0-9]+), endpoint: "([^"]+)"`).FindSubmatch(src)
-	require.Len(t, m, 4, "index.js declares its DEFAULTS")
-	ratio, err := strconv.ParseFloat(string(m[1]), 64)
-	require.NoError(t, err)
-	dwell, err := strconv.ParseInt(string(m[2]), 10, 64)
-	require.NoError(t, err)
-	assert.Equal(t, beacon.DefaultRatio, ratio)
-	assert.Equal(t, beacon.DefaultDwell.Milliseconds(), dwell)
-	assert.Equal(t, "/exposure/beacon", string(m[3]))
+// The index.js a Confirmer serves has the Confirmer's visibility settings
+// as its defaults, so a page mixing the script and the module applies one
+// rule; configure still overrides them. Each content has its own ETag.
+func TestModuleDefaultsFollowConfirmer(t *testing.T) {
+	tests := []struct {
+		name  string
+		opts  []beacon.Option
+		ratio float64
+		dwell int64
+	}{
+		{"defaults", nil, beacon.DefaultRatio, beacon.DefaultDwell.Milliseconds()},
+		{"WithVisibility", []beacon.Option{beacon.WithVisibility(0.9, 2*time.Second)}, 0.9, 2000},
+		{"full and immediate", []beacon.Option{beacon.WithVisibility(1, 0)}, 1, 0},
+	}
+	etags := map[string]string{}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			srv := httptest.NewServer(e.confirmer.Module())
+			t.Cleanup(srv.Close)
+			resp, err := http.Get(srv.URL + "/index.js")
+			require.NoError(t, err)
+			src := readAll(t, resp)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			etags[tc.name] = resp.Header.Get("ETag")
+
+			m := regexp.MustCompile(`(?m)^const VISIBILITY = \{ ratio: ([0-9.]+), dwell: ([0-9]+) \}; // exposure: visibility$`).
+				FindStringSubmatch(src)
+			require.Len(t, m, 3, "index.js declares its visibility defaults")
+			ratio, err := strconv.ParseFloat(m[1], 64)
+			require.NoError(t, err)
+			dwell, err := strconv.ParseInt(m[2], 10, 64)
+			require.NoError(t, err)
+			assert.Equal(t, tc.ratio, ratio)
+			assert.Equal(t, tc.dwell, dwell)
+
+			// Run it: the defaults in force are those, and configure overrides them.
+			if _, err := exec.LookPath("node"); err != nil {
+				t.Log("node not found: the served module was parsed, not run")
+				return
+			}
+			file := filepath.Join(t.TempDir(), "index.mjs")
+			require.NoError(t, os.WriteFile(file, []byte(src), 0o600))
+			script := `const m = await import(process.argv[1]);
+const before = m.configure({});
+const after = m.configure({ ratio: 0.25, dwell: 300 });
+console.log(JSON.stringify({ before, after }));`
+			out, err := exec.CommandContext(t.Context(), "node", "--input-type=module", "-e", script, file).CombinedOutput()
+			require.NoError(t, err, "node: %s", out)
+			var got struct {
+				Before, After struct {
+					Ratio    float64 `json:"ratio"`
+					Dwell    int64   `json:"dwell"`
+					Endpoint string  `json:"endpoint"`
+				}
+			}
+			require.NoError(t, json.Unmarshal(out, &got), "%s", out)
+			assert.Equal(t, tc.ratio, got.Before.Ratio)
+			assert.Equal(t, tc.dwell, got.Before.Dwell)
+			assert.Equal(t, "/exposure/beacon", got.Before.Endpoint)
+			assert.Equal(t, 0.25, got.After.Ratio, "configure overrides the served defaults")
+			assert.Equal(t, int64(300), got.After.Dwell)
+		})
+	}
+	assert.Len(t, etags, len(tests))
+	assert.NotEqual(t, etags["defaults"], etags["WithVisibility"], "an ETag per content")
+	assert.NotEqual(t, etags["WithVisibility"], etags["full and immediate"], "an ETag per content")
 }
 
 // readAll reads and closes resp's body.

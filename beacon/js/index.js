@@ -10,7 +10,8 @@
 //   confirm(token);                       // an exposure that is not visual
 //
 // The visibility rules are those of the server-rendered script
-// (/exposure/beacon): an element counts as seen when at least `ratio` of it
+// (/exposure/beacon), with the same defaults when the module is loaded from
+// the Confirmer (its beacon.WithVisibility settings): an element counts as seen when at least `ratio` of it
 // is inside the viewport (or it covers `ratio` of the viewport, for elements
 // taller than the screen) for `dwell` milliseconds without interruption,
 // while the page is in the foreground and the element is not hidden by style
@@ -52,8 +53,12 @@ const canObserve = !!(w && D && E && N && "IntersectionObserver" in w && w.Map &
 const tracksVisibility = !!(w && w.IntersectionObserverEntry &&
   "isVisible" in w.IntersectionObserverEntry.prototype);
 
-// Defaults: those of beacon.DefaultRatio and beacon.DefaultDwell.
-const DEFAULTS = { ratio: 0.5, dwell: 1000, endpoint: "/exposure/beacon", allowFraming: [] };
+// The visibility defaults: beacon.DefaultRatio and beacon.DefaultDwell in
+// this file; the copy a Confirmer serves (Confirmer.Module) carries the
+// Confirmer's beacon.WithVisibility settings on the next line instead, so
+// that the module and the page script apply one rule. configure overrides.
+const VISIBILITY = { ratio: 0.5, dwell: 1000 }; // exposure: visibility
+const DEFAULTS = { ratio: VISIBILITY.ratio, dwell: VISIBILITY.dwell, endpoint: "/exposure/beacon", allowFraming: [] };
 let settings = Object.assign({}, DEFAULTS);
 
 // The tokens posted from this page, shared by every copy of the module (a
