@@ -36,7 +36,7 @@ func TestNewTrackerRejectsMisconfiguration(t *testing.T) {
 		{"nil identity", []exposure.Option{sink, exposure.WithIdentity(nil)}, "nil function"},
 		{"nil option", []exposure.Option{sink, nil}, "option 1 is nil"},
 		{"nil observer", []exposure.Option{sink, exposure.WithObserver(nil)}, "nil Observer"},
-		{"nil sink option", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), nil)}, "WithSink option 0 is nil"},
+		{"nil sink option", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), nil)}, "WithSink: option 0 is nil"},
 		{"queue size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueSize(0))}, "queue size"},
 		{"batch size", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBatchSize(-1))}, "batch size"},
 		{"queue bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueBytes(10))}, "queue bytes"},

@@ -1,6 +1,10 @@
 package exposure
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/exposurekit/exposure/internal/options"
+)
 
 var (
 	// ErrNoScope is returned by MarkRendered and HandOff when ctx carries no
@@ -20,7 +24,7 @@ var (
 
 	// ErrInvalidConfig is wrapped by every configuration error of this
 	// module's constructors.
-	ErrInvalidConfig = errors.New("exposure: invalid configuration")
+	ErrInvalidConfig = options.ErrInvalidConfig
 
 	// ErrClosed is returned when the Tracker was closed.
 	ErrClosed = errors.New("exposure: tracker closed")
@@ -29,12 +33,3 @@ var (
 	// exposures could not be delivered before the context ended.
 	ErrUndelivered = errors.New("exposure: exposures undelivered")
 )
-
-// joinErrors is errors.Join for option errors: one error stays itself, so
-// errors.As and the message read as the option returned them.
-func joinErrors(errs []error) error {
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return errors.Join(errs...)
-}

@@ -1,10 +1,12 @@
 package exposure
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/exposurekit/exposure/internal/options"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
@@ -41,18 +43,8 @@ func WithSink(s Sink, opts ...SinkOption) Option {
 			return fmt.Errorf("%w: WithSink given a nil Sink", ErrInvalidConfig)
 		}
 		spec := sinkSpec{sink: s, cfg: defaultSinkConfig()}
-		var errs []error
-		for i, o := range opts {
-			if o == nil {
-				errs = append(errs, fmt.Errorf("%w: WithSink option %d is nil", ErrInvalidConfig, i))
-				continue
-			}
-			if err := o(&spec.cfg); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
-			return joinErrors(errs)
+		if errs := options.Apply(&spec.cfg, "exposure.WithSink", opts); len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 		c.sinks = append(c.sinks, spec)
 		return nil

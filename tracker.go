@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/exposurekit/exposure/internal/options"
 	"github.com/open-feature/go-sdk/openfeature"
 )
 
@@ -48,16 +49,7 @@ type Tracker struct {
 // sink.
 func NewTracker(opts ...Option) (*Tracker, error) {
 	c := config{window: defaultDedupeWindow, identity: DefaultIdentity, now: clock.Now}
-	var errs []error
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: option %d is nil", ErrInvalidConfig, i))
-			continue
-		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := options.Apply(&c, "exposure.NewTracker", opts)
 	reg, err := newRegistry(c.experiments)
 	if err != nil {
 		errs = append(errs, err)

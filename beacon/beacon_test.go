@@ -35,7 +35,7 @@ func TestNewConfirmerRejectsMisconfiguration(t *testing.T) {
 		want    []string
 	}{
 		{"nil tracker", nil, []beacon.Option{beacon.WithKeys(key)}, []string{"nil Tracker"}},
-		{"nil option", tr, []beacon.Option{beacon.WithKeys(key), nil}, []string{"beacon option 1 is nil"}},
+		{"nil option", tr, []beacon.Option{beacon.WithKeys(key), nil}, []string{"beacon.NewConfirmer: option 1 is nil"}},
 		{"no WithKeys", tr, nil, []string{"needs beacon.WithKeys"}},
 		{"WithKeys of nothing", tr, []beacon.Option{beacon.WithKeys()}, []string{"beacon.WithKeys given no key"}},
 		{"short key", tr, []beacon.Option{beacon.WithKeys(key, secret)}, []string{"beacon.WithKeys key 1 is 28 bytes; each key needs at least 32"}},

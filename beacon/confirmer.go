@@ -101,6 +101,7 @@ import (
 	"time"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/options"
 	"github.com/exposurekit/exposure/internal/token"
 )
 
@@ -149,15 +150,7 @@ func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
 	if t == nil {
 		errs = append(errs, fmt.Errorf("%w: beacon.NewConfirmer given a nil Tracker", exposure.ErrInvalidConfig))
 	}
-	for i, o := range opts {
-		if o == nil {
-			errs = append(errs, fmt.Errorf("%w: beacon option %d is nil", exposure.ErrInvalidConfig, i))
-			continue
-		}
-		if err := o(&c); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, options.Apply(&c, "beacon.NewConfirmer", opts)...)
 	if !c.keysGiven {
 		errs = append(errs, fmt.Errorf("%w: beacon.NewConfirmer needs beacon.WithKeys", exposure.ErrInvalidConfig))
 	}
