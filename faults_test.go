@@ -453,3 +453,25 @@ func TestQueueIsBoundedByBytes(t *testing.T) {
 	assert.Equal(t, uint64(40), st.Counts[exposure.StageQueued]+st.Counts[exposure.StageDropped])
 	assert.Equal(t, uint64(40), e.tracker.Stats().Sinks[0].Counts[exposure.StageQueued], "the recorder's queue is not affected")
 }
+
+// A Send that returns after Close gave up on it is reported through the
+// Tracker's logger and not counted twice: Close already counted it
+// undelivered.
+func TestALateSendAfterCloseIsLoggedNotCounted(t *testing.T) {
+	logs := &lockedbuf.Buffer{}
+	sink := &wedgedSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	e := newEnv(t, exposure.WithLogger(newTextLogger(logs)),
+		exposure.WithSink(sink, exposure.WithFlushInterval(time.Millisecond), exposure.WithBatchSize(1)))
+	commitUsers(t, e.tracker, e, 1, "late")
+	<-sink.entered
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, e.tracker.Close(ctx), exposure.ErrUndelivered)
+	close(sink.release) // the wedged Send returns nil: delivered, after all
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "delivered exposures after Close gave up")
+	}, 5*time.Second, 5*time.Millisecond)
+	st := e.tracker.Stats().Sinks[1]
+	assert.Equal(t, uint64(1), st.Counts[exposure.StageUndelivered])
+	assert.Zero(t, st.Counts[exposure.StageDelivered])
+}

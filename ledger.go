@@ -22,27 +22,18 @@ func (l *ledger) observed() bool { return len(l.observers) != 0 }
 // record counts one event of stage about a, and reports it. a may be nil.
 // The assignment is copied into the event only when someone observes:
 // the request path pays an atomic add otherwise.
-func (l *ledger) record(stage Stage, a *Assignment) {
-	l.counts[stage].Add(1)
-	if len(l.observers) == 0 {
-		return
-	}
-	ev := Event{Stage: stage, Count: 1}
-	if a != nil {
-		ev.Exposure.Assignment = *a
-	}
-	l.emit(ev)
-}
+func (l *ledger) record(stage Stage, a *Assignment) { l.recordErr(stage, a, nil) }
 
-// recordErr counts one event of stage about a, with the error that
-// caused it.
+// recordErr is record with the error that caused the event.
 func (l *ledger) recordErr(stage Stage, a *Assignment, err error) {
 	l.counts[stage].Add(1)
 	if len(l.observers) == 0 {
 		return
 	}
 	ev := Event{Stage: stage, Count: 1, Err: err}
-	ev.Exposure.Assignment = *a
+	if a != nil {
+		ev.Exposure.Assignment = *a
+	}
 	l.emit(ev)
 }
 
@@ -77,6 +68,7 @@ func (l *ledger) emit(ev Event) {
 type sinkLedger struct {
 	name   string
 	parent *ledger
+	log    *slog.Logger // the Tracker's, with the sink's name
 	counts [numStages]atomic.Uint64
 
 	mu          sync.Mutex
@@ -128,8 +120,8 @@ func (s *sinkLedger) settle(stage Stage, n int, err error) {
 	defer s.settleMu.Unlock()
 	if s.abandoned {
 		if stage == StageDelivered {
-			slog.Default().Warn("exposure: a sink delivered exposures after Close gave up on them and counted them undelivered",
-				"sink", s.name, "exposures", n)
+			s.log.Warn("exposure: a sink delivered exposures after Close gave up on them and counted them undelivered",
+				"exposures", n)
 		}
 		return
 	}
@@ -138,7 +130,7 @@ func (s *sinkLedger) settle(stage Stage, n int, err error) {
 
 // abandon settles as undelivered every exposure queued and not settled
 // yet, and makes later settlements no-ops.
-func (s *sinkLedger) abandon(log *slog.Logger) {
+func (s *sinkLedger) abandon() {
 	s.settleMu.Lock()
 	defer s.settleMu.Unlock()
 	if s.abandoned {
@@ -147,7 +139,7 @@ func (s *sinkLedger) abandon(log *slog.Logger) {
 	settled := s.counts[StageDelivered].Load() + s.counts[StageFailed].Load() + s.counts[StageUndelivered].Load()
 	if open := s.counts[StageQueued].Load() - settled; open > 0 {
 		s.record(StageUndelivered, int(open), nil, nil)
-		log.Warn("exposure: Close's context ended; exposures not delivered", "exposures", open)
+		s.log.Warn("exposure: Close's context ended; exposures not delivered", "exposures", open)
 	}
 	s.abandoned = true
 }

@@ -48,10 +48,11 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger, parent *ledger) *queue {
 		name = n.Name()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	log = log.With("sink", name)
 	q := &queue{
 		sink: s, cfg: cfg,
-		ledger:   sinkLedger{name: name, parent: parent},
-		log:      log.With("sink", name),
+		ledger:   sinkLedger{name: name, parent: parent, log: log},
+		log:      log,
 		capacity: cfg.queueSize,
 		wake:     make(chan struct{}, 1),
 		flushReq: make(chan *flushWaiter),
@@ -195,7 +196,7 @@ func (q *queue) beginClose() bool {
 // later; what it says then is logged and no longer counted.
 func (q *queue) giveUp() {
 	q.abort()
-	q.ledger.abandon(q.log)
+	q.ledger.abandon()
 }
 
 // finish lets an HTTP sink drop its keep-alive connections (and their
