@@ -40,7 +40,7 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 	for i := range as {
 		a := &as[i]
 		h := md.assignmentHash(a)
-		var e *Exposure
+		var o offered
 		claimed, queued := false, false
 		for j, q := range t.queues {
 			hj := h ^ sinkSalt(j)
@@ -52,23 +52,31 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 				continue
 			}
 			claimed = true
-			if t.offer(q, a, &e) {
+			if t.offer(q, a, &o) {
 				queued = true
 			} else {
 				md.releaseHash(hj) // so that a later render sends it to this sink
 			}
 		}
-		t.recordCommit(a, e, claimed, queued)
+		t.recordCommit(a, o.e, claimed, queued)
 	}
 }
 
-// offer queues a's exposure to q, making it (its time and $insert_id) on
-// the first offer, and reports whether q took it.
-func (t *Tracker) offer(q *queue, a *Assignment, e **Exposure) bool {
-	if *e == nil {
-		*e = t.newExposure(a)
+// offered is an assignment's exposure as it is offered to the queues:
+// made on the first offer, with its size, the same for every queue.
+type offered struct {
+	e    *Exposure
+	size int
+}
+
+// offer queues a's exposure to q, making it (its time, $insert_id and
+// size) on the first offer, and reports whether q took it.
+func (t *Tracker) offer(q *queue, a *Assignment, o *offered) bool {
+	if o.e == nil {
+		o.e = t.newExposure(a)
+		o.size = o.e.memorySize()
 	}
-	return q.enqueue(*e)
+	return q.enqueue(o.e, o.size)
 }
 
 // newExposure fixes the time and $insert_id of a's exposure.
@@ -96,7 +104,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 	n := len(t.queues)
 	for i := range as {
 		a := &as[i]
-		var e *Exposure
+		var o offered
 		claimed, queued := false, false
 		for j, q := range t.queues {
 			k := i*n + j
@@ -104,7 +112,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 				continue
 			}
 			claimed = true
-			if t.offer(q, a, &e) {
+			if t.offer(q, a, &o) {
 				queued = true
 				continue
 			}
@@ -117,7 +125,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 				t.claims.overflow.releaseHash(t.claims.overflow.assignmentHash(a) ^ sinkSalt(j))
 			}
 		}
-		t.recordCommit(a, e, claimed, queued)
+		t.recordCommit(a, o.e, claimed, queued)
 	}
 }
 

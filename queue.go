@@ -69,9 +69,9 @@ func newQueue(s Sink, cfg sinkConfig, log *slog.Logger, parent *ledger) *queue {
 	return q
 }
 
-// enqueue never blocks: a full or closed queue drops e and reports false.
-func (q *queue) enqueue(e *Exposure) bool {
-	size := e.memorySize()
+// enqueue never blocks: a full or closed queue drops e, of memorySize
+// size, and reports false.
+func (q *queue) enqueue(e *Exposure, size int) bool {
 	q.mu.Lock()
 	if q.closed || len(q.pending) >= q.capacity || q.bytes+size > q.cfg.queueBytes {
 		closed, n, bytes := q.closed, len(q.pending), q.bytes
