@@ -18,7 +18,20 @@ const (
 	// experiment's sample (bool). false means the evaluation is not an
 	// assignment, even for a registered flag.
 	MetadataInExperiment = "experiment.inExperiment"
+	// MetadataPropertyPrefix starts the keys of event properties a provider
+	// attaches to the exposure: "experiment.property.$experiment_id" becomes
+	// the property "$experiment_id" of the assignment ([Assignment.Properties]).
+	// Values are strings, bools, integers or float64s; others are ignored.
+	MetadataPropertyPrefix = "experiment.property."
 )
+
+// An evaluation that assigns the subject to more than one experiment, such
+// as a holdout around an experiment, names the others with numbered keys
+// after the first: "experiment.1.name", "experiment.1.variant",
+// "experiment.1.inExperiment" and "experiment.1.property.<name>", then
+// "experiment.2.…", and so on without gaps. Each becomes an assignment in
+// [Assignment.Related] of the first one that is in its experiment.
+const metadataNumberedPrefix = "experiment."
 
 // Identity is the subject of an assignment, in the terms of Mixpanel's
 // Simplified ID Merge.
@@ -49,6 +62,17 @@ type Assignment struct {
 	// Context is the evaluation context the flag was evaluated with, for
 	// vendor sinks that rebuild their user from it.
 	Context openfeature.EvaluationContext
+	// Properties are event properties the provider attached to the
+	// exposure (see [MetadataPropertyPrefix]), such as Mixpanel's
+	// "$experiment_id". Sinks send them after their own properties, which
+	// win on a clash. Values are string, bool, int64 or float64.
+	Properties map[string]any
+	// Related are the other experiments the same evaluation assigned the
+	// subject to, such as the holdout around an experiment. They share the
+	// flag key, subject and context, and they are marked, handed off,
+	// committed and counted with this assignment, each as an assignment of
+	// its own: a rendered variant exposes the subject to all of them.
+	Related []Assignment
 }
 
 // Exposure is an assignment whose variant was rendered. Time and InsertID

@@ -55,7 +55,21 @@ func (b *batcher) send() {
 func (e *Exposure) encodedSize() int {
 	return 300 + len(e.FlagKey) + len(e.Experiment) + len(e.Variant) + len(e.ProviderVariant) +
 		len(e.Identity.DistinctID) + len(e.Identity.DeviceID) + len(e.Identity.UserID) +
-		len(e.Reason) + len(e.InsertID)
+		len(e.Reason) + len(e.InsertID) + propertiesSize(e.Properties)
+}
+
+// propertiesSize estimates the encoded size of event properties.
+func propertiesSize(props map[string]any) int {
+	n := 0
+	for k, v := range props {
+		n += len(k) + 8
+		if s, ok := v.(string); ok {
+			n += len(s)
+		} else {
+			n += 24
+		}
+	}
+	return n
 }
 
 // memorySize estimates the memory an exposure holds while queued: what

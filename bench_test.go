@@ -151,11 +151,11 @@ func BenchmarkMemoryDeduperClaim(b *testing.B) {
 	}
 	b.Run("known", func(b *testing.B) {
 		for _, k := range keys {
-			_, _ = d.Claim(context.Background(), k, time.Hour)
+			_, _, _ = d.Claim(context.Background(), k, "v", time.Hour)
 		}
 		i := 0
 		for b.Loop() {
-			_, _ = d.Claim(context.Background(), keys[i&(len(keys)-1)], time.Hour)
+			_, _, _ = d.Claim(context.Background(), keys[i&(len(keys)-1)], "v", time.Hour)
 			i++
 		}
 	})
@@ -178,14 +178,14 @@ func BenchmarkMemoryDeduper1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, k := range keys {
-			_, _ = d.Claim(context.Background(), k, time.Hour)
+			_, _, _ = d.Claim(context.Background(), k, "v", time.Hour)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		// A held key claims as a duplicate: sample every 100th.
 		held := 0
 		for i := 0; i < n; i += 100 {
-			if first, _ := d.Claim(context.Background(), keys[i], time.Hour); !first {
+			if first, _, _ := d.Claim(context.Background(), keys[i], "v", time.Hour); !first {
 				held++
 			}
 		}

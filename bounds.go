@@ -21,8 +21,39 @@ func (a *Assignment) checkBounds() error {
 			return fmt.Errorf("exposure: the %s is %d bytes, over %d", f.name, len(f.v), maxNameBytes)
 		}
 	}
+	if len(a.Properties) > maxProperties {
+		return fmt.Errorf("exposure: %d properties, over Mixpanel's %d", len(a.Properties), maxProperties)
+	}
+	for k, v := range a.Properties {
+		if len(k) > maxNameBytes {
+			return fmt.Errorf("exposure: a property name is %d bytes, over %d", len(k), maxNameBytes)
+		}
+		if s, ok := v.(string); ok && len(s) > maxNameBytes {
+			return fmt.Errorf("exposure: property %q is %d bytes, over %d", truncate(k, 64), len(s), maxNameBytes)
+		}
+	}
+	if len(a.Related) > maxRelated {
+		return fmt.Errorf("exposure: %d related assignments, over %d", len(a.Related), maxRelated)
+	}
+	for i := range a.Related {
+		if len(a.Related[i].Related) > 0 {
+			return fmt.Errorf("exposure: related assignment %d has related assignments of its own", i)
+		}
+		if err := a.Related[i].checkBounds(); err != nil {
+			return fmt.Errorf("related assignment %d: %w", i, err)
+		}
+	}
 	return nil
 }
+
+// maxProperties is Mixpanel's limit on an event's properties; an
+// assignment with more cannot be sent whole. maxRelated bounds the
+// experiments one evaluation assigns: a holdout and its experiment are
+// two; a provider naming hundreds is broken.
+const (
+	maxProperties = 255
+	maxRelated    = 16
+)
 
 // truncate shortens s for a log line.
 func truncate(s string, n int) string {

@@ -138,22 +138,22 @@ func (c *claimer) process(batch []Assignment) {
 			keys = append(keys, sinkKey(key, j))
 		}
 	}
-	first := t.claim(c.ctx, batch, keys)
+	first, crossover := t.claim(c.ctx, batch, keys)
 	// The overflow and the Deduper must agree: an exposure the overflow
 	// claimed was sent, though the Deduper never saw that claim; and the
 	// overflow learns every claim the Deduper granted, so that an
 	// overflowing refresh is a duplicate, not a second exposure.
 	overflowed := c.overflowed.Load()
 	for i := range batch {
-		h := c.overflow.assignmentHash(&batch[i])
+		h, tag := c.overflow.assignmentHash(&batch[i]), c.overflow.variantTag(batch[i].Variant)
 		for j := range n {
 			k, hj := i*n+j, h^sinkSalt(j)
 			switch {
 			case !first[k]:
-			case overflowed && c.overflow.holds(hj):
+			case overflowed && c.overflow.holds(hj, tag):
 				first[k] = false
 			default:
-				c.overflow.claimHash(hj, t.window)
+				c.overflow.claimHash(hj, tag, t.window)
 			}
 		}
 	}
@@ -176,7 +176,7 @@ func (c *claimer) process(batch []Assignment) {
 		}
 		return
 	}
-	t.commitClaimed(c.ctx, batch, keys, first)
+	t.commitClaimed(c.ctx, batch, keys, first, crossover)
 }
 
 // answer wakes, under mu, the flushes whose assignments are all processed.

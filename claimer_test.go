@@ -16,9 +16,9 @@ type blockedDeduper struct {
 	release chan struct{}
 }
 
-func (d blockedDeduper) Claim(ctx context.Context, key string, window time.Duration) (bool, error) {
+func (d blockedDeduper) Claim(ctx context.Context, key, variant string, window time.Duration) (bool, bool, error) {
 	<-d.release
-	return d.Deduper.Claim(ctx, key, window)
+	return d.Deduper.Claim(ctx, key, variant, window)
 }
 
 type countingSink struct{ got chan Exposure }

@@ -14,11 +14,33 @@ func (t *Tracker) commit(as []Assignment) {
 	if len(as) == 0 {
 		return
 	}
+	as = flattenRelated(as)
 	if md, ok := t.deduper.(*memoryDeduper); ok {
 		t.commitInline(md, as)
 		return
 	}
 	t.claims.submit(as)
+}
+
+// flattenRelated returns as with each assignment's related assignments
+// after it, as assignments of their own: each is claimed, queued and
+// counted on its own. as itself is not changed.
+func flattenRelated(as []Assignment) []Assignment {
+	n := 0
+	for i := range as {
+		n += len(as[i].Related)
+	}
+	if n == 0 {
+		return as
+	}
+	flat := make([]Assignment, 0, len(as)+n)
+	for i := range as {
+		a := as[i]
+		a.Related = nil
+		flat = append(flat, a)
+		flat = append(flat, as[i].Related...)
+	}
+	return flat
 }
 
 // Each sink has its own claim of an exposure, so that a sink whose queue
@@ -39,26 +61,26 @@ func sinkKey(key string, i int) string {
 func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 	for i := range as {
 		a := &as[i]
-		h := md.assignmentHash(a)
+		h, tag := md.assignmentHash(a), md.variantTag(a.Variant)
 		var o offered
-		claimed, queued := false, false
+		claimed, queued, crossed := false, false, false
 		for j, q := range t.queues {
 			hj := h ^ sinkSalt(j)
-			first, evicted := md.claimHash(hj, t.window)
+			first, crossover, evicted := md.claimHash(hj, tag, t.window)
 			if evicted {
 				t.ledger.record(StageEvicted, a)
 			}
 			if !first {
 				continue
 			}
-			claimed = true
+			claimed, crossed = true, crossed || crossover
 			if t.offer(q, a, &o) {
 				queued = true
 			} else {
 				md.releaseHash(hj) // so that a later render sends it to this sink
 			}
 		}
-		t.recordCommit(a, o.e, claimed, queued)
+		t.recordCommit(a, o.e, claimed, queued, crossed)
 	}
 }
 
@@ -87,31 +109,36 @@ func (t *Tracker) newExposure(a *Assignment) *Exposure {
 
 // recordCommit records the outcome of one assignment's commit: a duplicate
 // when no sink's claim was new, an exposure when at least one sink queued
-// it (the drops were counted by the queues).
-func (t *Tracker) recordCommit(a *Assignment, e *Exposure, claimed, queued bool) {
+// it (the drops were counted by the queues), and a crossover when a claim
+// found the subject on another variant of the experiment: once per
+// assignment however many sinks saw it.
+func (t *Tracker) recordCommit(a *Assignment, e *Exposure, claimed, queued, crossed bool) {
 	switch {
 	case !claimed:
 		t.ledger.record(StageDuplicate, a)
 	case queued:
 		t.ledger.recordExposure(StageCommitted, e)
 	}
+	if crossed {
+		t.ledger.record(StageCrossover, a)
+	}
 }
 
 // commitClaimed queues the assignments of one claim round trip; first[k]
-// answers keys[k], the key of assignment k/len(queues) for sink
-// k%len(queues). Claims whose exposure no queue took are released.
-func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []string, first []bool) {
+// and crossover[k] answer keys[k], the key of assignment k/len(queues) for
+// sink k%len(queues). Claims whose exposure no queue took are released.
+func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []string, first, crossover []bool) {
 	n := len(t.queues)
 	for i := range as {
 		a := &as[i]
 		var o offered
-		claimed, queued := false, false
+		claimed, queued, crossed := false, false, false
 		for j, q := range t.queues {
 			k := i*n + j
 			if !first[k] {
 				continue
 			}
-			claimed = true
+			claimed, crossed = true, crossed || crossover[k]
 			if t.offer(q, a, &o) {
 				queued = true
 				continue
@@ -125,7 +152,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 				t.claims.overflow.releaseHash(t.claims.overflow.assignmentHash(a) ^ sinkSalt(j))
 			}
 		}
-		t.recordCommit(a, o.e, claimed, queued)
+		t.recordCommit(a, o.e, claimed, queued, crossed)
 	}
 }
 

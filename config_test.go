@@ -42,7 +42,9 @@ func TestNewTrackerRejectsMisconfiguration(t *testing.T) {
 		{"queue bytes", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithQueueBytes(10))}, "queue bytes"},
 		{"senders", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithSenders(0))}, "senders"},
 		{"flush interval", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithFlushInterval(0))}, "flush interval"},
-		{"retry policy", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Second, MaxBackoff: time.Millisecond, MaxAge: time.Hour}))}, "MaxBackoff"},
+		{"backoff max below min", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBackoff(time.Second, time.Millisecond))}, "backoff max (1ms) is below min (1s)"},
+		{"backoff min zero", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithBackoff(0, time.Second))}, "backoff min must be positive"},
+		{"max retry age", []exposure.Option{exposure.WithSink(exposuretest.NewRecorder(), exposure.WithMaxRetryAge(-time.Second))}, "max retry age must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,19 +5,26 @@ import (
 	"time"
 )
 
-// A Deduper remembers which exposures were already sent, across requests
-// and refreshes, for a window of time.
+// A Deduper remembers which variant each subject was exposed to in each
+// experiment, for a window of time, across requests and refreshes: a
+// repeat is not sent again, and a subject who moves to another variant (a
+// crossover) is.
 //
-// Keys are opaque strings derived from (distinct id, experiment, variant):
-// a changed variant is a new key. Implementations must be safe for
+// Keys are opaque strings derived from (distinct id, experiment); the
+// variant is given beside the key, so that one entry per subject and
+// experiment holds the latest variant. Implementations must be safe for
 // concurrent use, and exactly one of several concurrent claims of one key
-// must win.
+// and variant must win.
 type Deduper interface {
-	// Claim reports whether key was not claimed within the last window; if
-	// so it is now claimed for window.
-	Claim(ctx context.Context, key string, window time.Duration) (first bool, err error)
+	// Claim records that key's subject was exposed to variant. first
+	// reports that key did not hold variant within the last window: the
+	// exposure is new and is sent. crossover reports that key held another
+	// variant within the window: the subject crossed over, and key now
+	// holds variant for a new window.
+	Claim(ctx context.Context, key, variant string, window time.Duration) (first, crossover bool, err error)
 	// Release undoes a claim whose exposure could not be queued, so that the
-	// next render sends it.
+	// next render sends it. It forgets the key, and with it the variant
+	// held before the claim.
 	Release(ctx context.Context, key string) error
 }
 
@@ -26,6 +33,7 @@ type Deduper interface {
 // once (redisdedupe pipelines them).
 type BatchDeduper interface {
 	Deduper
-	// ClaimBatch is Claim for each key; first[i] answers keys[i].
-	ClaimBatch(ctx context.Context, keys []string, window time.Duration) (first []bool, err error)
+	// ClaimBatch is Claim for each key: first[i] and crossover[i] answer
+	// keys[i] with variants[i].
+	ClaimBatch(ctx context.Context, keys, variants []string, window time.Duration) (first, crossover []bool, err error)
 }

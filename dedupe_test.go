@@ -15,19 +15,19 @@ import (
 func TestMemoryDeduperClaimAndRelease(t *testing.T) {
 	d := newMemoryDeduper(t, 1_000_000)
 	ctx := t.Context()
-	first, err := d.Claim(ctx, "k", time.Hour)
+	first, _, err := d.Claim(ctx, "k", "v", time.Hour)
 	require.NoError(t, err)
 	assert.True(t, first)
-	first, err = d.Claim(ctx, "k", time.Hour)
+	first, _, err = d.Claim(ctx, "k", "v", time.Hour)
 	require.NoError(t, err)
 	assert.False(t, first)
 
 	require.NoError(t, d.Release(ctx, "k"))
-	first, err = d.Claim(ctx, "k", time.Hour)
+	first, _, err = d.Claim(ctx, "k", "v", time.Hour)
 	require.NoError(t, err)
 	assert.True(t, first, "a released key is claimable again")
 
-	_, err = d.Claim(ctx, "k", 0)
+	_, _, err = d.Claim(ctx, "k", "v", 0)
 	assert.Error(t, err)
 }
 
@@ -37,12 +37,12 @@ func TestMemoryDeduperWindowExpires(t *testing.T) {
 	// A window long enough that a loaded machine cannot let it pass between
 	// the first two claims.
 	const window = 500 * time.Millisecond
-	first, _ := d.Claim(ctx, "k", window)
+	first, _, _ := d.Claim(ctx, "k", "v", window)
 	require.True(t, first)
-	first, _ = d.Claim(ctx, "k", window)
+	first, _, _ = d.Claim(ctx, "k", "v", window)
 	require.False(t, first)
 	time.Sleep(2 * window)
-	first, _ = d.Claim(ctx, "k", window)
+	first, _, _ = d.Claim(ctx, "k", "v", window)
 	assert.True(t, first, "claimable again once the window passed")
 }
 
@@ -54,7 +54,7 @@ func TestMemoryDeduperOneWinnerPerKey(t *testing.T) {
 	for range contenders {
 		wg.Go(func() {
 			for k := range keys {
-				if first, err := d.Claim(t.Context(), fmt.Sprint("key-", k), time.Hour); err == nil && first {
+				if first, _, err := d.Claim(t.Context(), fmt.Sprint("key-", k), "v", time.Hour); err == nil && first {
 					wins[k].Add(1)
 				}
 			}
@@ -71,12 +71,12 @@ func TestMemoryDeduperEvictsExpiredFirst(t *testing.T) {
 	// Fill with short-lived keys, let them expire, then add long-lived ones:
 	// every long-lived key must survive, since expired keys go first.
 	for i := range 2000 {
-		_, _ = d.Claim(t.Context(), fmt.Sprint("short-", i), time.Millisecond)
+		_, _, _ = d.Claim(t.Context(), fmt.Sprint("short-", i), "v", time.Millisecond)
 	}
 	time.Sleep(5 * time.Millisecond)
-	first, _ := d.Claim(t.Context(), "long", time.Hour)
+	first, _, _ := d.Claim(t.Context(), "long", "v", time.Hour)
 	require.True(t, first)
-	first, _ = d.Claim(t.Context(), "long", time.Hour)
+	first, _, _ = d.Claim(t.Context(), "long", "v", time.Hour)
 	assert.False(t, first)
 }
 

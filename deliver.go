@@ -3,6 +3,8 @@ package exposure
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -12,7 +14,7 @@ func (q *queue) sendLoop() {
 	}
 }
 
-// deliver sends batch, retrying what is retryable until the policy's MaxAge
+// deliver sends batch, retrying what is retryable until the max retry age
 // or until the queue is aborted. It returns how many failed for good.
 func (q *queue) deliver(batch []Exposure) (failed int) {
 	l := &q.ledger
@@ -28,7 +30,7 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 			l.settle(StageDelivered, len(pending), nil)
 			return failed
 		}
-		l.recordError(err, time.Now())
+		l.recordError(err)
 		if q.sendCtx.Err() != nil {
 			// Aborted by Close: whatever the sink made of its context's end,
 			// these were not delivered, and they did not fail.
@@ -41,30 +43,32 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 		var be *BatchError
 		switch ok, after := IsRetryable(err); {
 		case errors.As(err, &be):
-			bad, rejected := 0, 0
-			var firstRejected *Failure
-			for i, f := range be.Failures {
-				if f.Index < 0 || f.Index >= len(pending) {
+			// In batch order, so that a retry keeps the exposures' order
+			// and the first rejected is the first in the batch.
+			bad, rejected, firstRejected := 0, 0, -1
+			for _, i := range slices.Sorted(maps.Keys(be.Failed)) {
+				if i < 0 || i >= len(pending) {
 					continue
 				}
 				bad++
-				if ok, after := IsRetryable(f.Err); ok {
-					retry = append(retry, pending[f.Index])
+				if ok, after := IsRetryable(be.Failed[i]); ok {
+					retry = append(retry, pending[i])
 					retryAfter = max(retryAfter, after)
 					continue
 				}
 				rejected++
-				if firstRejected == nil {
-					firstRejected = &be.Failures[i]
+				if firstRejected < 0 {
+					firstRejected = i
 				}
 			}
 			if rejected > 0 {
 				failed += rejected
-				l.settle(StageFailed, rejected, firstRejected.Err)
-				e := &pending[firstRejected.Index]
+				firstErr := be.Failed[firstRejected]
+				l.settle(StageFailed, rejected, firstErr)
+				e := &pending[firstRejected]
 				// One line per batch: a 400 can refuse 2000 records at once.
 				q.log.Error("exposure: exposures rejected by sink", "rejected", rejected,
-					"first_experiment", e.Experiment, "first_variant", e.Variant, "first_insert_id", e.InsertID, "first_err", firstRejected.Err)
+					"first_experiment", e.Experiment, "first_variant", e.Variant, "first_insert_id", e.InsertID, "first_err", firstErr)
 			}
 			l.settle(StageDelivered, len(pending)-bad, nil)
 		case ok:
@@ -82,11 +86,11 @@ func (q *queue) deliver(batch []Exposure) (failed int) {
 		// A retry that cannot happen within the retry age is not waited
 		// for: a Retry-After of a day would otherwise hold a sender (and a
 		// Close without deadline) for a day.
-		if age := time.Since(first); age+wait > q.cfg.retry.MaxAge {
+		if age := time.Since(first); age+wait > q.cfg.retry.maxAge {
 			failed += len(retry)
 			l.settle(StageFailed, len(retry), err)
 			q.log.Error("exposure: giving up on exposures: the next retry would be past the retry age",
-				"exposures", len(retry), "age", age.Round(time.Millisecond), "next_retry_in", wait, "max_age", q.cfg.retry.MaxAge, "err", err)
+				"exposures", len(retry), "age", age.Round(time.Millisecond), "next_retry_in", wait, "max_age", q.cfg.retry.maxAge, "err", err)
 			return failed
 		}
 		q.log.Warn("exposure: send failed, retrying", "exposures", len(retry), "attempt", attempt, "in", wait, "err", err)

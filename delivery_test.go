@@ -50,7 +50,7 @@ func (s *scriptedSink) Attempts() [][]exposure.Exposure {
 	return append([][]exposure.Exposure(nil), s.attempts...)
 }
 
-var fastRetry = exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAge: time.Minute})
+var fastRetry = exposure.WithBackoff(time.Millisecond, 5*time.Millisecond)
 
 // commitUsers exposes n distinct users through a Scope each.
 func commitUsers(t testing.TB, tr *exposure.Tracker, hook *env, n int, prefix string) {
@@ -86,9 +86,9 @@ func TestRetryableFailuresResendIdenticalExposures(t *testing.T) {
 func TestPartialFailureRetriesOnlyTheRetryable(t *testing.T) {
 	sink := &scriptedSink{script: []func([]exposure.Exposure) error{
 		func([]exposure.Exposure) error {
-			return &exposure.BatchError{Failures: []exposure.Failure{
-				{Index: 0, Err: errors.New("invalid distinct_id")},
-				{Index: 2, Err: exposure.Retryable(errors.New("shard busy"), 0)},
+			return &exposure.BatchError{Failed: map[int]error{
+				0: errors.New("invalid distinct_id"),
+				2: exposure.Retryable(errors.New("shard busy"), 0),
 			}}
 		},
 	}}
@@ -120,8 +120,8 @@ func TestPermanentFailureIsNotRetried(t *testing.T) {
 func TestRetriesGiveUpAfterMaxAge(t *testing.T) {
 	failing := func([]exposure.Exposure) error { return exposure.Retryable(errors.New("down"), 0) }
 	sink := &scriptedSink{script: []func([]exposure.Exposure) error{failing, failing, failing, failing, failing, failing, failing, failing}}
-	policy := exposure.RetryPolicy{MinBackoff: 5 * time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAge: 12 * time.Millisecond}
-	e := newEnv(t, exposure.WithSink(sink, exposure.WithRetryPolicy(policy), exposure.WithFlushInterval(time.Hour)))
+	e := newEnv(t, exposure.WithSink(sink, exposure.WithBackoff(5*time.Millisecond, 5*time.Millisecond),
+		exposure.WithMaxRetryAge(12*time.Millisecond), exposure.WithFlushInterval(time.Hour)))
 	commitUsers(t, e.tracker, e, 1, "old")
 	require.ErrorIs(t, e.tracker.Flush(t.Context()), exposure.ErrUndelivered)
 	n := len(sink.Attempts())
@@ -198,7 +198,7 @@ func TestCloseDuringOutageReportsUndeliveredAndLeaksNothing(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	tr, err := exposure.NewTracker(exposure.WithExperiments(checkout), exposure.WithLogger(quietLogger),
 		exposure.WithSink(sink, exposure.WithBatchSize(10), exposure.WithFlushInterval(time.Millisecond),
-			exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxAge: time.Hour})))
+			exposure.WithBackoff(20*time.Millisecond, 50*time.Millisecond)))
 	require.NoError(t, err)
 	c.AddHooks(tr.Hook())
 	for i := range 25 {

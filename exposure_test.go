@@ -114,13 +114,50 @@ func TestMarkErrors(t *testing.T) {
 	assert.Equal(t, uint64(1), e.tracker.Stats().Counts[exposure.StageUnassignedMark])
 }
 
-func TestFailedRequestsSendNothing(t *testing.T) {
+// A variant rendered in a request that then failed was seen: by default
+// it is exposed (intent to treat), and the failure is counted.
+func TestFailedRendersAreExposedByDefault(t *testing.T) {
 	e := newEnv(t)
 	srv := e.server(t)
 
 	status, _ := get(t, srv, "/fail?user=alice")
 	require.Equal(t, http.StatusInternalServerError, status)
 	// POST: the client would retry an idempotent request on the aborted connection.
+	resp, err := srv.Client().Post(srv.URL+"/panic?user=bob", "text/plain", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.Error(t, err, "the panicking handler aborts the response")
+	status, _ = get(t, srv, "/error?user=carol")
+	require.Equal(t, http.StatusInternalServerError, status)
+	e.settle(t)
+
+	got := map[string]bool{}
+	for _, x := range e.recorder.Exposures() {
+		got[x.Identity.DistinctID] = true
+	}
+	assert.Equal(t, map[string]bool{"alice": true, "bob": true}, got, "rendered, then failed: exposed; carol was never rendered")
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageFailedRender])
+	assert.Equal(t, uint64(1), st.Counts[exposure.StageFailedRequest])
+	assert.Zero(t, st.Counts[exposure.StageDiscarded])
+
+	// A later successful render of alice is a duplicate.
+	status, body := get(t, srv, "/checkout?user=alice")
+	require.Equal(t, http.StatusOK, status, body)
+	e.settle(t)
+	assert.Len(t, e.recorder.Exposures(), 2)
+	assert.Equal(t, uint64(1), e.tracker.Stats().Counts[exposure.StageDuplicate])
+}
+
+// WithDiscardFailedRenders keeps the old policy: a failed page was not
+// seen. The failures are counted all the same.
+func TestDiscardFailedRenders(t *testing.T) {
+	e := newEnv(t, exposure.WithDiscardFailedRenders())
+	srv := e.server(t)
+
+	status, _ := get(t, srv, "/fail?user=alice")
+	require.Equal(t, http.StatusInternalServerError, status)
 	resp, err := srv.Client().Post(srv.URL+"/panic?user=alice", "text/plain", nil)
 	if err == nil {
 		resp.Body.Close()
@@ -132,6 +169,7 @@ func TestFailedRequestsSendNothing(t *testing.T) {
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(2), st.Counts[exposure.StageMarked])
 	assert.Equal(t, uint64(2), st.Counts[exposure.StageDiscarded])
+	assert.Equal(t, uint64(2), st.Counts[exposure.StageFailedRender])
 
 	// The failed pages did not count: the first successful render is exposed.
 	status, body := get(t, srv, "/checkout?user=alice")
@@ -151,7 +189,8 @@ func TestMiddlewareRepanics(t *testing.T) {
 	require.NoError(t, err)
 	assert.PanicsWithValue(t, "render crashed", func() { h.ServeHTTP(discardWriter{}, req) })
 	e.settle(t)
-	assert.Empty(t, e.recorder.Exposures())
+	assert.Len(t, e.recorder.Exposures(), 1, "rendered before the panic: exposed")
+	assert.Equal(t, uint64(1), e.tracker.Stats().Counts[exposure.StageFailedRender])
 }
 
 type discardWriter struct{}

@@ -33,19 +33,19 @@ type stuckSink struct {
 }
 
 func (s *stuckSink) Send(ctx context.Context, batch []exposure.Exposure) error {
-	var failures []exposure.Failure
+	failed := map[int]error{}
 	var ok []exposure.Exposure
 	for i, e := range batch {
 		if e.Identity.DistinctID == s.stuck {
 			s.attempts.Add(1)
-			failures = append(failures, exposure.Failure{Index: i, Err: exposure.Retryable(errors.New("503"), 0)})
+			failed[i] = exposure.Retryable(errors.New("503"), 0)
 			continue
 		}
 		ok = append(ok, e)
 	}
 	_ = s.rec.Send(ctx, ok)
-	if len(failures) > 0 {
-		return &exposure.BatchError{Failures: failures}
+	if len(failed) > 0 {
+		return &exposure.BatchError{Failed: failed}
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func TestFlushTimeoutDoesNotStallTheQueue(t *testing.T) {
 	sink := &stuckSink{stuck: "stuck-0", rec: exposuretest.NewRecorder()}
 	e := newEnv(t, exposure.WithSink(sink, exposure.WithBatchSize(1), exposure.WithSenders(2),
 		exposure.WithFlushInterval(time.Millisecond),
-		exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Minute, MaxBackoff: time.Minute, MaxAge: time.Hour})))
+		exposure.WithBackoff(time.Minute, time.Minute)))
 	commitUsers(t, e.tracker, e, 1, "stuck")
 	require.Eventually(t, func() bool { return sink.attempts.Load() > 0 }, 5*time.Second, time.Millisecond)
 
@@ -132,7 +132,7 @@ func TestRetryAfterPastTheRetryAgeFailsAtOnce(t *testing.T) {
 		func([]exposure.Exposure) error { return exposure.Retryable(errors.New("429"), 24*time.Hour) },
 	}}
 	e := newEnv(t, exposure.WithSink(sink, exposure.WithFlushInterval(time.Hour),
-		exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: time.Second, MaxAge: time.Minute})))
+		exposure.WithBackoff(time.Millisecond, time.Second), exposure.WithMaxRetryAge(time.Minute)))
 	commitUsers(t, e.tracker, e, 1, "retry-after")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -284,10 +284,10 @@ type slowDeduper struct {
 	calls atomic.Int32
 }
 
-func (d *slowDeduper) Claim(ctx context.Context, key string, window time.Duration) (bool, error) {
+func (d *slowDeduper) Claim(ctx context.Context, key, variant string, window time.Duration) (bool, bool, error) {
 	d.calls.Add(1)
 	time.Sleep(d.delay)
-	return d.Deduper.Claim(ctx, key, window)
+	return d.Deduper.Claim(ctx, key, variant, window)
 }
 
 func (d *slowDeduper) Release(ctx context.Context, key string) error {

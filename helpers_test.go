@@ -109,7 +109,8 @@ func userCtx(user string) openfeature.EvaluationContext {
 }
 
 // server is a real HTTP server: /home evaluates, /checkout evaluates and
-// marks, and /fail and /panic evaluate, mark and then fail.
+// marks, /fail and /panic evaluate, mark and then fail, and /error
+// evaluates and fails before it marks.
 func (e *env) server(t testing.TB) *httptest.Server {
 	mux := http.NewServeMux()
 	eval := func(r *http.Request) string {
@@ -132,6 +133,10 @@ func (e *env) server(t testing.TB) *httptest.Server {
 		_ = exposure.MarkRendered(r.Context(), flagKey)
 		http.Error(w, "boom", http.StatusInternalServerError)
 	})
+	mux.HandleFunc("/error", func(w http.ResponseWriter, r *http.Request) {
+		eval(r)
+		http.Error(w, "boom before the render", http.StatusInternalServerError)
+	})
 	mux.HandleFunc("/panic", func(w http.ResponseWriter, r *http.Request) {
 		eval(r)
 		_ = exposure.MarkRendered(r.Context(), flagKey)
@@ -144,7 +149,18 @@ func (e *env) server(t testing.TB) *httptest.Server {
 
 func get(t testing.TB, srv *httptest.Server, path string) (int, string) {
 	t.Helper()
-	resp, err := srv.Client().Get(srv.URL + path)
+	return getAs(t, srv, path, "")
+}
+
+// getAs is get with a User-Agent ("" for Go's own).
+func getAs(t testing.TB, srv *httptest.Server, path, userAgent string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+path, nil)
+	require.NoError(t, err)
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		return 0, err.Error()
 	}

@@ -32,10 +32,12 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 	meta := d.FlagMetadata
 	metaName, _ := meta[MetadataExperimentName].(string)
 	inExperiment, saysIn := meta[MetadataInExperiment].(bool)
-	if exp == nil && metaName == "" && !inExperiment {
+	_, related := meta[metadataNumberedPrefix+"1.name"]
+	if exp == nil && metaName == "" && !inExperiment && !related {
 		return nil // not an experiment flag
 	}
-	if d.ErrorCode != "" || d.Reason == openfeature.ErrorReason || d.Reason == openfeature.DisabledReason || (saysIn && !inExperiment) {
+	primaryIn := !saysIn || inExperiment
+	if d.ErrorCode != "" || d.Reason == openfeature.ErrorReason || d.Reason == openfeature.DisabledReason || (!primaryIn && !related) {
 		// The reason is worth building only for an observer.
 		if t.ledger.observed() {
 			t.ledger.recordFlag(StageSkipped, hc.FlagKey(), skipReason(d))
@@ -65,16 +67,22 @@ func (h *hook) After(ctx context.Context, hc openfeature.HookContext, d openfeat
 		Reason:   string(d.Reason),
 		Context:  hc.EvaluationContext(),
 	}
-	metaVariant, _ := meta[MetadataExperimentVariant].(string)
-	if exp != nil {
-		a.Experiment = exp.Name
-	} else if metaName != "" {
-		a.Experiment = metaName
-	} else {
-		a.Experiment = hc.FlagKey()
+	if primaryIn {
+		metaVariant, _ := meta[MetadataExperimentVariant].(string)
+		if exp != nil {
+			a.Experiment = exp.Name
+		} else if metaName != "" {
+			a.Experiment = metaName
+		} else {
+			a.Experiment = hc.FlagKey()
+		}
+		a.Variant = exp.variantName(metaVariant, d.Variant, d.Value)
+		a.ProviderVariant = d.Variant
+		a.Properties = propertiesOf(meta, MetadataPropertyPrefix)
 	}
-	a.Variant = exp.variantName(metaVariant, d.Variant, d.Value)
-	a.ProviderVariant = d.Variant
+	if related {
+		a = withRelated(a, meta)
+	}
 	if a.Variant == "" {
 		t.ledger.recordFlag(StageSkipped, hc.FlagKey(), errNoVariant)
 		return nil

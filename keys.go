@@ -7,12 +7,15 @@ import (
 	"time"
 )
 
-// dedupeKey identifies (subject, experiment, variant) for a Deduper: 32
-// hex characters of a SHA-256, the same in every process so that a shared
-// deduper works.
+// dedupeKey identifies (subject, experiment) for a Deduper: 32 hex
+// characters of a SHA-256, the same in every process so that a shared
+// deduper works. The variant is not part of it: it is what the key holds.
 func dedupeKey(a *Assignment) string {
 	var buf [256]byte
-	sum := sha256.Sum256(appendAssignmentKey(buf[:0], a))
+	b := append(buf[:0], a.Identity.DistinctID...)
+	b = append(b, 0)
+	b = append(b, a.Experiment...)
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 

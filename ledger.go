@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ledger is the one place every stage is reported to. It counts the stage
@@ -24,15 +23,22 @@ func (l *ledger) observed() bool { return len(l.observers) != 0 }
 // the request path pays an atomic add otherwise.
 func (l *ledger) record(stage Stage, a *Assignment) { l.recordErr(stage, a, nil) }
 
-// recordErr is record with the error that caused the event.
+// recordErr is record with the error that caused the event. An
+// assignment's related assignments are each an event of their own.
 func (l *ledger) recordErr(stage Stage, a *Assignment, err error) {
 	l.counts[stage].Add(1)
+	if a != nil {
+		for i := range a.Related {
+			l.recordErr(stage, &a.Related[i], err)
+		}
+	}
 	if len(l.observers) == 0 {
 		return
 	}
 	ev := Event{Stage: stage, Count: 1, Err: err}
 	if a != nil {
 		ev.Exposure.Assignment = *a
+		ev.Exposure.Related = nil // reported on their own
 	}
 	l.emit(ev)
 }
@@ -71,9 +77,8 @@ type sinkLedger struct {
 	log    *slog.Logger // the Tracker's, with the sink's name
 	counts [numStages]atomic.Uint64
 
-	mu          sync.Mutex
-	lastError   string
-	lastErrorAt time.Time
+	mu        sync.Mutex
+	lastError string
 
 	// settleMu orders the settlements of exposures (delivered, failed,
 	// undelivered) with Close giving up on the queue, so that an exposure
@@ -144,8 +149,8 @@ func (s *sinkLedger) abandon() {
 	s.abandoned = true
 }
 
-func (s *sinkLedger) recordError(err error, at time.Time) {
+func (s *sinkLedger) recordError(err error) {
 	s.mu.Lock()
-	s.lastError, s.lastErrorAt = err.Error(), at
+	s.lastError = err.Error()
 	s.mu.Unlock()
 }

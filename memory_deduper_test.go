@@ -13,71 +13,72 @@ func TestMemoryDeduperIsBounded(t *testing.T) {
 	const capacity = 64 * 10 // ten per shard
 	d := newMemoryDeduper(capacity)
 	for i := range 20 * capacity {
-		first, err := d.Claim(t.Context(), fmt.Sprint("user-", i), time.Hour)
+		first, _, err := d.Claim(t.Context(), fmt.Sprint("user-", i), "v", time.Hour)
 		require.NoError(t, err)
 		require.True(t, first)
 	}
 	assert.LessOrEqual(t, d.size(), capacity)
 	assert.Greater(t, d.size(), capacity/2)
 	// The newest key is still remembered.
-	first, _ := d.Claim(t.Context(), fmt.Sprint("user-", 20*capacity-1), time.Hour)
+	first, _, _ := d.Claim(t.Context(), fmt.Sprint("user-", 20*capacity-1), "v", time.Hour)
 	assert.False(t, first)
 }
 
-// A deduper holds exactly its capacity, small ones included, and forgets
-// none of the keys it holds.
+// A deduper never holds more than its capacity, small ones included (the
+// table's own tests check that it holds exactly that many).
 func TestMemoryDeduperHonoursItsCapacity(t *testing.T) {
 	for _, capacity := range []int{1, 7, 8, 100, 640, 1000} {
 		t.Run(fmt.Sprint(capacity), func(t *testing.T) {
 			d := newMemoryDeduper(capacity)
-			total := 0
-			for i := range d.shards {
-				total += d.shards[i].capacity
-			}
-			require.Equal(t, capacity, total, "shards share the capacity out exactly")
-			// Fill shard by shard to its own capacity: every key is held.
-			var held []uint64
-			for h := uint64(0); len(held) < capacity; h += 0x9e3779b97f4a7c15 {
-				s := d.shard(h)
-				if len(s.expiries) < s.capacity {
-					first, evicted := d.claimHash(h, time.Hour)
-					require.True(t, first)
-					require.False(t, evicted)
-					held = append(held, h)
-				}
+			for h := range uint64(3 * capacity) {
+				d.claimHash(h*0x9e3779b97f4a7c15, 0, time.Hour)
 			}
 			assert.Equal(t, capacity, d.size())
-			for _, h := range held {
-				first, _ := d.claimHash(h, time.Hour)
-				assert.False(t, first, "a held key is remembered")
-			}
 		})
 	}
 }
 
-func TestMemoryDeduperReportsLiveEvictions(t *testing.T) {
-	d := newMemoryDeduper(1)
-	_, evicted := d.claimHash(1, time.Hour)
-	assert.False(t, evicted)
-	_, evicted = d.claimHash(2, time.Hour)
-	assert.True(t, evicted, "the live key 1 was pushed out")
-	_, evicted = d.claimHash(3, time.Nanosecond)
-	assert.True(t, evicted)
-	time.Sleep(time.Millisecond)
-	_, evicted = d.claimHash(4, time.Hour)
-	assert.False(t, evicted, "an expired key's eviction costs nothing")
+// One entry per subject and experiment holds the latest variant: the same
+// variant again is a duplicate, another is sent and is a crossover.
+func TestMemoryDeduperDetectsCrossovers(t *testing.T) {
+	d := newMemoryDeduper(100)
+	now := time.Unix(1_800_000_000, 0)
+	d.now = func() time.Time { return now }
+	ctx := t.Context()
+	for _, step := range []struct {
+		variant          string
+		first, crossover bool
+	}{
+		{"a", true, false},
+		{"a", false, false},
+		{"b", true, true},
+		{"b", false, false},
+		{"a", true, true},
+	} {
+		first, crossover, err := d.Claim(ctx, "subject/experiment", step.variant, time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, step.first, first, "variant %s", step.variant)
+		assert.Equal(t, step.crossover, crossover, "variant %s", step.variant)
+	}
+	// After the window a change of variant is no crossover.
+	_, _, _ = d.Claim(ctx, "short", "a", time.Millisecond)
+	now = now.Add(2 * time.Millisecond)
+	first, crossover, _ := d.Claim(ctx, "short", "b", time.Hour)
+	assert.True(t, first)
+	assert.False(t, crossover)
 }
 
-func TestBackoffStaysWithinItsBoundsForLargeMinimums(t *testing.T) {
-	p := RetryPolicy{MinBackoff: time.Hour, MaxBackoff: 48 * time.Hour, MaxAge: 100 * time.Hour}
-	seen := map[time.Duration]bool{}
-	for attempt := 1; attempt <= 100; attempt++ {
-		b := p.backoff(attempt)
-		require.GreaterOrEqual(t, b, p.MinBackoff, "attempt %d", attempt)
-		require.LessOrEqual(t, b, p.MaxBackoff, "attempt %d", attempt)
-		if attempt >= 30 {
-			seen[b] = true
-		}
-	}
-	assert.Greater(t, len(seen), 10, "late attempts are jittered, not all the maximum")
+func TestMemoryDeduperReportsLiveEvictions(t *testing.T) {
+	d := newMemoryDeduper(1)
+	now := time.Unix(1_800_000_000, 0)
+	d.now = func() time.Time { return now }
+	_, _, evicted := d.claimHash(1, 0, time.Hour)
+	assert.False(t, evicted)
+	_, _, evicted = d.claimHash(2, 0, time.Hour)
+	assert.True(t, evicted, "the live key 1 was pushed out")
+	_, _, evicted = d.claimHash(3, 0, time.Nanosecond)
+	assert.True(t, evicted)
+	now = now.Add(time.Millisecond)
+	_, _, evicted = d.claimHash(4, 0, time.Hour)
+	assert.False(t, evicted, "an expired key's eviction costs nothing")
 }

@@ -5,23 +5,37 @@ import (
 	"net/http"
 )
 
-// Middleware opens a Scope for each request. When the handler returns
-// without panicking and with a status below 500, the marked assignments are
-// committed; a request that failed was not seen, so on a status >= 500 or a
-// panic they are discarded (and the panic goes on).
+// Middleware opens a Scope for each request and commits it when the
+// handler returns: the marked assignments become exposures.
+//
+// A request that fails (a status of 500 or more, or a panic, which goes
+// on) is still committed by default: a variant that was rendered was
+// exposed, even if the page then broke, perhaps because of that variant.
+// Discarding it would remove from one arm exactly the users its bug hurt
+// (see [WithDiscardFailedRenders]). Either way each assignment of a
+// failed request is counted, per variant: StageFailedRender when it was
+// marked, StageFailedRequest when not.
+//
+// A request from a bot or crawler (see [WithBotFilter]) renders as any
+// other, but its marks are not exposed: each is counted as StageBot.
 //
 // A streaming handler that wants exposures delivered as it marks them can
 // call ScopeFromContext(r.Context()).Commit early.
 func (t *Tracker) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, s := t.Scope(r.Context())
+		s.bot = t.isBot(r)
 		sw := &statusWriter{ResponseWriter: w}
 		ok := false
 		defer func() {
-			if ok && sw.status < 500 {
-				_ = s.Commit(context.WithoutCancel(ctx))
-			} else {
+			failed := !ok || sw.status >= 500
+			if failed {
+				s.countFailure()
+			}
+			if failed && t.discardFailed {
 				s.Discard()
+			} else {
+				_ = s.Commit(context.WithoutCancel(ctx))
 			}
 		}()
 		next.ServeHTTP(wrapWriter(sw), r.WithContext(ctx))

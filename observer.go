@@ -81,14 +81,34 @@ const (
 	// [Scope.HandOff] for another party to confirm.
 	StageHandedOff
 	// StageDiscarded is a marked assignment dropped with its Scope: the
-	// request failed, or the Scope was discarded.
+	// Scope was discarded, or its request failed under
+	// [WithDiscardFailedRenders].
 	StageDiscarded
+	// StageFailedRender is a marked assignment whose request then failed
+	// (a status of 500 or more, or a panic). By default it is still
+	// committed: the variant was rendered, and may be why the request
+	// failed (intent to treat). Compare its rate between variants: the
+	// audit flags a difference.
+	StageFailedRender
+	// StageFailedRequest is an assignment whose request failed before it
+	// was marked (or after it was handed off): the subject was assigned,
+	// then got an error page.
+	StageFailedRequest
+	// StageBot is a marked assignment of a request from a bot or crawler
+	// (see [WithBotFilter]): it was rendered, and is not exposed.
+	StageBot
 	// StageCommitted is a new exposure, handed to at least one sink's
 	// queue.
 	StageCommitted
 	// StageDuplicate is an exposure suppressed because its subject had
 	// already been exposed to the variant within the dedupe window.
 	StageDuplicate
+	// StageCrossover is an exposure of a subject who had been exposed to
+	// another variant of the same experiment within the dedupe window
+	// (targeting changed, identities merged, the flag was reconfigured). It
+	// is sent, as Mixpanel expects, and counted here too: its share of the
+	// exposed subjects is a health check of the experiment.
+	StageCrossover
 	// StageDedupeError is a claim the Deduper failed, or could not be
 	// asked in time (the claim stage was full): the exposure was claimed in
 	// process and sent rather than lost.
@@ -109,7 +129,7 @@ const (
 	// failure.
 	StageRetried
 	// StageFailed is exposures that failed for good at one sink: a
-	// permanent error, or retries past the retry policy's MaxAge.
+	// permanent error, or retries past the sink's [WithMaxRetryAge].
 	StageFailed
 	// StageUndelivered is exposures still pending at one sink when Close's
 	// context ended.
@@ -122,8 +142,8 @@ const (
 
 var stageNames = [numStages]string{
 	"evaluated", "skipped", "assigned", "reverted",
-	"marked", "unassigned_mark", "handed_off", "discarded", "committed",
-	"duplicate", "dedupe_error", "evicted", "queued", "dropped", "delivered", "retried",
+	"marked", "unassigned_mark", "handed_off", "discarded", "failed_render", "failed_request", "bot", "committed",
+	"duplicate", "crossover", "dedupe_error", "evicted", "queued", "dropped", "delivered", "retried",
 	"failed", "undelivered", "closed",
 }
 

@@ -36,6 +36,15 @@ func TestObserverEventsAgreeWithStats(t *testing.T) {
 	_, err = scope.HandOff("not-assigned")
 	require.ErrorIs(t, err, exposure.ErrNotAssigned)
 	_, _ = e.client.StringValue(t.Context(), flagKey, "classic", userCtx("unscoped"))
+	dctx, discarded := e.tracker.Scope(t.Context())
+	_, _ = e.client.StringValue(dctx, flagKey, "classic", userCtx("discarded"))
+	require.NoError(t, exposure.MarkRendered(dctx, flagKey))
+	discarded.Discard()
+	for _, path := range []string{"/error", "/checkout"} {
+		_, _ = getAs(t, srv, path+"?user=crawled", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+	}
+	e.rules.variantFor = func(string) string { return "b" } // user-10 (was a) crosses over
+	get(t, srv, "/checkout?user=user-10")
 	_, _ = e.client.BooleanValue(ctx, "disabled-exp", false, userCtx("skipped"))
 	require.NoError(t, scope.Commit(ctx))
 	e.settle(t)
@@ -52,12 +61,13 @@ func TestObserverEventsAgreeWithStats(t *testing.T) {
 	for _, stage := range []exposure.Stage{
 		exposure.StageEvaluated, exposure.StageSkipped, exposure.StageAssigned, exposure.StageMarked,
 		exposure.StageUnassignedMark, exposure.StageHandedOff, exposure.StageDiscarded,
+		exposure.StageFailedRender, exposure.StageFailedRequest, exposure.StageBot, exposure.StageCrossover,
 		exposure.StageCommitted, exposure.StageDuplicate, exposure.StageQueued, exposure.StageDelivered,
 		exposure.StageClosed,
 	} {
 		assert.NotZero(t, st.Counts[stage], "the workload should reach stage %v", stage)
 	}
-	assert.Equal(t, uint64(25), st.Counts[exposure.StageCommitted], "one exposure per subject")
+	assert.Equal(t, uint64(25+1), st.Counts[exposure.StageCommitted], "one exposure per subject, and user-10's crossover")
 	assert.Equal(t, st.Counts[exposure.StageQueued], st.Sinks[0].Counts[exposure.StageQueued])
 	closed := events.of(exposure.StageClosed)
 	require.Len(t, closed, 1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/exposurekit/exposure/internal/options"
@@ -19,14 +20,17 @@ const defaultDedupeWindow = 90 * 24 * time.Hour
 type Option func(*config) error
 
 type config struct {
-	sinks       []sinkSpec
-	experiments []Experiment
-	deduper     Deduper
-	window      time.Duration
-	logger      *slog.Logger
-	identity    func(openfeature.EvaluationContext) (Identity, error)
-	now         func() time.Time
-	observers   []Observer
+	sinks         []sinkSpec
+	experiments   []Experiment
+	deduper       Deduper
+	window        time.Duration
+	logger        *slog.Logger
+	identity      func(openfeature.EvaluationContext) (Identity, error)
+	now           func() time.Time
+	observers     []Observer
+	sinkGiven     bool
+	isBot         func(*http.Request) bool
+	discardFailed bool
 }
 
 type sinkSpec struct {
@@ -39,6 +43,7 @@ type sinkSpec struct {
 // another. At least one sink is required. opts tune the sink's delivery.
 func WithSink(s Sink, opts ...SinkOption) Option {
 	return func(c *config) error {
+		c.sinkGiven = true // a faulty WithSink is reported as such, not as a missing sink
 		if s == nil {
 			return fmt.Errorf("%w: WithSink given a nil Sink", ErrInvalidConfig)
 		}
@@ -120,6 +125,44 @@ func WithObserver(o Observer) Option {
 			return fmt.Errorf("%w: WithObserver given a nil Observer", ErrInvalidConfig)
 		}
 		c.observers = append(c.observers, o)
+		return nil
+	}
+}
+
+// WithDiscardFailedRenders makes the middleware discard the marks of a
+// request that failed (a status of 500 or more, or a panic), as if the
+// page had not been seen, instead of committing them.
+//
+// Beware the bias: when a variant causes the failures (its template
+// breaks for large baskets), discarding them removes from that variant
+// exactly the users it hurt, and its metrics look better than they are.
+// The default, intent to treat, counts what was rendered. The failures
+// are counted per variant either way (StageFailedRender,
+// StageFailedRequest).
+func WithDiscardFailedRenders() Option {
+	return func(c *config) error {
+		c.discardFailed = true
+		return nil
+	}
+}
+
+// WithBotFilter replaces the middleware's test for requests from bots and
+// crawlers, whose marks are counted (StageBot) and not exposed. The
+// default matches the User-Agent against the bots Mixpanel's browser SDK
+// ignores (Googlebot and Google's other agents, Bingbot, Yandex, Baidu,
+// Ahrefs, Amazonbot, Petalbot, Lighthouse, Pinterest, Facebook's link
+// preview, Screaming Frog, Yahoo! Slurp) and agents shaped like a
+// crawler's ("…bot/1.0", "crawler", "spider", "+http://…"). It is not an
+// exhaustive list: extend it with a library such as
+// github.com/x-way/crawlerdetect (which also flags curl and Go's HTTP
+// client, and costs far more per request), or disable filtering with a
+// function that returns false. isBot runs on every request: keep it fast.
+func WithBotFilter(isBot func(r *http.Request) bool) Option {
+	return func(c *config) error {
+		if isBot == nil {
+			return fmt.Errorf("%w: WithBotFilter given a nil function; to disable the filter, pass one that returns false", ErrInvalidConfig)
+		}
+		c.isBot = isBot
 		return nil
 	}
 }

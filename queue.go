@@ -202,7 +202,7 @@ func (q *queue) giveUp() {
 // finish lets an HTTP sink drop its keep-alive connections (and their
 // goroutines) now rather than when they time out.
 func (q *queue) finish() {
-	if c, ok := q.sink.(IdleConnectionsCloser); ok {
+	if c, ok := q.sink.(closeIdler); ok {
 		c.CloseIdleConnections()
 	}
 }

@@ -74,3 +74,24 @@ func TestWriterSinkWritesMixpanelShapedLines(t *testing.T) {
 	assert.Equal(t, "writer-0", line.Properties["distinct_id"])
 	assert.Len(t, line.Properties["$insert_id"], 32)
 }
+
+// The writer sink prints a provider's properties after its own, which win
+// a clash.
+func TestWriterSinkWritesProperties(t *testing.T) {
+	var buf lockedbuf.Buffer
+	ws, err := exposure.NewWriterSink(&buf)
+	require.NoError(t, err)
+	batch := []exposure.Exposure{{Assignment: exposure.Assignment{
+		FlagKey: "f", Experiment: "E", Variant: "v", Identity: exposure.Identity{DistinctID: "u"},
+		Properties: map[string]any{"$experiment_id": "x-1", "rank": int64(3), "qa": true, "Variant name": "spoofed", "html": "<b>"},
+	}, InsertID: "id"}}
+	require.NoError(t, ws.Send(t.Context(), batch))
+	out := buf.String()
+	assert.Contains(t, out, `"$insert_id":"id","flag_key":"f","$experiment_id":"x-1","html":"<b>","qa":true,"rank":3}}`+"\n",
+		"after the library's, in name order, unescaped")
+	var line struct {
+		Properties map[string]any `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &line))
+	assert.Equal(t, "v", line.Properties["Variant name"], "the library's property wins a clash")
+}

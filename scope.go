@@ -22,6 +22,7 @@ type Scope struct {
 	undoCount  atomic.Int32
 	committed  bool // after the first Commit, marks are delivered at once
 	discarded  bool
+	bot        bool // a bot's request: marks are counted, not exposed
 }
 
 type scopeEntry struct {
@@ -91,7 +92,7 @@ func (s *Scope) assign(a *Assignment, eval evaluationID) {
 	i := s.find(a.FlagKey)
 	if i >= 0 {
 		prev := &s.entries[i].a
-		if prev.Variant == a.Variant && prev.Experiment == a.Experiment && prev.Identity == a.Identity {
+		if sameAssignment(prev, a) {
 			return
 		}
 	}
@@ -201,12 +202,32 @@ func (s *Scope) Commit(ctx context.Context) error {
 		e := &s.entries[i]
 		if e.marked && !e.delivered && !e.handedOff {
 			e.delivered = true
+			if s.bot {
+				s.t.ledger.record(StageBot, &e.a)
+				continue
+			}
 			as = append(as, e.a)
 		}
 	}
 	s.mu.Unlock()
 	s.t.commit(as)
 	return nil
+}
+
+// countFailure counts each assignment of the Scope, whose request failed:
+// StageFailedRender when it was marked, StageFailedRequest when not (or
+// handed off: its exposure is another party's to confirm).
+func (s *Scope) countFailure() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.entries {
+		e := &s.entries[i]
+		if e.marked && !e.handedOff {
+			s.t.ledger.record(StageFailedRender, &e.a)
+		} else {
+			s.t.ledger.record(StageFailedRequest, &e.a)
+		}
+	}
 }
 
 // Discard drops the Scope's pending assignments and marks: nothing of it
@@ -224,4 +245,19 @@ func (s *Scope) Discard() {
 		}
 	}
 	s.entries, s.discarded = nil, true
+}
+
+// sameAssignment reports whether a new evaluation assigned what prev
+// already holds: the same subject to the same variants.
+func sameAssignment(prev, a *Assignment) bool {
+	if prev.Variant != a.Variant || prev.Experiment != a.Experiment || prev.Identity != a.Identity ||
+		len(prev.Related) != len(a.Related) {
+		return false
+	}
+	for i := range a.Related {
+		if prev.Related[i].Variant != a.Related[i].Variant || prev.Related[i].Experiment != a.Related[i].Experiment {
+			return false
+		}
+	}
+	return true
 }

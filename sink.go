@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +25,11 @@ import (
 //
 // A retried batch holds the very same exposures (same Time, same InsertID),
 // so a destination that deduplicates on them stores each exposure once.
+//
+// A sink that keeps idle network connections, such as HTTP keep-alives,
+// may have a CloseIdleConnections() method, as [net/http.Client] has: the
+// Tracker's Close calls it once the sink's delivery has stopped, so that
+// the connections' goroutines end now rather than when they time out.
 type Sink interface {
 	Send(ctx context.Context, batch []Exposure) error
 }
@@ -34,11 +41,10 @@ type NamedSink interface {
 	Name() string
 }
 
-// IdleConnectionsCloser is implemented by sinks that keep idle network
-// connections, such as HTTP keep-alives, like [net/http.Client]. Close
-// calls it once the sink's delivery has stopped, so that their goroutines
-// end now rather than when the connections time out.
-type IdleConnectionsCloser interface {
+// closeIdler is the optional method of a sink that keeps idle network
+// connections (see [Sink]), like net/http's transport's own closeIdler:
+// unexported, since a sink only needs to have the method.
+type closeIdler interface {
 	CloseIdleConnections()
 }
 
@@ -71,52 +77,23 @@ func IsRetryable(err error) (retryable bool, retryAfter time.Duration) {
 	return false, 0
 }
 
-// Failure is one exposure of a batch that could not be delivered.
-type Failure struct {
-	// Index is the exposure's position in the batch given to Send.
-	Index int
-	// Err says why; wrapped by [Retryable] when worth retrying.
-	Err error
-}
-
 // BatchError reports a send in which only some exposures failed; every
-// exposure not listed in Failures was delivered.
+// exposure of the batch not in Failed was delivered.
 type BatchError struct {
-	Failures []Failure
+	// Failed has the index in the batch of each exposure that failed, with
+	// why; wrapped by [Retryable] when worth retrying.
+	Failed map[int]error
 }
 
 func (e *BatchError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d exposure(s) of the batch failed", len(e.Failures))
-	for i, f := range e.Failures {
-		if i == 3 {
-			fmt.Fprintf(&b, "; and %d more", len(e.Failures)-i)
+	fmt.Fprintf(&b, "%d exposure(s) of the batch failed", len(e.Failed))
+	for n, i := range slices.Sorted(maps.Keys(e.Failed)) {
+		if n == 3 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Failed)-n)
 			break
 		}
-		fmt.Fprintf(&b, "; #%d: %v", f.Index, f.Err)
+		fmt.Fprintf(&b, "; #%d: %v", i, e.Failed[i])
 	}
 	return b.String()
-}
-
-// SendEach implements Send for sinks that deliver one exposure at a time,
-// such as through a vendor SDK call per exposure. It calls send for each
-// exposure in order and reports the failures in a [*BatchError]; once ctx
-// has ended, the exposures not reached are reported retryable.
-func SendEach(ctx context.Context, batch []Exposure, send func(context.Context, *Exposure) error) error {
-	var failures []Failure
-	for i := range batch {
-		if err := ctx.Err(); err != nil {
-			for j := i; j < len(batch); j++ {
-				failures = append(failures, Failure{Index: j, Err: Retryable(err, 0)})
-			}
-			break
-		}
-		if err := send(ctx, &batch[i]); err != nil {
-			failures = append(failures, Failure{Index: i, Err: err})
-		}
-	}
-	if len(failures) > 0 {
-		return &BatchError{Failures: failures}
-	}
-	return nil
 }

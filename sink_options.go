@@ -37,7 +37,7 @@ type sinkConfig struct {
 	queueBytes    int
 	flushInterval time.Duration
 	senders       int
-	retry         RetryPolicy
+	retry         retryPolicy
 }
 
 // WithQueueSize bounds how many exposures wait for delivery; when the queue
@@ -107,14 +107,34 @@ func WithSenders(n int) SinkOption {
 	}
 }
 
-// WithRetryPolicy sets the sink's retry schedule; see [RetryPolicy] for
-// the default.
-func WithRetryPolicy(p RetryPolicy) SinkOption {
+// WithBackoff sets how long the sink waits before retrying a batch that
+// failed with a retryable error (see [Retryable]): a random wait (full
+// jitter) of at least min, under a ceiling that starts at min and doubles
+// with each attempt up to max. A longer Retry-After given by the sink
+// wins. min must be positive and max at least min. Default 2s to 60s, the
+// schedule Mixpanel recommends for its ingestion API.
+func WithBackoff(min, max time.Duration) SinkOption {
 	return func(c *sinkConfig) error {
-		if err := p.validate(); err != nil {
-			return err
+		switch {
+		case min <= 0:
+			return fmt.Errorf("%w: backoff min must be positive, got %v", ErrInvalidConfig, min)
+		case max < min:
+			return fmt.Errorf("%w: backoff max (%v) is below min (%v)", ErrInvalidConfig, max, min)
 		}
-		c.retry = p
+		c.retry.minBackoff, c.retry.maxBackoff = min, max
+		return nil
+	}
+}
+
+// WithMaxRetryAge bounds how long the sink keeps retrying a batch, from its
+// first attempt: a retry that would start later is not made, and the
+// exposures left count as failed ([StageFailed]). Default 1h.
+func WithMaxRetryAge(d time.Duration) SinkOption {
+	return func(c *sinkConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: max retry age must be positive, got %v", ErrInvalidConfig, d)
+		}
+		c.retry.maxAge = d
 		return nil
 	}
 }

@@ -1,9 +1,6 @@
 package exposure
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "sync/atomic"
 
 // Stats is a snapshot of a Tracker's accounts since it was created: how
 // many events of each [Stage] it saw, in all and per sink. They are the
@@ -29,10 +26,10 @@ type SinkStats struct {
 	Counts map[Stage]uint64
 	// Depth is how many exposures wait in the queue now.
 	Depth int
-	// LastError is the latest send error ("" when none) and LastErrorAt when
-	// it happened.
-	LastError   string
-	LastErrorAt time.Time
+	// LastError is the latest send error ("" when none). When it happened
+	// is in the events: the StageRetried and StageFailed events of the
+	// sink carry each error as it is acted on.
+	LastError string
 }
 
 // Stats returns a snapshot of the Tracker's accounts. Counts read together
@@ -42,11 +39,11 @@ func (t *Tracker) Stats() Stats {
 	for i, q := range t.queues {
 		l := &q.ledger
 		l.mu.Lock()
-		lastErr, lastAt := l.lastError, l.lastErrorAt
+		lastErr := l.lastError
 		l.mu.Unlock()
 		s.Sinks[i] = SinkStats{
 			Name: l.name, Counts: countsOf(&l.counts), Depth: q.depth(),
-			LastError: lastErr, LastErrorAt: lastAt,
+			LastError: lastErr,
 		}
 	}
 	return s

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,9 @@ type Tracker struct {
 	ledger   ledger
 	claims   *claimer // nil with the in-memory deduper
 
+	isBot         func(*http.Request) bool
+	discardFailed bool
+
 	closed       atomic.Bool
 	unscopedOnce sync.Once
 	dedupeLog    rateLimitedLog
@@ -48,13 +52,13 @@ type Tracker struct {
 // the same), an empty experiment name or one longer than 255 bytes, or no
 // sink.
 func NewTracker(opts ...Option) (*Tracker, error) {
-	c := config{window: defaultDedupeWindow, identity: DefaultIdentity, now: clock.Now}
+	c := config{window: defaultDedupeWindow, identity: DefaultIdentity, now: clock.Now, isBot: isKnownBot}
 	errs := options.Apply(&c, "exposure.NewTracker", opts)
 	reg, err := newRegistry(c.experiments)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if len(c.sinks) == 0 {
+	if !c.sinkGiven {
 		errs = append(errs, fmt.Errorf("%w: no sink: add at least one WithSink", ErrInvalidConfig))
 	}
 	if len(errs) > 0 {
@@ -69,6 +73,7 @@ func NewTracker(opts ...Option) (*Tracker, error) {
 	t := &Tracker{
 		reg: reg, deduper: c.deduper, window: c.window, log: c.logger,
 		identity: c.identity, now: c.now,
+		isBot: c.isBot, discardFailed: c.discardFailed,
 		shutdown: make(chan struct{}),
 	}
 	t.ledger.observers = c.observers
@@ -84,35 +89,39 @@ func NewTracker(opts ...Option) (*Tracker, error) {
 
 // claim asks the deduper which keys are new, in one call when it can. A
 // failing deduper counts as "new": a repeat is better than a loss.
-func (t *Tracker) claim(ctx context.Context, as []Assignment, keys []string) []bool {
+func (t *Tracker) claim(ctx context.Context, as []Assignment, keys []string) (first, crossover []bool) {
 	n := max(len(t.queues), 1)
+	variants := make([]string, len(keys))
+	for k := range keys {
+		variants[k] = as[k/n].Variant
+	}
 	if bd, ok := t.deduper.(BatchDeduper); ok && len(keys) > 1 {
-		got, err := bd.ClaimBatch(ctx, keys, t.window)
-		if err == nil && len(got) == len(keys) {
-			return got
+		first, crossover, err := bd.ClaimBatch(ctx, keys, variants, t.window)
+		if err == nil && (len(first) != len(keys) || len(crossover) != len(keys)) {
+			err = fmt.Errorf("ClaimBatch answered %d and %d results for %d keys", len(first), len(crossover), len(keys))
 		}
 		if err == nil {
-			err = fmt.Errorf("ClaimBatch answered %d results for %d keys", len(got), len(keys))
+			return first, crossover
 		}
 		t.logDedupeError(err)
-		first := make([]bool, len(keys))
+		first = make([]bool, len(keys))
 		for k := range keys {
 			first[k] = true
 			t.ledger.recordErr(StageDedupeError, &as[k/n], err)
 		}
-		return first
+		return first, make([]bool, len(keys))
 	}
-	first := make([]bool, len(keys))
+	first, crossover = make([]bool, len(keys)), make([]bool, len(keys))
 	for k, key := range keys {
-		f, err := t.deduper.Claim(ctx, key, t.window)
+		f, c, err := t.deduper.Claim(ctx, key, variants[k], t.window)
 		if err != nil {
 			t.logDedupeError(err)
 			t.ledger.recordErr(StageDedupeError, &as[k/n], err)
-			f = true
+			f, c = true, false
 		}
-		first[k] = f
+		first[k], crossover[k] = f, c
 	}
-	return first
+	return first, crossover
 }
 
 // Experiments returns the experiments given to [WithExperiments], in

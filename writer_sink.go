@@ -1,10 +1,13 @@
 package exposure
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 )
 
@@ -48,12 +51,12 @@ type writerLineProps struct {
 	FlagKey    string `json:"flag_key"`
 }
 
-// Send writes the batch, one line per exposure. A write error fails the
-// batch for good: an io.Writer has no notion of "try again later".
+// Send writes the batch, one line per exposure, in one Write. A write
+// error fails the batch for good: an io.Writer has no notion of "try
+// again later".
 func (s *writerSink) Send(_ context.Context, batch []Exposure) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	enc := json.NewEncoder(s.w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	for i := range batch {
 		e := &batch[i]
@@ -62,13 +65,47 @@ func (s *writerSink) Send(_ context.Context, batch []Exposure) error {
 			DistinctID: e.Identity.DistinctID, DeviceID: e.Identity.DeviceID, UserID: e.Identity.UserID,
 			Time: e.Time.UnixMilli(), InsertID: e.InsertID, FlagKey: e.FlagKey,
 		}})
+		if err == nil && len(e.Properties) > 0 {
+			err = appendProperties(&buf, enc, e.Properties)
+		}
 		if err != nil {
-			failures := make([]Failure, 0, len(batch)-i)
-			for j := i; j < len(batch); j++ {
-				failures = append(failures, Failure{Index: j, Err: fmt.Errorf("exposure: writing exposure: %w", err)})
-			}
-			return &BatchError{Failures: failures}
+			return fmt.Errorf("exposure: encoding exposure: %w", err)
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("exposure: writing exposures: %w", err)
+	}
 	return nil
+}
+
+// appendProperties adds the provider's properties to the line just
+// encoded into buf, after the library's, in name order; the library's win
+// on a clash.
+func appendProperties(buf *bytes.Buffer, enc *json.Encoder, props map[string]any) error {
+	buf.Truncate(buf.Len() - len("}}\n")) // close of properties, of the event, newline
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if writerLibraryProperties[k] {
+			continue
+		}
+		buf.WriteByte(',')
+		if err := enc.Encode(k); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		buf.WriteByte(':')
+		if err := enc.Encode(props[k]); err != nil {
+			return err
+		}
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteString("}}\n")
+	return nil
+}
+
+// writerLibraryProperties are the names writerLineProps encodes.
+var writerLibraryProperties = map[string]bool{
+	"Experiment name": true, "Variant name": true, "distinct_id": true, "$device_id": true,
+	"$user_id": true, "time": true, "$insert_id": true, "flag_key": true,
 }

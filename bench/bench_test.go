@@ -118,7 +118,7 @@ func BenchmarkDedupeMemory(b *testing.B) {
 			d, err := exposure.NewMemoryDeduper(2 * n)
 			require.NoError(b, err)
 			for i := range n {
-				if first, err := d.Claim(ctx, key(i), time.Hour); err != nil || !first {
+				if first, _, err := d.Claim(ctx, key(i), "v", time.Hour); err != nil || !first {
 					b.Fatalf("claim %d: first=%v err=%v", i, first, err)
 				}
 			}
@@ -174,7 +174,7 @@ func BenchmarkDedupeMemory(b *testing.B) {
 func requireHoldsAll(b *testing.B, d exposure.Deduper, n int, key func(int) string) {
 	b.Helper()
 	for i := range n {
-		if first, err := d.Claim(context.Background(), key(i), time.Hour); err != nil || first {
+		if first, _, err := d.Claim(context.Background(), key(i), "v", time.Hour); err != nil || first {
 			b.Fatalf("key %d was evicted (first=%v, err=%v): B/key would be wrong", i, first, err)
 		}
 	}

@@ -99,11 +99,11 @@ func TestAClaimWhoseReplyWasLostIsOurs(t *testing.T) {
 	defer rdb.Close()
 	d, err := redisdedupe.NewDeduper(rdb)
 	require.NoError(t, err)
-	first, _ := d.ClaimBatch(context.Background(), []string{"warm-up"}, time.Hour) // connected
+	first, _, _ := d.ClaimBatch(context.Background(), []string{"warm-up"}, variantsFor([]string{"warm-up"}), time.Hour) // connected
 	require.Equal(t, []bool{true}, first)
 
 	p.armed.Store(true)
-	first, _ = d.ClaimBatch(context.Background(), []string{"k1", "k2"}, time.Hour)
+	first, _, _ = d.ClaimBatch(context.Background(), []string{"k1", "k2"}, variantsFor([]string{"k1", "k2"}), time.Hour)
 	t.Logf("stats %+v armed %v", d.Stats(), p.armed.Load())
 	direct := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	defer direct.Close()
@@ -123,16 +123,26 @@ func TestADroppedBackfillDoesNotExposeAgain(t *testing.T) {
 	defer rdb.Close()
 	d, err := redisdedupe.NewDeduper(rdb, redisdedupe.WithBackfillLimit(1), redisdedupe.WithCooldown(0))
 	require.NoError(t, err)
-	first, _ := d.ClaimBatch(context.Background(), []string{"warm-up"}, time.Hour)
+	first, _, _ := d.ClaimBatch(context.Background(), []string{"warm-up"}, variantsFor([]string{"warm-up"}), time.Hour)
 	require.Equal(t, []bool{true}, first)
 
 	require.NoError(t, rs.Kill())
 	keys := []string{"k1", "k2", "k3"}
-	first, _ = d.ClaimBatch(context.Background(), keys, time.Hour)
+	first, _, _ = d.ClaimBatch(context.Background(), keys, variantsFor(keys), time.Hour)
 	require.Equal(t, []bool{true, true, true}, first, "the fallback grants them: exposures sent")
 	require.NoError(t, rs.Start())
 
-	first, _ = d.ClaimBatch(context.Background(), keys, time.Hour)
+	first, _, _ = d.ClaimBatch(context.Background(), keys, variantsFor(keys), time.Hour)
 	t.Logf("stats %+v", d.Stats())
 	assert.Equal(t, []bool{false, false, false}, first, "this instance sent them already")
+}
+
+// variantsFor claims every key for one variant: these tests are about
+// claims, not crossovers.
+func variantsFor(keys []string) []string {
+	v := make([]string, len(keys))
+	for i := range v {
+		v[i] = "v"
+	}
+	return v
 }

@@ -46,10 +46,10 @@ func TestRedisLoadingDoesNotGrantAClaimAgain(t *testing.T) {
 		}
 		return ks
 	}
-	d.ClaimBatch(context.Background(), batch(0, 10), time.Hour)
+	d.ClaimBatch(context.Background(), batch(0, 10), variantsFor(batch(0, 10)), time.Hour)
 	require.NoError(t, rs.Kill())
 	for i := 0; i < 20; i++ {
-		d.ClaimBatch(context.Background(), batch(i*1000, 1000), time.Hour)
+		d.ClaimBatch(context.Background(), batch(i*1000, 1000), variantsFor(batch(i*1000, 1000)), time.Hour)
 	}
 	t.Logf("during %+v", d.Stats())
 	go func() { _ = rs.Start() }()
@@ -57,7 +57,7 @@ func TestRedisLoadingDoesNotGrantAClaimAgain(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		for i := 0; i < 20; i++ {
-			first, _ := d.ClaimBatch(context.Background(), batch(i*1000, 1000), time.Hour)
+			first, _, _ := d.ClaimBatch(context.Background(), batch(i*1000, 1000), variantsFor(batch(i*1000, 1000)), time.Hour)
 			for j, f := range first {
 				if f {
 					dups++

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,7 +28,7 @@ import (
 // Delivery settings of the soak: small batches and short flush intervals
 // so that a run makes hundreds of requests to Mixpanel (each one a chance
 // of a fault), and a retry schedule in milliseconds so that the faults
-// cost seconds, not the hour of the default policy. MaxAge is far longer
+// cost seconds, not the hour of the default. The retry age is far longer
 // than any run: an exposure that fails for good is a loss, and the test
 // fails on it. The queues hold a whole round (without the race detector a
 // round queues 200,000 exposures in about ten seconds while Mixpanel fails
@@ -35,10 +36,10 @@ import (
 // count the drop as a loss. An application sizes its queues to its traffic
 // and watches StageDropped.
 var (
-	soakRetry    = exposure.RetryPolicy{MinBackoff: 5 * time.Millisecond, MaxBackoff: 250 * time.Millisecond, MaxAge: 10 * time.Minute}
+	soakRetry    = []exposure.SinkOption{exposure.WithBackoff(5*time.Millisecond, 250*time.Millisecond), exposure.WithMaxRetryAge(10 * time.Minute)}
 	soakQueue    = []exposure.SinkOption{exposure.WithQueueSize(2_000_000), exposure.WithQueueBytes(2 << 30)}
-	mixpanelOpts = append([]exposure.SinkOption{exposure.WithBatchSize(500), exposure.WithFlushInterval(50 * time.Millisecond), exposure.WithRetryPolicy(soakRetry)}, soakQueue...)
-	slowOpts     = append([]exposure.SinkOption{exposure.WithBatchSize(500), exposure.WithFlushInterval(100 * time.Millisecond), exposure.WithSenders(1), exposure.WithRetryPolicy(soakRetry)}, soakQueue...)
+	mixpanelOpts = slices.Concat([]exposure.SinkOption{exposure.WithBatchSize(500), exposure.WithFlushInterval(50 * time.Millisecond)}, soakRetry, soakQueue)
+	slowOpts     = slices.Concat([]exposure.SinkOption{exposure.WithBatchSize(500), exposure.WithFlushInterval(100 * time.Millisecond), exposure.WithSenders(1)}, soakRetry, soakQueue)
 )
 
 const (

@@ -1,0 +1,5 @@
+//go:build !race
+
+package dedupetable
+
+const raceEnabled = false
