@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -53,7 +56,9 @@ func newViews(t *testing.T, opts ...exposure.Option) *views {
 	return &views{tracker: tr, auditor: aud, reader: reader}
 }
 
-// metricSums returns each instrument's values summed over its data points.
+// metricSums returns each instrument's values summed over its data points,
+// and for an instrument with a stage attribute, by stage too
+// ("exposure.requests.failed/failed_render").
 func (v *views) metricSums(t *testing.T) map[string]int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
@@ -64,6 +69,9 @@ func (v *views) metricSums(t *testing.T) map[string]int64 {
 			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
 				for _, dp := range s.DataPoints {
 					sums[m.Name] += dp.Value
+					if stage, ok := dp.Attributes.Value(metrics.AttrStage); ok {
+						sums[m.Name+"/"+stage.AsString()] += dp.Value
+					}
 				}
 			}
 			if g, ok := m.Data.(metricdata.Gauge[int64]); ok {
@@ -224,6 +232,56 @@ func TestViewsAgreeAfterARandomWorkload(t *testing.T) {
 			require.NoError(t, v.tracker.Confirm(context.Background(), a))
 		}
 	}
+
+	// Requests through the middleware: some fail (a status of 500 or more
+	// before or after the mark, or a panic), some come from a crawler, and
+	// some users share a $user_id, merged into one subject that crosses
+	// over between variants.
+	app := v.tracker.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		attrs := map[string]any{}
+		if id := q.Get("merged"); id != "" {
+			attrs[exposure.AttributeUserID] = id
+		}
+		ec := openfeature.NewEvaluationContext(q.Get("user"), attrs)
+		_, _ = checkoutClient.StringValue(r.Context(), flagKey, "x", ec)
+		_, _ = pricingClient.StringValue(r.Context(), "pricing", "x", ec)
+		switch q.Get("fail") {
+		case "before":
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		case "panic":
+			panic(http.ErrAbortHandler)
+		}
+		_ = exposure.MarkRendered(r.Context(), flagKey)
+		if rng.IntN(2) == 0 {
+			_ = exposure.MarkRendered(r.Context(), "pricing")
+		}
+		if q.Get("fail") == "after" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	for range 300 {
+		query := url.Values{"user": {fmt.Sprintf("u%d", 100+rng.IntN(80))}}
+		if rng.IntN(4) == 0 {
+			query.Set("merged", fmt.Sprint("m", rng.IntN(6)))
+		}
+		if rng.IntN(6) == 0 {
+			query.Set("fail", []string{"before", "after", "panic"}[rng.IntN(3)])
+		}
+		req := httptest.NewRequest(http.MethodGet, "/?"+query.Encode(), nil)
+		if rng.IntN(8) == 0 {
+			req.Header.Set("User-Agent", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					require.Equal(t, http.ErrAbortHandler, p, "the middleware lets the handler's panic go on")
+				}
+			}()
+			app.ServeHTTP(httptest.NewRecorder(), req)
+		}()
+	}
 	_ = v.tracker.Flush(context.Background()) // the failing sink makes it an error
 
 	st := v.tracker.Stats()
@@ -240,6 +298,9 @@ func TestViewsAgreeAfterARandomWorkload(t *testing.T) {
 		exposure.StageDiscarded: "exposure.discarded", exposure.StageCommitted: "exposure.committed",
 		exposure.StageDuplicate: "exposure.duplicates", exposure.StageDedupeError: "exposure.dedupe.errors",
 		exposure.StageQueued: "", exposure.StageDropped: "",
+		exposure.StageFailedRender:  "exposure.requests.failed/failed_render",
+		exposure.StageFailedRequest: "exposure.requests.failed/failed_request",
+		exposure.StageBot:           "exposure.bots", exposure.StageCrossover: "exposure.crossovers",
 	} {
 		assert.Equal(t, st.Counts[s], sums[s]+r.Untracked, "audit, %v", s)
 		if name != "" {
@@ -268,12 +329,30 @@ func TestViewsAgreeAfterARandomWorkload(t *testing.T) {
 	assert.Equal(t, int64(pending), m["exposure.pending"])
 	assert.Zero(t, r.Untracked)
 
+	// The checks sum the same counts.
+	var failedSum, assignedSum, crossSum, committedSum, botSum uint64
+	for _, e := range r.Experiments {
+		failedSum += e.Failures.Failed
+		assignedSum += e.Failures.Assigned
+		crossSum += e.Crossovers.Crossovers
+		committedSum += e.Crossovers.Committed
+		botSum += e.Bots
+	}
+	// Failed counts at most the assignments of each variant: equal here,
+	// since every failed assignment was assigned.
+	assert.Equal(t, st.Counts[exposure.StageFailedRender]+st.Counts[exposure.StageFailedRequest], failedSum)
+	assert.Equal(t, st.Counts[exposure.StageAssigned], assignedSum)
+	assert.Equal(t, st.Counts[exposure.StageCrossover], crossSum)
+	assert.Equal(t, st.Counts[exposure.StageCommitted], committedSum)
+	assert.Equal(t, st.Counts[exposure.StageBot], botSum)
+
 	// The workload reached every stage it could: a test that cannot fail
 	// is no test.
 	for _, s := range []exposure.Stage{
 		exposure.StageAssigned, exposure.StageReverted, exposure.StageMarked, exposure.StageUnassignedMark,
 		exposure.StageHandedOff, exposure.StageDiscarded, exposure.StageCommitted, exposure.StageDuplicate,
 		exposure.StageQueued, exposure.StageDropped, exposure.StageDelivered, exposure.StageFailed, exposure.StageSkipped,
+		exposure.StageFailedRender, exposure.StageFailedRequest, exposure.StageBot, exposure.StageCrossover,
 	} {
 		assert.NotZero(t, st.Counts[s], "the workload never reached %v", s)
 	}

@@ -123,14 +123,20 @@ func TestJSONHasTheDocumentedFields(t *testing.T) {
 	assert.ElementsMatch(t, stages, keys(doc["totals"]), "every stage, by name")
 	assert.ElementsMatch(t, []string{"unscoped", "no_subject", "other"}, keys(doc["skipped"]))
 	exp := doc["experiments"].([]any)[0]
-	assert.ElementsMatch(t, []string{"name", "flag_key", "registered", "variants", "unassigned_marks", "srm"}, keys(exp))
+	assert.ElementsMatch(t, []string{"name", "flag_key", "registered", "variants", "unassigned_marks", "srm",
+		"failures", "crossovers", "bots"}, keys(exp))
 	variant := exp.(map[string]any)["variants"].([]any)[0]
 	assert.ElementsMatch(t, []string{"name", "counts", "subjects_assigned", "subjects_exposed", "exposure_rate",
-		"median_render_ms", "expected_share", "observed_share"}, keys(variant))
-	assert.ElementsMatch(t, []string{"assigned", "reverted", "marked", "handed_off", "discarded", "committed",
-		"duplicate", "dedupe_error", "queued", "dropped"}, keys(variant.(map[string]any)["counts"]))
-	assert.ElementsMatch(t, []string{"chi_square", "p_value", "degrees_of_freedom", "enough_subjects", "rate_spread",
-		"rate_threshold", "flagged", "reasons"}, keys(exp.(map[string]any)["srm"]))
+		"median_render_ms", "expected_share", "observed_share", "failure_rate", "bot_share"}, keys(variant))
+	assert.ElementsMatch(t, []string{"assigned", "reverted", "marked", "handed_off", "discarded", "failed_render",
+		"failed_request", "bot", "committed", "duplicate", "crossover", "dedupe_error", "queued", "dropped"},
+		keys(variant.(map[string]any)["counts"]))
+	assert.ElementsMatch(t, []string{"chi_square", "p_value", "sequential_p_value", "degrees_of_freedom", "enough_subjects",
+		"rate_spread", "rate_threshold", "flagged", "reasons"}, keys(exp.(map[string]any)["srm"]))
+	// 4 assignments: too few to test; the note says so (omitted when empty).
+	assert.ElementsMatch(t, []string{"failed", "assigned", "chi_square", "p_value", "degrees_of_freedom", "flagged", "note"},
+		keys(exp.(map[string]any)["failures"]))
+	assert.ElementsMatch(t, []string{"crossovers", "committed", "share", "flagged"}, keys(exp.(map[string]any)["crossovers"]))
 	sink := doc["sinks"].([]any)[0]
 	assert.ElementsMatch(t, []string{"name", "counts", "pending", "queue_depth", "last_error", "last_error_at"}, keys(sink))
 	assert.ElementsMatch(t, []string{"queued", "dropped", "delivered", "retried", "failed", "undelivered"},

@@ -26,6 +26,8 @@ type Auditor struct {
 	mask   idMask
 	table  *tally.Table[latency.Histogram] // Ext: time from evaluation to commit
 	recent *ring.Ring[recentExposure]
+	failed sinkFailures
+	seq    sequentialTests // the live sample-ratio tests, updated by Report
 }
 
 var _ exposure.Observer = (*Auditor)(nil)
@@ -60,6 +62,7 @@ func NewAuditor(opts ...Option) (*Auditor, error) {
 func (a *Auditor) Observe(ev exposure.Event) {
 	v := a.table.Record(&ev)
 	if ev.Stage != exposure.StageCommitted {
+		a.failed.observe(&ev)
 		return
 	}
 	e := &ev.Exposure

@@ -1,8 +1,8 @@
 // Package audit shows what an exposure pipeline does, live: a debug page
 // and its JSON report with, per experiment and variant, how many subjects
-// were assigned and exposed, duplicates, drops, unassigned marks, the time
-// from evaluation to render, and a sample-ratio check that flags a split
-// that cannot be trusted.
+// were assigned and exposed, duplicates, drops, unassigned marks, failed
+// requests, bots' marks, crossovers, the time from evaluation to render,
+// and checks that flag an experiment whose counts cannot be trusted.
 //
 // An [Auditor] is an [exposure.Observer]: it keeps its accounts from the
 // events the Tracker reports, and reads the Tracker's own counts
@@ -20,9 +20,23 @@
 // [WithShowIDs] allows them: a shared page or JSON report does not let its
 // reader recover an id, even by testing guesses.
 //
-// The sample-ratio check is [SampleRatio], Pearson's chi-square test of
-// the exposed subjects of each variant against [exposure.Experiment.Weights].
-// It can be used on its own, on counts from anywhere.
+// Each experiment of a report carries its checks, each flagged in words on
+// the page:
+//
+//   - the sample-ratio check ([SRMCheck]): the split of exposures against
+//     [exposure.Experiment.Weights]. The live alarm is a sequential,
+//     anytime-valid test whose state the Auditor keeps between reports, so
+//     a page read every 5 seconds does not false-alarm; Pearson's
+//     chi-square, [SampleRatio], is reported beside it and can be used on
+//     its own, on counts from anywhere, for a one-off check at a sample
+//     size set in advance. With it, the spread of exposure rates between
+//     variants: a render site (or a beacon token) that favours a variant;
+//   - the failure check ([FailureCheck]): failed requests per assignment,
+//     compared between variants, for a variant that breaks the page;
+//   - the crossover check ([CrossoverCheck]): exposures of subjects who had
+//     seen another variant;
+//   - bots: the marks of bots' and crawlers' requests, per variant, which
+//     are not exposed.
 //
 // Package audit links html/template. An app that wants only the
 // OpenTelemetry metrics uses package metrics, which does not.

@@ -106,3 +106,69 @@ func ExampleAuditor() {
 	// Checkout Redesign / classic: 3 assigned, 2 exposed, 1 duplicate
 	// Checkout Redesign / one-page: 0 assigned, 0 exposed, 0 duplicate
 }
+
+// A variant that breaks the page for some users: through the Tracker's
+// middleware, the one-page checkout answers 500 after its mark for one
+// user in five. Its failed renders are still exposed (intent to treat);
+// the report's failure check compares the variants' failure rates and
+// flags the gap once every variant has 100 assignments and the experiment
+// 10 failures.
+func ExampleFailureCheck() {
+	aud, err := audit.NewAuditor()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
+		exposure.WithObserver(aud),
+		exposure.WithSink(exposuretest.NewRecorder()),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tracker.Close(context.Background())
+
+	// Even users get "classic", odd ones "one-page".
+	split := func(f memprovider.InMemoryFlag, ec openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
+		var n int
+		_, _ = fmt.Sscanf(ec[openfeature.TargetingKey].(string), "u%d", &n)
+		v := []string{"classic", "one-page"}[n%2]
+		return f.Variants[v], openfeature.ProviderResolutionDetail{Variant: v, Reason: openfeature.SplitReason}
+	}
+	err = openfeature.SetNamedProviderAndWait("example-failures", memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		"checkout-redesign": {Key: "checkout-redesign", State: memprovider.Enabled, DefaultVariant: "classic",
+			Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, ContextEvaluator: &split},
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := openfeature.NewClient("example-failures")
+	client.AddHooks(tracker.Hook())
+	app := tracker.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := r.URL.Query().Get("user")
+		v, _ := client.StringValue(r.Context(), "checkout-redesign", "classic", openfeature.NewEvaluationContext(user, nil))
+		_ = exposure.MarkRendered(r.Context(), "checkout-redesign")
+		var n int
+		_, _ = fmt.Sscanf(user, "u%d", &n)
+		if v == "one-page" && n%5 == 0 {
+			http.Error(w, "template error", http.StatusInternalServerError)
+		}
+	}))
+	for u := range 400 {
+		app.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, fmt.Sprintf("/checkout?user=u%d", u), nil))
+	}
+
+	e := aud.Report(tracker).Experiments[0]
+	for _, v := range e.Variants {
+		fmt.Printf("%s: %d assigned, %d exposed, failure rate %.0f%%\n",
+			v.Name, v.Counts[exposure.StageAssigned], v.Counts[exposure.StageCommitted], 100**v.FailureRate)
+	}
+	fmt.Printf("flagged: %v (p = %.1g)\n", e.Failures.Flagged, *e.Failures.PValue)
+	// Output:
+	// classic: 200 assigned, 200 exposed, failure rate 0%
+	// one-page: 200 assigned, 200 exposed, failure rate 20%
+	// flagged: true (p = 3e-11)
+}

@@ -15,9 +15,11 @@ import (
 
 // Handler returns an http.Handler for a page that shows, live, what
 // tracker does: per experiment and variant, subjects assigned and exposed,
-// exposure rate, duplicates, unassigned marks, drops and the median time
-// from evaluation to render; the sample-ratio check with a chart of the
-// observed against the expected split; per sink, delivery counts, queue
+// exposure rate, duplicates, unassigned marks, drops, the median time
+// from evaluation to render, failed requests, bot marks and crossovers;
+// the sample-ratio check (its sequential p-value is the live alarm) with a
+// chart of the observed against the expected split, and the checks of
+// failure rates ([FailureCheck]) and crossovers ([CrossoverCheck]); per sink, delivery counts, queue
 // depth and the last error; and the recent exposures with every property
 // as it will be sent. The page refreshes itself every 5 seconds and loads
 // nothing from elsewhere. With ?format=json it answers the [Report] as
@@ -47,7 +49,12 @@ func (a *Auditor) Handler(tracker *exposure.Tracker) http.Handler {
 			_ = enc.Encode(report)
 			return
 		}
-		view := pageView{Report: report, MinSubjects: SRMMinSubjects}
+		view := pageView{
+			Report: report, MinSubjects: SRMMinSubjects, PValueThreshold: SRMPValueThreshold,
+			FailurePValueThreshold: FailurePValueThreshold, FailureMinAssignments: FailureMinAssignments,
+			FailureMinFailures: FailureMinFailures, CrossoverMaxShare: CrossoverMaxShare,
+			CrossoverMinSubjects: CrossoverMinSubjects,
+		}
 		for i := range report.Experiments {
 			view.Charts = append(view.Charts, chartOf(&report.Experiments[i]))
 		}
@@ -114,6 +121,9 @@ type pageView struct {
 	Report
 	Charts      []srmChart // one per experiment, same order
 	MinSubjects int
+	// The thresholds of the checks, as the page states them.
+	PValueThreshold, FailurePValueThreshold, CrossoverMaxShare      float64
+	FailureMinAssignments, FailureMinFailures, CrossoverMinSubjects int
 }
 
 // srmChart is an SVG bar chart of observed against expected shares.

@@ -86,6 +86,9 @@ var quietLogger = slog.New(slog.DiscardHandler)
 //	            is set (a render site that forgets one variant)
 //	/orphan     marks the flag without evaluating it, and a flag never
 //	            evaluated (two unassigned marks)
+//	/flaky      evaluates and marks it, then fails with a 500 for variant
+//	            b when the user's number is a multiple of 5 (a variant that
+//	            breaks the page for one user in five)
 type env struct {
 	tracker  *exposure.Tracker
 	auditor  *audit.Auditor
@@ -127,6 +130,17 @@ func newEnv(t testing.TB, exp exposure.Experiment, aopts []audit.Option, topts .
 		}
 		_, _ = io.WriteString(w, "checkout "+v)
 	})
+	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
+		v := eval(r)
+		_ = exposure.MarkRendered(r.Context(), flagKey)
+		var n int
+		_, _ = fmt.Sscanf(r.URL.Query().Get("user"), "u%d", &n)
+		if v == "one-page" && n%5 == 0 {
+			http.Error(w, "the one-page checkout broke", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "checkout "+v)
+	})
 	mux.HandleFunc("/orphan", func(w http.ResponseWriter, r *http.Request) {
 		_ = exposure.MarkRendered(r.Context(), flagKey)
 		_ = exposure.MarkRendered(r.Context(), "never-evaluated")
@@ -149,6 +163,23 @@ func (e *env) get(t testing.TB, path string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, b)
 	return string(b)
+}
+
+// request gets path with the User-Agent agent (Go's when empty) and
+// returns the status.
+func (e *env) request(t testing.TB, path, agent string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	require.NoError(t, err)
+	if agent != "" {
+		req.Header.Set("User-Agent", agent)
+	}
+	resp, err := e.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode
 }
 
 // report fetches the JSON report through the handler.

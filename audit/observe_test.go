@@ -23,6 +23,7 @@ func events() []exposure.Event {
 	for _, s := range []exposure.Stage{
 		exposure.StageEvaluated, exposure.StageAssigned, exposure.StageMarked, exposure.StageHandedOff,
 		exposure.StageDuplicate, exposure.StageDiscarded, exposure.StageReverted, exposure.StageDedupeError,
+		exposure.StageFailedRender, exposure.StageFailedRequest, exposure.StageBot, exposure.StageCrossover,
 	} {
 		evs = append(evs, exposure.Event{Stage: s, Count: 1, Exposure: exposure.Exposure{Assignment: a}})
 	}
@@ -88,5 +89,22 @@ func BenchmarkObserve(b *testing.B) {
 				aud.Observe(ev)
 			}
 		})
+	}
+}
+
+// The cost of a report of one experiment with two variants, the sequential
+// test's update included: what each read of the page or the JSON pays.
+func BenchmarkReport(b *testing.B) {
+	aud, err := audit.NewAuditor(audit.WithRecent(0))
+	require.NoError(b, err)
+	for _, ev := range events() {
+		aud.Observe(ev)
+	}
+	other := committed()
+	other.Exposure.Variant = "Variant A"
+	aud.Observe(other)
+	for b.Loop() {
+		aud.Observe(committed()) // the counts grow between reports
+		_ = aud.Report(nil)
 	}
 }

@@ -71,6 +71,14 @@ type Experiment struct {
 	UnassignedMarks uint64 `json:"unassigned_marks"`
 	// SRM is the sample-ratio check.
 	SRM SRMCheck `json:"srm"`
+	// Failures is the check of failed requests by variant.
+	Failures FailureCheck `json:"failures"`
+	// Crossovers is the check of subjects exposed to more than one variant.
+	Crossovers CrossoverCheck `json:"crossovers"`
+	// Bots is the marked assignments of requests from bots and crawlers
+	// (StageBot), summed over the variants: rendered, not exposed. Each
+	// variant's count is in its Counts, and its share in BotShare.
+	Bots uint64 `json:"bots"`
 }
 
 // Variant is the accounting of one variant of one experiment.
@@ -83,8 +91,8 @@ type Variant struct {
 	Name string `json:"name"`
 	// Counts are the events about the variant by stage, every stage that
 	// concerns one assignment present: assigned, reverted, marked,
-	// handed_off, discarded, committed, duplicate, dedupe_error, queued and
-	// dropped. Summed over the variants of every experiment (and
+	// handed_off, discarded, failed_render, failed_request, bot, committed,
+	// duplicate, crossover, dedupe_error, queued and dropped. Summed over the variants of every experiment (and
 	// [Report.Untracked]), they are the Tracker's Stats for those stages.
 	//
 	// An assignment repeated with the same result in one scope is
@@ -112,24 +120,55 @@ type Variant struct {
 	// ObservedShare is the variant's share of the exposed subjects of the
 	// experiment; 0 when there are none.
 	ObservedShare float64 `json:"observed_share"`
+	// FailureRate is the variant's assignments in failed requests (a status
+	// of 500 or more, or a panic), marked or not (failed_render plus
+	// failed_request), over its assignments; null before the first
+	// assignment. See [FailureCheck].
+	FailureRate *float64 `json:"failure_rate"`
+	// BotShare is the variant's marks from bots and crawlers (bot) over its
+	// marks (marked); null before the first mark. The bot filter looks at
+	// the request, not the variant: shares that differ between variants
+	// point at a bug in the filter or in the render site.
+	BotShare *float64 `json:"bot_share"`
 }
 
-// SRMCheck is the sample-ratio check of one experiment: Pearson's
-// chi-square of exposed subjects against Experiment.Weights (an equal
-// split when absent), and the spread of exposure rates between variants.
+// SRMCheck is the sample-ratio check of one experiment: the split of
+// exposures against Experiment.Weights (an equal split when absent),
+// tested two ways, and the spread of exposure rates between variants.
+//
+// The page is read again and again while exposures arrive, so its alarm
+// is the sequential test (SequentialPValue): anytime-valid, its chance of
+// ever flagging a sound split is at most [SRMPValueThreshold] however
+// often it is read. Pearson's chi-square (PValue, [SampleRatio]) is
+// reported beside it for a one-off check at a sample size chosen in
+// advance; read every 5 seconds, it would flag a sound split far more
+// often than its p-value says (2.4% instead of 0.1% over 200 looks).
 type SRMCheck struct {
-	// ChiSquare and PValue are from [SampleRatio]; null when the test
-	// cannot run (see Note).
+	// ChiSquare and PValue are Pearson's chi-square of exposed subjects,
+	// from [SampleRatio]; null when the test cannot run (see Note). They
+	// are for a one-off check and do not flag.
 	ChiSquare *float64 `json:"chi_square"`
 	PValue    *float64 `json:"p_value"`
+	// SequentialPValue is the anytime-valid p-value of the committed
+	// exposures per variant (exact counts, where ChiSquare uses the
+	// estimated distinct subjects), kept by the Auditor and updated at
+	// every report: it never increases while the experiment's variants
+	// and weights stay the same (when they change, the test starts over).
+	// It flags below [SRMPValueThreshold] at any sample size. Null when
+	// the split cannot be tested (see Note).
+	SequentialPValue *float64 `json:"sequential_p_value"`
 	// DegreesOfFreedom is the number of variants tested minus one.
 	DegreesOfFreedom int `json:"degrees_of_freedom"`
 	// EnoughSubjects says whether every variant has at least
-	// [SRMMinSubjects] exposed subjects; the p-value flags only then.
+	// [SRMMinSubjects] exposed subjects, as a fixed-sample chi-square
+	// needs. The sequential p-value needs no minimum.
 	EnoughSubjects bool `json:"enough_subjects"`
 	// RateSpread is the largest minus the smallest exposure rate among
 	// variants with at least SRMMinSubjects assigned subjects; null with
-	// fewer than two such variants.
+	// fewer than two such variants. When it flags an experiment whose
+	// exposures are confirmed by the browser (handed off), the reason
+	// names the likely cause: the beacon's token sits on an element whose
+	// size or position differs by variant.
 	RateSpread *float64 `json:"rate_spread"`
 	// RateThreshold is the spread above which the check flags; see
 	// [WithRateThreshold].
@@ -159,11 +198,15 @@ type Sink struct {
 	// QueueDepth is how many exposures wait in the queue now (the others
 	// pending are being sent).
 	QueueDepth int `json:"queue_depth"`
-	// LastError is the latest send error ("" when none) and LastErrorAt
-	// when it happened (null when none). When ids are masked, the insert
-	// ids in it (runs of 32 hex digits or more) and the ids of the recent
-	// exposures are masked as in Recent, so a refused event can be found
-	// among them.
+	// LastError is the latest send error ("" when none). When ids are
+	// masked, the insert ids in it (runs of 32 hex digits or more) and the
+	// ids of the recent exposures are masked as in Recent, so a refused
+	// event can be found among them.
+	//
+	// LastErrorAt is when the sink last failed (null when it never did):
+	// the time of its latest failed or retried exposures, as the Auditor
+	// observed them. A retry is reported when it is sent again, after its
+	// backoff, so LastErrorAt can trail LastError by up to a backoff.
 	LastError   string     `json:"last_error"`
 	LastErrorAt *time.Time `json:"last_error_at"`
 }

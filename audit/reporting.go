@@ -104,12 +104,10 @@ func (a *Auditor) Report(tracker *exposure.Tracker) Report {
 			Counts:     countsOf(sinkStages, func(stage exposure.Stage) uint64 { return s.Counts[stage] }),
 			QueueDepth: s.Depth,
 			LastError:  a.mask.text(s.LastError, ids),
+			// From the events: Stats has the error, the events its time.
+			LastErrorAt: a.failed.at(s.Name),
 		}
 		sk.Pending = tally.Pending(func(stage exposure.Stage) uint64 { return s.Counts[stage] })
-		if !s.LastErrorAt.IsZero() {
-			at := s.LastErrorAt
-			sk.LastErrorAt = &at
-		}
 		r.Sinks = append(r.Sinks, sk)
 	}
 	return r
@@ -140,7 +138,12 @@ func (a *Auditor) experiment(e exposure.Experiment, registered bool, unassigned 
 			x.Variants = append(x.Variants, variantOf(v))
 		}
 	}
-	x.SRM = checkSRM(&x, e.Weights, a.cfg.rateThreshold)
+	x.SRM = a.checkSRM(&x, e.Weights)
+	x.Failures = checkFailures(x.Variants)
+	x.Crossovers = checkCrossovers(x.Variants)
+	for _, v := range x.Variants {
+		x.Bots += v.Counts[exposure.StageBot]
+	}
 	return x
 }
 
@@ -155,6 +158,7 @@ func variantOf(v *tally.Variant[latency.Histogram]) Variant {
 		rate := float64(r.SubjectsExposed) / float64(r.SubjectsAssigned)
 		r.ExposureRate = &rate
 	}
+	r.BotShare = rate(r.Counts[exposure.StageBot], r.Counts[exposure.StageMarked])
 	if ms, ok := v.Ext.Median(); ok {
 		r.MedianRenderMillis = &ms
 	}

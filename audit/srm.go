@@ -3,19 +3,25 @@ package audit
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
+	"github.com/exposurekit/exposure"
 	"github.com/exposurekit/exposure/internal/gamma"
 )
 
 // Thresholds of the sample-ratio check of a [Report].
 const (
 	// SRMPValueThreshold is the p-value under which a split is flagged as
-	// a sample-ratio mismatch.
+	// a sample-ratio mismatch: the sequential p-value of the report
+	// (SRMCheck.SequentialPValue), or the p-value of a one-off
+	// [SampleRatio].
 	SRMPValueThreshold = 0.001
 	// SRMMinSubjects is how many exposed subjects every variant needs
-	// before a split is judged by its p-value.
+	// before a chi-square p-value means much (SRMCheck.EnoughSubjects),
+	// and how many assigned subjects a variant needs for its exposure rate
+	// to be compared.
 	SRMMinSubjects = 8
 )
 
@@ -69,6 +75,14 @@ func cannotTest(reason error, format string, args ...any) error {
 // times. The p-value is the chi-square survival function with (variants - 1)
 // degrees of freedom, computed as the regularized upper incomplete gamma
 // function.
+//
+// SampleRatio is a fixed-sample test: its p-value is exact for one look
+// at a sample size chosen before looking, such as the final analysis of a
+// finished experiment. Recomputed again and again while counts grow, as a
+// live page does, it raises false alarms far more often than its p-value
+// says; the audit's live alarm is therefore a sequential, anytime-valid
+// test (SRMCheck.SequentialPValue), whose p-value may be compared with
+// the threshold at every look.
 //
 // When the input cannot be tested it returns an error wrapping
 // [ErrSampleRatio] and the reason: [ErrTooFewVariants],
@@ -128,7 +142,9 @@ func SampleRatio(observed map[string]int, weights map[string]float64) (chi2, p f
 // checkSRM runs the sample-ratio check on the variants of e and fills
 // their expected and observed shares. The variants tested are those of
 // weights and those with exposed subjects (all of them for an equal split).
-func checkSRM(e *Experiment, weights map[string]float64, rateThreshold float64) SRMCheck {
+// It updates the experiment's sequential test.
+func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64) SRMCheck {
+	rateThreshold := a.cfg.rateThreshold
 	c := SRMCheck{RateThreshold: rateThreshold, Reasons: []string{}}
 	observed := map[string]int{}
 	total := 0
@@ -166,13 +182,16 @@ func checkSRM(e *Experiment, weights map[string]float64, rateThreshold float64) 
 		}
 	}
 	chi2, p, err := SampleRatio(observed, weights)
+	if err == nil || errors.Is(err, ErrNoObservations) {
+		c.SequentialPValue = a.sequential(e, observed, weights, sumW)
+	}
 	switch {
 	case err == nil:
 		c.ChiSquare, c.PValue = &chi2, &p
-		if p < SRMPValueThreshold && c.EnoughSubjects {
+		if sp := c.SequentialPValue; sp != nil && *sp < SRMPValueThreshold {
 			c.Flagged = true
 			c.Reasons = append(c.Reasons, fmt.Sprintf(
-				"exposed subjects split unlike the expected split: chi-square %.2f, p = %.2g < %g", chi2, p, SRMPValueThreshold))
+				"exposures split unlike the expected split: sequential p = %.2g < %g (chi-square %.2f, p = %.2g)", *sp, SRMPValueThreshold, chi2, p))
 		}
 	case errors.Is(err, ErrMissingWeight):
 		// Not a lack of data: exposures of a variant the weights forgot.
@@ -203,12 +222,48 @@ func checkSRM(e *Experiment, weights map[string]float64, rateThreshold float64) 
 		c.RateSpread = &spread
 		if spread > rateThreshold {
 			c.Flagged = true
+			why := "is the variant marked at every render site?"
+			if browserConfirmed(e) {
+				why = "its exposures are confirmed by the browser: the likely cause is a beacon token on an element whose size or position differs by variant, so it is seen more often in one. Put the token on a slot element that is the same in every variant (see package beacon)"
+			}
 			c.Reasons = append(c.Reasons, fmt.Sprintf(
-				"exposure rates differ by %.1f percentage points (%s %.1f%%, %s %.1f%%), more than %.1f: is the variant marked at every render site?",
-				100*spread, hiName, 100*hi, loName, 100*lo, 100*rateThreshold))
+				"exposure rates differ by %.1f percentage points (%s %.1f%%, %s %.1f%%), more than %.1f: %s",
+				100*spread, hiName, 100*hi, loName, 100*lo, 100*rateThreshold, why))
 		}
 	}
 	return c
+}
+
+// sequential updates the sequential test of e's split of the tested
+// variants (the keys of observed) and returns its p-value. It feeds the
+// committed exposures, exact counts, rather than the estimated subjects.
+func (a *Auditor) sequential(e *Experiment, observed map[string]int, weights map[string]float64, sumW float64) *float64 {
+	names := slices.Sorted(maps.Keys(observed))
+	ws := make([]float64, len(names))
+	counts := make([]uint64, len(names))
+	for i, name := range names {
+		ws[i] = 1
+		if sumW > 0 {
+			ws[i] = weights[name] / sumW
+		}
+		for _, v := range e.Variants {
+			if v.Name == name {
+				counts[i] = v.Counts[exposure.StageCommitted]
+			}
+		}
+	}
+	return a.seq.update(e.Name, names, ws, counts)
+}
+
+// browserConfirmed reports whether e's exposures are confirmed by another
+// party (the beacon): some of its assignments were handed off.
+func browserConfirmed(e *Experiment) bool {
+	for _, v := range e.Variants {
+		if v.Counts[exposure.StageHandedOff] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // noteOf says in words why a split could not be tested.

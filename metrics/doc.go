@@ -11,7 +11,8 @@
 //
 // The instruments, all observable, of the instrumentation scope
 // [MeterName] (counters are monotonic sums; the attributes are
-// [AttrExperiment], [AttrVariant], [AttrSink], [AttrFlag] and [AttrReason]):
+// [AttrExperiment], [AttrVariant], [AttrSink], [AttrFlag], [AttrReason] and
+// [AttrStage]):
 //
 //	name                           kind     what                                                  attributes
 //	exposure.evaluations           counter  flag evaluations seen by the hook
@@ -23,9 +24,14 @@
 //	exposure.marks                 counter  marks (MarkRendered) that found their assignment      experiment, variant
 //	exposure.marks.unassigned      counter  marks and handoffs of a flag not assigned: bugs       flag
 //	exposure.handoffs              counter  assignments handed off for another party to confirm  experiment, variant
-//	exposure.discarded             counter  marked assignments of failed requests                 experiment, variant
+//	exposure.discarded             counter  marked assignments of failed requests or discarded    experiment, variant
+//	                                        scopes
+//	exposure.requests.failed       counter  assignments in failed requests (status >= 500, panic) experiment, variant, stage
+//	exposure.bots                  counter  marks of bots' and crawlers' requests (not exposed)   experiment, variant
 //	exposure.committed             counter  new exposures handed to the sinks' queues             experiment, variant
 //	exposure.duplicates            counter  exposures suppressed by the deduper                   experiment, variant
+//	exposure.crossovers            counter  exposures of subjects who had seen another variant    experiment, variant
+//	exposure.crossover.share       gauge    crossovers / committed exposures (a float, unit 1)    experiment
 //	exposure.dedupe.errors         counter  claims the deduper failed (the exposure was sent)     experiment, variant
 //	exposure.queued                counter  exposures accepted into the sink's queue              sink
 //	exposure.dropped               counter  exposures a full or closed queue refused              sink
@@ -39,6 +45,26 @@
 // exposure.pending is queued minus delivered, failed and undelivered: what
 // a sink holds, waiting in its queue or being sent. A value that only
 // grows is a sink that cannot keep up.
+//
+// The stage of exposure.requests.failed is "failed_render" for an
+// assignment marked before its request failed (still exposed by default:
+// intent to treat) and "failed_request" for one that was not. Its sum by
+// variant over exposure.assignments is the variant's failure rate: a
+// variant whose rate stands out breaks the page. Alert on it with a test
+// that needs a minimum count, as package audit does (a chi-square test
+// across variants at p < 0.001, from 100 assignments per variant and 10
+// failures).
+//
+// exposure.crossovers counts, by the variant crossed into, the exposures
+// of subjects who had been exposed to another variant of the experiment
+// within the dedupe window; they are sent, and counted as committed too.
+// exposure.crossover.share divides them by the experiment's committed
+// exposures, which count each subject once per variant within the window
+// (a crossed subject twice); it is reported from the first exposure. Above
+// 1%, with 10 crossovers or more, the experiment's arms are mixed enough
+// to look into (package audit flags it). exposure.bots counts the marks
+// the bot filter kept from being exposed: its share of exposure.marks
+// should be the same in every variant.
 //
 // The reason of exposure.skipped is "unscoped" (an evaluation outside any
 // Scope: the request's context was not passed, a wiring bug), "no_subject"

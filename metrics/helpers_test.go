@@ -118,11 +118,32 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 {
 				dps = d.DataPoints
 			case metricdata.Gauge[int64]:
 				dps = d.DataPoints
+			case metricdata.Gauge[float64]:
+				require.Equal(t, "exposure.crossover.share", m.Name, "the one float instrument; see collectFloat")
 			default:
 				require.Failf(t, "unexpected data", "%s: %T", m.Name, m.Data)
 			}
 			for _, dp := range dps {
 				out[key(m.Name, dp.Attributes)] = dp.Value
+			}
+		}
+	}
+	return out
+}
+
+// collectFloat reads the data points of the float gauges, keyed as by
+// collect.
+func collectFloat(t *testing.T, r *sdkmetric.ManualReader) map[string]float64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, r.Collect(context.Background(), &rm))
+	out := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if g, ok := m.Data.(metricdata.Gauge[float64]); ok {
+				for _, dp := range g.DataPoints {
+					out[key(m.Name, dp.Attributes)] = dp.Value
+				}
 			}
 		}
 	}

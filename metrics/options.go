@@ -19,7 +19,8 @@ type config struct {
 // WithAttributes adds attrs to every measurement of the Recorder, such as
 // to tell apart two Trackers of one process that report through the same
 // MeterProvider. A key must be valid and not one of the Recorder's own
-// ([AttrExperiment], [AttrVariant], [AttrSink], [AttrFlag], [AttrReason]).
+// ([AttrExperiment], [AttrVariant], [AttrSink], [AttrFlag], [AttrReason],
+// [AttrStage]).
 // It is repeatable.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
 	return func(c *config) error {
@@ -28,7 +29,7 @@ func WithAttributes(attrs ...attribute.KeyValue) Option {
 				return fmt.Errorf("%w: metrics.WithAttributes: attribute %q is not valid", exposure.ErrInvalidConfig, kv.Key)
 			}
 			switch kv.Key {
-			case AttrExperiment, AttrVariant, AttrSink, AttrFlag, AttrReason:
+			case AttrExperiment, AttrVariant, AttrSink, AttrFlag, AttrReason, AttrStage:
 				return fmt.Errorf("%w: metrics.WithAttributes: %q is an attribute of the Recorder's own", exposure.ErrInvalidConfig, kv.Key)
 			}
 		}

@@ -26,6 +26,7 @@ const (
 	AttrSink       = "sink"       // sink name, as in exposure.SinkStats.Name
 	AttrFlag       = "flag"       // OpenFeature flag key
 	AttrReason     = "reason"     // why an evaluation was skipped
+	AttrStage      = "stage"      // the stage of a failed request: failed_render or failed_request
 )
 
 // maxSinks bounds the sinks a Recorder accounts; a Tracker has a few.
@@ -39,15 +40,23 @@ type Recorder struct {
 	base    []attribute.KeyValue
 	baseOpt metric.MeasurementOption
 
-	totals tally.Stages                           // every event, by stage
-	table  *tally.Table[metric.MeasurementOption] // Ext: experiment and variant attributes
-	sinks  *tally.Index[sinkAccount]              // by sink name
+	totals tally.Stages               // every event, by stage
+	table  *tally.Table[variantAttrs] // Ext: the variant's attribute sets
+	sinks  *tally.Index[sinkAccount]  // by sink name
 
 	mu  sync.Mutex // guards reg
 	reg metric.Registration
 }
 
 var _ exposure.Observer = (*Recorder)(nil)
+
+// variantAttrs are the attribute sets of one variant's measurements, made
+// once, when the variant is first seen.
+type variantAttrs struct {
+	all           metric.MeasurementOption // experiment and variant
+	failedRender  metric.MeasurementOption // and stage=failed_render
+	failedRequest metric.MeasurementOption // and stage=failed_request
+}
 
 // sinkAccount is the counts of one sink and its attributes.
 type sinkAccount struct {
@@ -73,8 +82,13 @@ func NewRecorder(mp metric.MeterProvider, opts ...Option) (*Recorder, error) {
 		sinks: tally.NewIndex[sinkAccount](maxSinks),
 	}
 	r.baseOpt = r.attrs()
-	r.table = tally.NewTable(func(experiment, variant string, ext *metric.MeasurementOption) {
-		*ext = r.attrs(attribute.String(AttrExperiment, experiment), attribute.String(AttrVariant, variant))
+	r.table = tally.NewTable(func(experiment, variant string, ext *variantAttrs) {
+		e, v := attribute.String(AttrExperiment, experiment), attribute.String(AttrVariant, variant)
+		*ext = variantAttrs{
+			all:           r.attrs(e, v),
+			failedRender:  r.attrs(e, v, attribute.String(AttrStage, exposure.StageFailedRender.String())),
+			failedRequest: r.attrs(e, v, attribute.String(AttrStage, exposure.StageFailedRequest.String())),
+		}
 	})
 	reg, err := r.register(mp.Meter(MeterName))
 	if err != nil {
@@ -130,8 +144,10 @@ type instruments struct {
 
 	evaluations, skipped, untracked, unassigned metric.Int64ObservableCounter
 	perVariant                                  map[exposure.Stage]metric.Int64ObservableCounter
+	failedRequests                              metric.Int64ObservableCounter // by stage too
 	perSink                                     map[exposure.Stage]metric.Int64ObservableCounter
 	subjAssigned, subjExposed, pending          metric.Int64ObservableGauge
+	crossoverShare                              metric.Float64ObservableGauge
 }
 
 // register creates the instruments and the callback that observes them.
@@ -168,9 +184,18 @@ func (r *Recorder) register(m metric.Meter) (metric.Registration, error) {
 		{exposure.StageCommitted, "exposure.committed", "{exposure}", "New exposures handed to the sinks' queues."},
 		{exposure.StageDuplicate, "exposure.duplicates", "{exposure}", "Exposures suppressed because the subject had already seen the variant."},
 		{exposure.StageDedupeError, "exposure.dedupe.errors", "{exposure}", "Claims the deduper failed; the exposure was sent rather than lost."},
+		{exposure.StageBot, "exposure.bots", "{mark}", "Marked assignments of requests from bots and crawlers: rendered, not exposed."},
+		{exposure.StageCrossover, "exposure.crossovers", "{exposure}", "Exposures of subjects who had seen another variant of the experiment within the dedupe window, by the variant crossed into."},
 	} {
 		in.perVariant[i.stage] = counter(i.name, i.unit, i.desc)
 	}
+	in.failedRequests = counter("exposure.requests.failed", "{assignment}",
+		"Assignments in failed requests (status >= 500 or panic), by stage: failed_render when marked, failed_request when not.")
+	share, err := m.Float64ObservableGauge("exposure.crossover.share", metric.WithUnit("1"),
+		metric.WithDescription("Crossovers over committed exposures of the experiment (committed counts first exposures per subject and variant)."))
+	errs = append(errs, err)
+	in.all = append(in.all, share)
+	in.crossoverShare = share
 	in.subjAssigned = gauge("exposure.subjects.assigned", "{subject}", "Distinct subjects assigned to the variant (estimated past 384).")
 	in.subjExposed = gauge("exposure.subjects.exposed", "{subject}", "Distinct subjects exposed to the variant (estimated past 384).")
 	for _, i := range []struct {
@@ -210,10 +235,16 @@ func (r *Recorder) observe(o metric.Observer, in *instruments) {
 	for _, e := range r.table.Experiments() {
 		for _, v := range e.Variants.All() {
 			for stage, c := range in.perVariant {
-				o.ObserveInt64(c, clamp(v.Counts.Load(stage)), v.Ext)
+				o.ObserveInt64(c, clamp(v.Counts.Load(stage)), v.Ext.all)
 			}
-			o.ObserveInt64(in.subjAssigned, clamp(v.SubjectsAssigned.Estimate()), v.Ext)
-			o.ObserveInt64(in.subjExposed, clamp(v.SubjectsExposed.Estimate()), v.Ext)
+			o.ObserveInt64(in.failedRequests, clamp(v.Counts.Load(exposure.StageFailedRender)), v.Ext.failedRender)
+			o.ObserveInt64(in.failedRequests, clamp(v.Counts.Load(exposure.StageFailedRequest)), v.Ext.failedRequest)
+			o.ObserveInt64(in.subjAssigned, clamp(v.SubjectsAssigned.Estimate()), v.Ext.all)
+			o.ObserveInt64(in.subjExposed, clamp(v.SubjectsExposed.Estimate()), v.Ext.all)
+		}
+		if committed := e.Sum(exposure.StageCommitted); committed > 0 {
+			o.ObserveFloat64(in.crossoverShare, float64(e.Sum(exposure.StageCrossover))/float64(committed),
+				r.attrs(attribute.String(AttrExperiment, e.Name)))
 		}
 	}
 	for flag, n := range r.table.UnassignedMarks() {

@@ -75,16 +75,19 @@ func NewTable[X any](initExt func(experiment, variant string, ext *X)) *Table[X]
 
 // AboutVariant reports whether events of stage s carry an assignment, and
 // so are counted per variant: StageAssigned, StageReverted, StageMarked,
-// StageHandedOff, StageDiscarded, StageCommitted, StageDuplicate,
+// StageHandedOff, StageDiscarded, StageFailedRender, StageFailedRequest,
+// StageBot, StageCommitted, StageDuplicate, StageCrossover,
 // StageDedupeError, StageQueued and StageDropped. The other stages concern
-// a flag (evaluated, skipped, unassigned mark), a batch of a sink
-// (delivered, retried, failed, undelivered) or the Tracker (closed).
+// a flag (evaluated, skipped, unassigned mark), a claim of the in-memory
+// deduper (evicted), a batch of a sink (delivered, retried, failed,
+// undelivered) or the Tracker (closed).
 func AboutVariant(s exposure.Stage) bool {
 	switch s {
 	case exposure.StageAssigned, exposure.StageReverted, exposure.StageMarked,
-		exposure.StageHandedOff, exposure.StageDiscarded, exposure.StageCommitted,
-		exposure.StageDuplicate, exposure.StageDedupeError,
-		exposure.StageQueued, exposure.StageDropped:
+		exposure.StageHandedOff, exposure.StageDiscarded,
+		exposure.StageFailedRender, exposure.StageFailedRequest, exposure.StageBot,
+		exposure.StageCommitted, exposure.StageDuplicate, exposure.StageCrossover,
+		exposure.StageDedupeError, exposure.StageQueued, exposure.StageDropped:
 		return true
 	}
 	return false
@@ -156,6 +159,15 @@ func (t *Table[X]) unassignedMark(flagKey string) {
 		return
 	}
 	n.Add(1)
+}
+
+// Sum returns the count of stage s summed over the experiment's variants.
+func (e *Experiment[X]) Sum(s exposure.Stage) uint64 {
+	var n uint64
+	for _, v := range e.Variants.All() {
+		n += v.Counts.Load(s)
+	}
+	return n
 }
 
 // Experiments returns the experiments in the order they were first seen.

@@ -124,3 +124,30 @@ func TestPending(t *testing.T) {
 	assert.Equal(t, map[exposure.Stage]uint64{exposure.StageQueued: 10, exposure.StageDelivered: 4,
 		exposure.StageFailed: 1, exposure.StageUndelivered: 2, exposure.StageRetried: 7}, s.Map())
 }
+
+// The stages of a failed request, a bot's mark and a crossover are about
+// an assignment: counted per variant, and summed per experiment by Sum.
+func TestTableCountsTheCheckStagesPerVariant(t *testing.T) {
+	tab := tally.NewTable[struct{}](nil)
+	stages := []exposure.Stage{exposure.StageFailedRender, exposure.StageFailedRequest, exposure.StageBot, exposure.StageCrossover}
+	for i, s := range stages {
+		require.True(t, tally.AboutVariant(s), "%v", s)
+		for _, variant := range []string{"A", "B"} {
+			ev := assigned("E", variant, "u")
+			ev.Stage, ev.Count = s, i+1
+			require.NotNil(t, tab.Record(ev))
+		}
+	}
+	e := tab.Find("E")
+	require.NotNil(t, e)
+	for i, s := range stages {
+		for _, v := range e.Variants.All() {
+			assert.Equal(t, uint64(i+1), v.Counts.Load(s), "%s %v", v.Name, s)
+		}
+		assert.Equal(t, uint64(2*(i+1)), e.Sum(s), "%v", s)
+	}
+	assert.Zero(t, e.Sum(exposure.StageCommitted))
+	for _, s := range []exposure.Stage{exposure.StageEvaluated, exposure.StageEvicted, exposure.StageDelivered, exposure.StageClosed} {
+		assert.False(t, tally.AboutVariant(s), "%v", s)
+	}
+}
