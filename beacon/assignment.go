@@ -28,7 +28,26 @@ func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
 		TargetingKey:    a.Context.TargetingKey(),
 		Reason:          a.Reason,
 		Attributes:      a.Context.Attributes(),
+		Properties:      a.Properties,
+		Related:         relatedOf(a.Related),
 	}
+}
+
+// relatedOf is what a token carries of the related assignments of an
+// assignment: what differs from the assignment's own (the root gives a
+// related assignment the flag key, subject and context of the one it is
+// related to).
+func relatedOf(related []exposure.Assignment) []token.Related {
+	if len(related) == 0 {
+		return nil
+	}
+	out := make([]token.Related, len(related))
+	for i := range related {
+		r := &related[i]
+		out[i] = token.Related{Experiment: r.Experiment, Variant: r.Variant,
+			ProviderVariant: r.ProviderVariant, Properties: r.Properties}
+	}
+	return out
 }
 
 // assignmentOf rebuilds the assignment a token was issued for, with the
@@ -36,9 +55,11 @@ func tokenOf(a *exposure.Assignment, issued time.Time) token.Token {
 // compare with a fresh evaluation; empty for a version-1 token, issued by
 // a release before it was in tokens). Its Context carries the targeting
 // key and the attributes of the original evaluation that the token
-// carries (version 4: all those that fit), and the $user_id and
+// carries (versions 4 and 5: all those that fit), and the $user_id and
 // $device_id attributes of the subject when the token has none (versions
-// 1 to 3 carry no other attribute).
+// 1 to 3 carry no other attribute). A version-5 token also gives it its
+// event properties and its related assignments, each with the flag key,
+// subject, reason, time and context of the token's own.
 func assignmentOf(tok *token.Token) exposure.Assignment {
 	attrs := tok.Attributes
 	if attrs == nil {
@@ -50,7 +71,7 @@ func assignmentOf(tok *token.Token) exposure.Assignment {
 	if _, ok := attrs[exposure.AttributeDeviceID]; !ok && tok.DeviceID != "" {
 		attrs[exposure.AttributeDeviceID] = tok.DeviceID
 	}
-	return exposure.Assignment{
+	a := exposure.Assignment{
 		FlagKey: tok.FlagKey, Experiment: tok.Experiment, Variant: tok.Variant,
 		ProviderVariant: tok.ProviderVariant,
 		Identity: exposure.Identity{
@@ -59,5 +80,17 @@ func assignmentOf(tok *token.Token) exposure.Assignment {
 		Reason:      tok.Reason,
 		EvaluatedAt: tok.Evaluated(),
 		Context:     openfeature.NewEvaluationContext(tok.TargetingKey, attrs),
+		Properties:  tok.Properties,
 	}
+	if len(tok.Related) > 0 {
+		a.Related = make([]exposure.Assignment, len(tok.Related))
+		for i, r := range tok.Related {
+			ra := a
+			ra.Experiment, ra.Variant, ra.ProviderVariant = r.Experiment, r.Variant, r.ProviderVariant
+			ra.Properties = r.Properties
+			ra.Related = nil
+			a.Related[i] = ra
+		}
+	}
+	return a
 }

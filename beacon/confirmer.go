@@ -36,15 +36,23 @@
 // that evaluate the flag again (GrowthBook, say, with a rule on a
 // "country" attribute) so see the same context for a confirmed exposure as
 // for one marked on the server, on any instance that holds the key; and
-// the client that carries the token can read none of it. A typical token
-// (five attributes) is about 220 characters, and none is over 4096: the
-// attributes get what the fields leave (at least 709 bytes, typically
-// about 2,900), in key order, each whole, and those that do not fit are
-// left out and counted in [Stats].AttributesDropped.
+// the client that carries the token can read none of it. The token also
+// carries the event properties of the assignment
+// ([exposure.Assignment.Properties], types kept) and its related
+// assignments ([exposure.Assignment.Related], a holdout around the
+// experiment, say), so that the confirmed exposure reaches every sink as
+// a server-marked one would: with its properties, and with each related
+// assignment as an exposure of its own. A typical token (five attributes)
+// is about 220 characters, and none is over 4096: what follows the fields
+// gets what they leave (at least 710 bytes, typically about 2,900), the
+// related assignments first, then the properties, then the attributes,
+// each whole; what does not fit is left out and counted in
+// [Stats].RelatedDropped, PropertiesDropped and AttributesDropped.
 //
-// Tokens are versioned. This release issues version 4 and verifies
-// versions 4, 3, 2 and 1. Versions 3 and earlier, issued by the releases
-// before, carry no attributes beyond $user_id and $device_id, and are
+// Tokens are versioned. This release issues version 5 and verifies
+// versions 5, 4, 3, 2 and 1. Version 4, issued by the release before,
+// carries no properties and no related assignment. Versions 3 and
+// earlier carry no attributes beyond $user_id and $device_id, and are
 // signed in clear. Version 3 is bound to the application; versions 2 and
 // 1 name none: they are accepted by a Confirmer of the unnamed
 // application (the default) and refused as forged by one with a name.

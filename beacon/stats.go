@@ -22,6 +22,20 @@ type Stats struct {
 	// whole, in key order; see [Confirmer.Token]). The exposure is still
 	// confirmed, and a vendor sink re-evaluating it sees a thinner context.
 	AttributesDropped uint64
+	// PropertiesDropped is event properties of assignments
+	// ([exposure.Assignment.Properties], of the assignment and of its
+	// related assignments) left out of tokens because the token would have
+	// been over 4096 characters (each whole, in name order, after the
+	// related assignments and before the attributes). The exposure is
+	// still confirmed, its event without them.
+	PropertiesDropped uint64
+	// RelatedDropped is related assignments
+	// ([exposure.Assignment.Related]) left out of tokens because the token
+	// would have been over 4096 characters (whole, in order, before
+	// anything else): those exposures are lost. A token has room for
+	// dozens of related assignments of short names, and for at least one
+	// of names at the 255-byte limit.
+	RelatedDropped uint64
 	// Accepted is confirmations with a valid token, each committed with
 	// [exposure.Tracker.Confirm]; a repeat of an earlier exposure counts
 	// as StageDuplicate in the Tracker's Stats.
@@ -63,6 +77,7 @@ type counters struct {
 	malformed, forged, expired, tooLarge, wrongMethod atomic.Uint64
 	unconfirmed, unregistered, timedOut, rateLimited  atomic.Uint64
 	attributesDropped, crossOrigin                    atomic.Uint64
+	propertiesDropped, relatedDropped                 atomic.Uint64
 }
 
 // Stats returns a snapshot of the Confirmer's counters. Counters read
@@ -77,5 +92,6 @@ func (c *Confirmer) Stats() Stats {
 		Unconfirmed: k.unconfirmed.Load(), Unregistered: k.unregistered.Load(),
 		TimedOut: k.timedOut.Load(), RateLimited: k.rateLimited.Load(),
 		AttributesDropped: k.attributesDropped.Load(), CrossOrigin: k.crossOrigin.Load(),
+		PropertiesDropped: k.propertiesDropped.Load(), RelatedDropped: k.relatedDropped.Load(),
 	}
 }

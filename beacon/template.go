@@ -68,16 +68,17 @@ func (c *Confirmer) issue(a *exposure.Assignment) template.HTMLAttr {
 }
 
 // appendToken appends the token of a, an assignment just handed off, to
-// dst and counts it in Stats.Issued, and the attributes of its context
-// that did not fit in Stats.AttributesDropped (logged at most once a
-// minute).
+// dst and counts it in Stats.Issued, and what did not fit in
+// Stats.AttributesDropped, PropertiesDropped and RelatedDropped (logged at
+// most once a minute).
 //
 // Signing fails only for a token over [token.MaxLen], and no assignment
 // the Tracker holds comes near it: the root refuses, when a flag is
 // assigned, every field over 255 bytes ([token.MaxFieldBytes]), and a
-// token with every field at that bound is [token.MaxBoundedLen] (3151)
-// characters, which internal/token checks at compile time; attributes
-// that do not fit are dropped, never the token. The failure path is kept
+// token with every field at that bound is [token.MaxBoundedLen] (3154)
+// characters, which internal/token checks at compile time; properties,
+// related assignments and attributes that do not fit are dropped, never
+// the token. The failure path is kept
 // as a defence, should the bound or the format change: the exposure is
 // then lost (it was handed off, and the server will not send it), so it is
 // logged as an error and counted in [Stats].NotIssued.
@@ -92,11 +93,14 @@ func (c *Confirmer) appendToken(dst []byte, a *exposure.Assignment) ([]byte, boo
 		}
 		return dst, false
 	}
-	if dropped > 0 {
-		c.counters.attributesDropped.Add(uint64(dropped))
+	if dropped.Any() {
+		c.counters.attributesDropped.Add(uint64(dropped.Attributes))
+		c.counters.propertiesDropped.Add(uint64(dropped.Properties))
+		c.counters.relatedDropped.Add(uint64(dropped.Related))
 		if c.dropLog.allow(time.Minute) {
-			c.log.Warn("exposure/beacon: evaluation context attributes left out of a token, over its size limit",
-				"flag", a.FlagKey, "dropped", dropped, "attributes", len(tok.Attributes))
+			c.log.Warn("exposure/beacon: left out of a token, over its size limit",
+				"flag", a.FlagKey, "attributes", dropped.Attributes, "properties", dropped.Properties,
+				"related", dropped.Related)
 		}
 	}
 	c.counters.issued.Add(1)

@@ -69,3 +69,14 @@ func ExampleRecorder() {
 	// u0 Checkout Redesign one-page
 	// u1 Checkout Redesign one-page
 }
+
+// The recorder keeps an exposure whole: the provider's properties too.
+func TestRecorderKeepsProperties(t *testing.T) {
+	rec := exposuretest.NewRecorder()
+	x := exposures(1)
+	x[0].Properties = map[string]any{"$experiment_id": "exp-1", "n": int64(3)}
+	require.NoError(t, rec.Send(context.Background(), x))
+	got := rec.Exposures()
+	require.Len(t, got, 1)
+	assert.Equal(t, map[string]any{"$experiment_id": "exp-1", "n": int64(3)}, got[0].Properties)
+}

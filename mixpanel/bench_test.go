@@ -44,7 +44,7 @@ func BenchmarkEncodeGzip(b *testing.B) {
 	for b.Loop() {
 		raw = raw[:0]
 		for i := range batch {
-			raw = enc.appendEvent(raw, &batch[i])
+			raw, _ = enc.appendEvent(raw, &batch[i])
 			raw = append(raw, ',')
 		}
 		out = compress(raw[:len(raw)-1])
@@ -110,7 +110,7 @@ func TestBenchEventsAreValidJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, x := range benchExposures()[:50] {
-		b := enc.appendEvent(nil, &x)
+		b, _ := enc.appendEvent(nil, &x)
 		var got mpEvent
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatalf("invalid JSON %s: %v", b, err)

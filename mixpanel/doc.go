@@ -23,12 +23,24 @@
 //	  "$device_id":"...", "$user_id":"...", // only when known
 //	  "token":"<project token>",
 //	  "mp_lib":"exposure-go", "$lib_version":"v1.2.3",
-//	  ...WithProperties}}
+//	  ...WithProperties,
+//	  ...Assignment.Properties}}       // the provider's, such as "$experiment_id"
 //
 // mp_lib and $lib_version are the properties Mixpanel's own SDKs use to
 // name the library that sent an event. Strings are cut to 255 bytes on a
 // UTF-8 boundary and an event carries fewer than 255 properties, as
 // Mixpanel's limits require.
+//
+// The event properties a provider attached to the assignment
+// (exposure.Assignment.Properties, such as Mixpanel's own
+// "$experiment_id") come after the library's, in name order. The
+// library's always win: a provider property named like one of them is
+// not sent, and the provider's are the ones left out when an event would
+// reach 255 properties, as are those named "" or over 255 bytes and those
+// whose value JSON cannot carry; [Sink.PropertiesDropped] counts them, and
+// the first time is logged. Each related assignment of an evaluation (a
+// holdout, say) is an exposure of its own, so an event of its own, with
+// its own properties.
 //
 // By default the sink posts gzip-compressed JSON arrays to
 // /import?strict=1, authenticated with the project token as the basic-auth
@@ -47,15 +59,14 @@
 // time, same $insert_id), which Mixpanel deduplicates.
 //
 // The sink has no retry schedule of its own: it is set where every sink's
-// is, with exposure.WithRetryPolicy given to exposure.WithSink. The
-// pipeline's default, backoff from 2 s doubling to 60 s with jitter for at
-// most an hour, is the schedule Mixpanel recommends for its ingestion API,
-// so most apps need not set one:
+// is, with exposure.WithBackoff and exposure.WithMaxRetryAge given to
+// exposure.WithSink. The pipeline's default, backoff from 2 s doubling to
+// 60 s with jitter for at most an hour, is the schedule Mixpanel
+// recommends for its ingestion API, so most apps need not set one:
 //
 //	exposure.WithSink(sink) // 2s..60s, for 1h
-//	exposure.WithSink(sink, exposure.WithRetryPolicy(exposure.RetryPolicy{
-//		MinBackoff: 5 * time.Second, MaxBackoff: 5 * time.Minute, MaxAge: 6 * time.Hour,
-//	}))
+//	exposure.WithSink(sink, exposure.WithBackoff(5*time.Second, 5*time.Minute),
+//		exposure.WithMaxRetryAge(6*time.Hour))
 //
 // # Secrets in errors and logs
 //

@@ -56,7 +56,7 @@ type harness struct {
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // fastRetries retries in milliseconds rather than Mixpanel's seconds.
-var fastRetries = exposure.WithRetryPolicy(exposure.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, MaxAge: time.Hour})
+var fastRetries = exposure.WithBackoff(time.Millisecond, 20*time.Millisecond)
 
 // newHarness wires client -> Tracker -> mixpanel.Sink -> fake, with short
 // backoffs so retries take milliseconds. sinkOpts configure the sink,

@@ -60,10 +60,15 @@ var reservedProps = map[string]bool{
 	PropLib: true, PropLibVersion: true,
 }
 
-// encoder turns exposures into Mixpanel's JSON. tail is the constant end of
-// every event: the token, the library and the extra properties, then "}}".
+// encoder turns exposures into Mixpanel's JSON. tail is the constant part
+// of every event after its exposure's own properties: the token, the
+// library and the extra properties. The provider's properties of the
+// assignment follow it, then "}}".
 type encoder struct {
 	tail []byte
+	// extra are the names of the properties of WithProperties, which win
+	// over the provider's.
+	extra map[string]bool
 }
 
 func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
@@ -98,12 +103,23 @@ func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
 			return nil, fmt.Errorf("WithProperties[%q]: %w", k, err)
 		}
 	}
-	b = append(b, "}}"...)
-	return &encoder{tail: b}, nil
+	e := &encoder{tail: b}
+	if len(keys) > 0 {
+		e.extra = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			e.extra[k] = true
+		}
+	}
+	return e, nil
 }
 
-// appendEvent appends one exposure as a Mixpanel event.
-func (e *encoder) appendEvent(b []byte, x *exposure.Exposure) []byte {
+// appendEvent appends one exposure as a Mixpanel event: the library's
+// properties, then the provider's (Assignment.Properties). dropped counts
+// the provider's properties left out: over Mixpanel's limit of properties
+// per event, named "" or over 255 bytes, or of a value JSON cannot carry.
+// A provider property named like one of the library's is not sent (the
+// library's wins) and not counted.
+func (e *encoder) appendEvent(b []byte, x *exposure.Exposure) (_ []byte, dropped int) {
 	b = append(b, eventHead...)
 	b = strconv.AppendInt(b, x.Time.UnixMilli(), 10)
 	b = append(b, `,"distinct_id":`...)
@@ -122,7 +138,50 @@ func (e *encoder) appendEvent(b []byte, x *exposure.Exposure) []byte {
 		b = append(b, `,"$user_id":`...)
 		b = appendString(b, cut(x.Identity.UserID))
 	}
-	return append(b, e.tail...)
+	b = append(b, e.tail...)
+	if len(x.Properties) > 0 {
+		b, dropped = e.appendProviderProperties(b, x)
+	}
+	return append(b, "}}"...), dropped
+}
+
+// appendProviderProperties appends the provider's properties of x, in
+// name order, as many as Mixpanel's limit leaves after the library's.
+func (e *encoder) appendProviderProperties(b []byte, x *exposure.Exposure) (_ []byte, dropped int) {
+	room := MaxProperties - (builtinProps - 2) - len(e.extra)
+	if x.Identity.DeviceID != "" {
+		room--
+	}
+	if x.Identity.UserID != "" {
+		room--
+	}
+	var buf [16]string
+	keys := buf[:0]
+	for k := range x.Properties {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if reservedProps[k] || e.extra[k] {
+			continue
+		}
+		if room == 0 || k == "" || len(k) > MaxStringBytes {
+			dropped++
+			continue
+		}
+		start := len(b)
+		b = append(b, ',')
+		b = appendString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = appendScalar(b, x.Properties[k]); err != nil {
+			b = b[:start]
+			dropped++
+			continue
+		}
+		room--
+	}
+	return b, dropped
 }
 
 func appendScalar(b []byte, v any) ([]byte, error) {

@@ -29,7 +29,7 @@ func ExampleNewSink() {
 		log.Fatal(err)
 	}
 	// The pipeline retries with Mixpanel's recommended schedule (2s..60s,
-	// for an hour) unless WithRetryPolicy says otherwise.
+	// for an hour) unless WithBackoff and WithMaxRetryAge say otherwise.
 	tracker, err := exposure.NewTracker(
 		exposure.WithExperiments(exposure.Experiment{FlagKey: "checkout-redesign", Name: "Checkout Redesign"}),
 		exposure.WithSink(sink),
@@ -76,9 +76,8 @@ func ExampleWithServiceAccount() {
 		log.Fatal(err)
 	}
 	tracker, err := exposure.NewTracker(
-		exposure.WithSink(sink, exposure.WithRetryPolicy(exposure.RetryPolicy{
-			MinBackoff: 5 * time.Second, MaxBackoff: 5 * time.Minute, MaxAge: 6 * time.Hour,
-		})),
+		exposure.WithSink(sink, exposure.WithBackoff(5*time.Second, 5*time.Minute),
+			exposure.WithMaxRetryAge(6*time.Hour)),
 	)
 	if err != nil {
 		log.Fatal(err)

@@ -122,9 +122,8 @@ func TestEchoedSecretsNeverLeak(t *testing.T) {
 				})
 				tracker, err := exposure.NewTracker(
 					exposure.WithLogger(logger),
-					exposure.WithSink(sink, exposure.WithRetryPolicy(exposure.RetryPolicy{
-						MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, MaxAge: time.Millisecond,
-					})),
+					exposure.WithSink(sink, exposure.WithBackoff(time.Millisecond, time.Millisecond),
+						exposure.WithMaxRetryAge(time.Millisecond)),
 				)
 				require.NoError(t, err)
 				t.Cleanup(func() { _ = tracker.Close(context.Background()) })

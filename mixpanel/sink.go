@@ -14,10 +14,10 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exposurekit/exposure"
@@ -93,7 +93,7 @@ var ErrEventTooLarge = errors.New("mixpanel: event larger than the request size 
 // events. One Send is one attempt (split into several requests when the
 // batch exceeds Mixpanel's limits); the Tracker's delivery retries what it
 // reports as retryable, on the schedule given to exposure.WithSink with
-// exposure.WithRetryPolicy. A Sink is safe for concurrent use.
+// exposure.WithBackoff and exposure.WithMaxRetryAge. A Sink is safe for concurrent use.
 type Sink struct {
 	url        string
 	path       string
@@ -110,11 +110,35 @@ type Sink struct {
 	authMu     sync.Mutex
 	authLogged time.Time
 	authQuiet  int // auth failures not logged since authLogged
+
+	propsDropped atomic.Uint64 // see PropertiesDropped
+	propsLogged  atomic.Bool
+}
+
+// PropertiesDropped counts the provider's properties of exposures
+// (exposure.Assignment.Properties) the Sink left out of events: those
+// past Mixpanel's limit of fewer than 255 properties per event once the
+// library's are in (the sink's own, the identity's and WithProperties',
+// which are never left out), and those named "" or over 255 bytes or
+// whose value JSON cannot carry (NaN, a type that is not a string, bool or
+// number). Each send attempt counts them: an exposure retried counts
+// again. The first time is logged, once.
+func (s *Sink) PropertiesDropped() uint64 { return s.propsDropped.Load() }
+
+// droppedProperties counts n properties of x left out, and logs the first
+// time.
+func (s *Sink) droppedProperties(n int, x *exposure.Exposure) {
+	s.propsDropped.Add(uint64(n))
+	if s.propsLogged.CompareAndSwap(false, true) {
+		s.log.Warn("mixpanel: provider properties left out of an event: over Mixpanel's limit of fewer than 255 properties per event, or not a valid name or value (logged once; counted in Sink.PropertiesDropped)",
+			"experiment", x.Experiment, "dropped", n, "properties", len(x.Properties))
+	}
 }
 
 var (
-	_ exposure.NamedSink             = (*Sink)(nil)
-	_ exposure.IdleConnectionsCloser = (*Sink)(nil)
+	_ exposure.NamedSink = (*Sink)(nil)
+	// The Tracker's Close calls CloseIdleConnections (see exposure.Sink).
+	_ interface{ CloseIdleConnections() } = (*Sink)(nil)
 )
 
 // NewSink returns a Sink sending to the Mixpanel project of token, the
@@ -235,15 +259,22 @@ func (s *Sink) CloseIdleConnections() { s.client.CloseIdleConnections() }
 
 // outcome collects the per-index results of a Send.
 type outcome struct {
-	n        int
-	failures []exposure.Failure
-	stop     error // a retryable or credential error: send no more chunks
+	n      int
+	failed map[int]error // by index in the batch
+	stop   error         // a retryable or credential error: send no more chunks
 }
 
 func (o *outcome) fail(lo, hi int, err error) {
 	for i := lo; i < hi; i++ {
-		o.failures = append(o.failures, exposure.Failure{Index: i, Err: err})
+		o.failOne(i, err)
 	}
+}
+
+func (o *outcome) failOne(i int, err error) {
+	if o.failed == nil {
+		o.failed = make(map[int]error)
+	}
+	o.failed[i] = err
 }
 
 // Send delivers batch to Mixpanel, in as few requests as its limits allow
@@ -265,8 +296,12 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	offs := make([]int, len(batch)+1)
 	for i := range batch {
 		offs[i] = len(raw)
-		raw = s.enc.appendEvent(raw, &batch[i])
+		var dropped int
+		raw, dropped = s.enc.appendEvent(raw, &batch[i])
 		raw = append(raw, ',')
+		if dropped > 0 {
+			s.droppedProperties(dropped, &batch[i])
+		}
 	}
 	offs[len(batch)] = len(raw)
 	defer func() {
@@ -302,29 +337,25 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 
 // result turns the per-index outcome into Send's error.
 func (o *outcome) result() error {
-	if len(o.failures) == 0 {
+	if len(o.failed) == 0 {
 		return nil
 	}
-	if len(o.failures) == o.n {
+	if len(o.failed) == o.n {
 		// Every exposure failed: when for one reason, report it as such
 		// (a whole-batch retryable or permanent error).
+		first := o.failed[0]
 		same := true
-		for _, f := range o.failures[1:] {
-			if f.Err != o.failures[0].Err {
+		for _, err := range o.failed {
+			if err != first {
 				same = false
 				break
 			}
 		}
 		if same {
-			return o.failures[0].Err
+			return first
 		}
 	}
-	sortFailures(o.failures)
-	return &exposure.BatchError{Failures: o.failures}
-}
-
-func sortFailures(f []exposure.Failure) {
-	slices.SortStableFunc(f, func(a, b exposure.Failure) int { return a.Index - b.Index })
+	return &exposure.BatchError{Failed: o.failed}
 }
 
 // sendChunk sends batch[lo:hi] in one request, halving it on 413.
@@ -438,7 +469,7 @@ func (s *Sink) partial(batch []exposure.Exposure, lo, hi int, resp []byte, o *ou
 		if first == nil {
 			first = rerr
 		}
-		o.failures = append(o.failures, exposure.Failure{Index: idx, Err: rerr})
+		o.failOne(idx, rerr)
 	}
 	if len(failed) == 0 {
 		// Refusals we cannot attribute: do not claim the chunk delivered.

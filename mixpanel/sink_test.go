@@ -359,17 +359,17 @@ func TestPartialFailureReportsOnlyRefusedRecords(t *testing.T) {
 			require.ErrorAs(t, err, &be)
 			retry, _ := exposure.IsRetryable(err)
 			assert.False(t, retry, "a 400 is never retried")
-			require.Len(t, be.Failures, 3)
+			require.Len(t, be.Failed, 3)
 			fields := map[int]string{2: "properties.distinct_id", 7: "properties.time", 8: "properties.$insert_id"}
-			for _, f := range be.Failures {
+			for i, field := range fields {
+				require.Contains(t, be.Failed, i)
 				var re *mixpanel.RecordError
-				require.ErrorAs(t, f.Err, &re)
-				assert.Equal(t, fields[f.Index], re.Field, "index %d", f.Index)
-				assert.Equal(t, batch[f.Index].InsertID, re.InsertID)
-				r, _ := exposure.IsRetryable(f.Err)
+				require.ErrorAs(t, be.Failed[i], &re)
+				assert.Equal(t, field, re.Field, "index %d", i)
+				assert.Equal(t, batch[i].InsertID, re.InsertID)
+				r, _ := exposure.IsRetryable(be.Failed[i])
 				assert.False(t, r)
 			}
-			assert.Equal(t, []int{2, 7, 8}, []int{be.Failures[0].Index, be.Failures[1].Index, be.Failures[2].Index})
 			assert.Equal(t, 7, srv.Len(), "the valid events are stored")
 			assert.Len(t, srv.Requests(), 1)
 			assert.Contains(t, logs.String(), "refused=3")
@@ -387,8 +387,8 @@ func TestSplitsOn413AndMergesIndexes(t *testing.T) {
 	err := s.Send(context.Background(), batch)
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 1)
-	assert.Equal(t, 29, be.Failures[0].Index, "index in the batch, not in the half")
+	require.Len(t, be.Failed, 1)
+	assert.Contains(t, be.Failed, 29, "index in the batch, not in the half")
 	assert.Equal(t, 39, srv.Len())
 	statuses := map[int]int{}
 	for _, r := range srv.Requests() {
@@ -411,7 +411,9 @@ func TestSingleEventOver413IsPermanent(t *testing.T) {
 	assert.False(t, retry)
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	assert.Len(t, be.Failures, 2)
+	assert.Len(t, be.Failed, 2)
+	assert.Contains(t, be.Failed, 0)
+	assert.Contains(t, be.Failed, 1)
 	assert.Len(t, srv.Requests(), 3) // the pair, then each alone
 }
 
@@ -448,9 +450,8 @@ func TestEventLargerThanCapFailsAlone(t *testing.T) {
 	err := s.Send(context.Background(), batch)
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 1)
-	assert.Equal(t, 1, be.Failures[0].Index)
-	assert.ErrorIs(t, be.Failures[0].Err, mixpanel.ErrEventTooLarge)
+	require.Len(t, be.Failed, 1)
+	assert.ErrorIs(t, be.Failed[1], mixpanel.ErrEventTooLarge)
 	assert.Equal(t, 2, srv.Len())
 }
 
@@ -464,18 +465,16 @@ func TestPartlyRetryableWhenALaterRequestFails(t *testing.T) {
 	require.ErrorAs(t, err, &be)
 	first := srv.Len()
 	require.Positive(t, first)
-	assert.Len(t, be.Failures, 40-first)
+	assert.Len(t, be.Failed, 40-first)
 	assert.Len(t, srv.Requests(), 2, "after a retryable failure the rest is not attempted")
-	for i, f := range be.Failures {
-		assert.Equal(t, first+i, f.Index)
-		retry, after := exposure.IsRetryable(f.Err)
-		assert.True(t, retry)
-		assert.Equal(t, 3*time.Second, after)
-	}
 	// Delivery resends only the failed ones; identical events.
 	var again []exposure.Exposure
-	for _, f := range be.Failures {
-		again = append(again, batch[f.Index])
+	for i := first; i < 40; i++ {
+		require.Contains(t, be.Failed, i)
+		retry, after := exposure.IsRetryable(be.Failed[i])
+		assert.True(t, retry)
+		assert.Equal(t, 3*time.Second, after)
+		again = append(again, batch[i])
 	}
 	require.NoError(t, s.Send(context.Background(), again))
 	assert.Equal(t, 40, srv.Len())
@@ -541,8 +540,8 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 			require.Error(t, err, "status %d", status)
 			var be *exposure.BatchError
 			if errors.As(err, &be) {
-				for _, f := range be.Failures {
-					assert.NotContains(t, f.Err.Error(), token)
+				for _, ferr := range be.Failed {
+					assert.NotContains(t, ferr.Error(), token)
 				}
 			}
 			secrets := []string{token, mixpaneltest.Authorization(token, "")[len("Basic "):]}

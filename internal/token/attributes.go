@@ -115,7 +115,18 @@ func appendAttributes(b []byte, attrs map[string]any, budget int) ([]byte, int) 
 // parseAttributes parses the attribute block that b must be exactly: nil
 // for none.
 func parseAttributes(b []byte) (map[string]any, error) {
-	rest := b
+	attrs, rest, err := parseBlock(b, false)
+	if err != nil || len(rest) != 0 {
+		return nil, errMalformed
+	}
+	return attrs, nil
+}
+
+// parseBlock parses the block of attributes, or of properties, at the
+// start of b: nil for none. A property block admits only the kinds of a
+// property: false, true, string, int64 and float64.
+func parseBlock(b []byte, properties bool) (_ map[string]any, rest []byte, _ error) {
+	rest = b
 	uvarint := func() (uint64, bool) {
 		x, n := binary.Uvarint(rest)
 		if n <= 0 || n != uvarintLen(x) {
@@ -136,24 +147,24 @@ func parseAttributes(b []byte) (map[string]any, error) {
 	count, ok := uvarint()
 	// Each attribute takes at least 2 bytes (an empty key and a kind).
 	if !ok || count > uint64(len(rest))/2 {
-		return nil, errMalformed
+		return nil, nil, errMalformed
 	}
 	if count == 0 {
-		if len(rest) != 0 {
-			return nil, errMalformed
-		}
-		return nil, nil
+		return nil, rest, nil
 	}
 	attrs := make(map[string]any, count)
 	var prev []byte
 	for i := range count {
 		key, ok := bytesOf()
 		if !ok || len(rest) < 1 || (i > 0 && string(key) <= string(prev)) { // sorted, unique
-			return nil, errMalformed
+			return nil, nil, errMalformed
 		}
 		prev = key
 		kind := rest[0]
 		rest = rest[1:]
+		if properties && (kind == kindNil || kind == kindInt || kind == kindJSON) {
+			return nil, nil, errMalformed
+		}
 		var v any
 		switch kind {
 		case kindNil:
@@ -164,44 +175,41 @@ func parseAttributes(b []byte) (map[string]any, error) {
 		case kindString:
 			s, ok := bytesOf()
 			if !ok {
-				return nil, errMalformed
+				return nil, nil, errMalformed
 			}
 			v = string(s)
 		case kindInt, kindInt64:
 			x, n := binary.Varint(rest)
 			if n <= 0 || n != len(binary.AppendVarint(nil, x)) {
-				return nil, errMalformed
+				return nil, nil, errMalformed
 			}
 			rest = rest[n:]
 			if kind == kindInt64 {
 				v = x
 			} else {
 				if int64(int(x)) != x { // a 64-bit int on a 32-bit platform
-					return nil, errMalformed
+					return nil, nil, errMalformed
 				}
 				v = int(x)
 			}
 		case kindFloat64:
 			if len(rest) < 8 {
-				return nil, errMalformed
+				return nil, nil, errMalformed
 			}
 			v = math.Float64frombits(binary.LittleEndian.Uint64(rest))
 			rest = rest[8:]
 		case kindJSON:
 			j, ok := bytesOf()
 			if !ok || json.Unmarshal(j, &v) != nil {
-				return nil, errMalformed
+				return nil, nil, errMalformed
 			}
 			if re, err := json.Marshal(v); err != nil || string(re) != string(j) { // one spelling
-				return nil, errMalformed
+				return nil, nil, errMalformed
 			}
 		default:
-			return nil, errMalformed
+			return nil, nil, errMalformed
 		}
 		attrs[string(key)] = v
 	}
-	if len(rest) != 0 {
-		return nil, errMalformed
-	}
-	return attrs, nil
+	return attrs, rest, nil
 }

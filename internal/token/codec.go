@@ -20,14 +20,14 @@ import (
 type Codec struct {
 	keys        [][]byte
 	macs        []sync.Pool // one per key: reusable HMAC states (versions 1 to 3)
-	prfs        []sync.Pool // one per key: HMAC states under its derived encryption key (version 4)
+	prfs        []sync.Pool // one per key: HMAC states under its derived encryption key (versions 4 and 5)
 	expiry      time.Duration
 	application string
 	domains     [len(formats)][]byte // by version, for this application
 }
 
-// encryptionInfo is the HKDF info that derives a key's version-4
-// encryption key.
+// encryptionInfo is the HKDF info that derives a key's encryption key,
+// for versions 4 and 5 (whose additional data differ).
 const encryptionInfo = "exposure beacon token v4 aes-256-gcm"
 
 // MaxApplicationBytes bounds the application name of [NewCodec].
@@ -107,21 +107,32 @@ var scratchPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// Dropped counts what a signer left out of a token to keep it within
+// [MaxLen] (see the package documentation): evaluation context
+// attributes, event properties (of the assignment and of its related
+// assignments) and whole related assignments.
+type Dropped struct {
+	Attributes, Properties, Related int
+}
+
+// Any reports whether anything was left out.
+func (d Dropped) Any() bool { return d != Dropped{} }
+
 // AppendSign appends the token for t, in the format of [Version] and
-// sealed with the first key, to dst. The attributes that do not fit in
-// [MaxLen] (see the package documentation) are left out, and dropped
-// says how many. ok is false, and dst returned unchanged, only when the
-// fields alone do not fit, which cannot happen when every field is at most
-// [MaxFieldBytes] long.
-func (c *Codec) AppendSign(dst []byte, t *Token) (b []byte, dropped int, ok bool) {
-	return c.seal(dst, t)
+// sealed with the first key, to dst. What does not fit in [MaxLen] (see
+// the package documentation) is left out, and dropped says what. ok is
+// false, and dst returned unchanged, only when the fields alone do not
+// fit, which cannot happen when every field is at most [MaxFieldBytes]
+// long.
+func (c *Codec) AppendSign(dst []byte, t *Token) (b []byte, dropped Dropped, ok bool) {
+	return c.seal(dst, t, Version)
 }
 
 // appendSign is AppendSign in the format of version v, which must be
 // known; tests sign the earlier versions with it.
 func (c *Codec) appendSign(dst []byte, t *Token, v byte) ([]byte, bool) {
-	if v == sealedVersion {
-		b, _, ok := c.seal(dst, t)
+	if isSealed(v) {
+		b, _, ok := c.seal(dst, t, v)
 		return b, ok
 	}
 	sp := scratchPool.Get().(*[]byte)
@@ -159,43 +170,57 @@ func (c *Codec) aeadOf(key int, salt []byte) cipher.AEAD {
 // own, used once.
 var zeroNonce [12]byte
 
-// seal writes a version-4 token.
-func (c *Codec) seal(dst []byte, t *Token) ([]byte, int, bool) {
+// seal writes a sealed token of version v (4 or 5).
+func (c *Codec) seal(dst []byte, t *Token, v byte) ([]byte, Dropped, bool) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
-	raw := append((*sp)[:0], sealedVersion)
+	raw := append((*sp)[:0], v)
 	raw = append(raw, make([]byte, saltSize)...)
 	if _, err := rand.Read(raw[1 : 1+saltSize]); err != nil {
 		panic(err) // crypto/rand never fails
 	}
-	raw = t.appendBody(raw, sealedVersion)
+	raw = t.appendBody(raw, v)
 	budget := maxRaw - tagSize - len(raw)
+	var dropped Dropped
+	if v == assignmentsVersion {
+		var ok bool
+		if raw, budget, dropped, ok = appendAssignments(raw, t, budget); !ok {
+			*sp = raw
+			return dst, Dropped{}, false
+		}
+	}
 	if budget < 1 {
 		*sp = raw
-		return dst, 0, false
+		return dst, Dropped{}, false
 	}
-	raw, dropped := appendAttributes(raw, t.Attributes, budget)
+	raw, dropped.Attributes = appendAttributes(raw, t.Attributes, budget)
 	aead := c.aeadOf(0, raw[1:1+saltSize])
 	body := raw[1+saltSize:]
-	raw = aead.Seal(raw[:1+saltSize], zeroNonce[:], body, c.domains[sealedVersion])
+	raw = aead.Seal(raw[:1+saltSize], zeroNonce[:], body, c.domains[v])
 	*sp = raw
 	return encoding.AppendEncode(dst, raw), dropped, true
 }
 
-// open verifies and decrypts raw, a version-4 token, with every key.
+// open verifies and decrypts raw, a sealed token, with every key.
 func (c *Codec) open(raw []byte) (Token, Verdict) {
+	v := raw[0]
 	salt, sealed := raw[1:1+saltSize], raw[1+saltSize:]
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	for i := range c.keys {
-		body, err := c.aeadOf(i, salt).Open((*sp)[:0], zeroNonce[:], sealed, c.domains[sealedVersion])
+		body, err := c.aeadOf(i, salt).Open((*sp)[:0], zeroNonce[:], sealed, c.domains[v])
 		if err != nil {
 			continue
 		}
 		*sp = body
-		t, rest, err := parseBody(body, sealedVersion)
+		t, rest, err := parseBody(body, v)
 		if err != nil {
 			return Token{}, Malformed
+		}
+		if v == assignmentsVersion {
+			if rest, err = parseAssignments(&t, rest); err != nil {
+				return Token{}, Malformed
+			}
 		}
 		if t.Attributes, err = parseAttributes(rest); err != nil {
 			return Token{}, Malformed
@@ -248,15 +273,16 @@ func (v Verdict) String() string {
 // authenticity against every key (in constant time per key: GCM's tag for
 // version 4, the MAC for the others) and its validity at now. It returns
 // the token only when the verdict is [OK]; a version-1 token has no
-// ProviderVariant, and only a version-4 token has Attributes. A token of
+// ProviderVariant, only versions 4 and 5 have Attributes, and only
+// version 5 has Properties and Related. A token of
 // another application is [Forged], and so is every token of versions 1
 // and 2 (of the unnamed application) when the Codec's application has a
 // name.
 func (c *Codec) Verify(s string, now time.Time) (Token, Verdict) {
 	var t Token
-	if len(s) > 0 && s[0] == 'B' { // base64 of the version byte 4: 0b000001|00…
+	if len(s) > 0 && s[0] == 'B' { // base64 of the version bytes 4 and 5: 0b000001|0…
 		raw, ok := decode(s)
-		if !ok || raw[0] != sealedVersion {
+		if !ok || !isSealed(raw[0]) {
 			return Token{}, Malformed
 		}
 		var verdict Verdict

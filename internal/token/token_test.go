@@ -197,6 +197,7 @@ func TestVerdicts(t *testing.T) {
 	require.NoError(t, err)
 	rebound := encoding.EncodeToString(append(moved.appendPayload(nil, 3), raw[len(raw)-macSize:]...))
 
+	v6 := append([]byte{6}, raw[1:]...)
 	v5 := append([]byte{5}, raw[1:]...)
 	v4 := append([]byte{4}, raw[1:]...)
 	sealedRaw, err := encoding.DecodeString(sealed)
@@ -260,7 +261,9 @@ func TestVerdicts(t *testing.T) {
 		{"version 3 under the version-2 domain", v3UnderV2, testT0, Forged},
 		{"version 3 relabelled as version 2", relabelled2, testT0, Forged},
 		{"version 3 relabelled as version 1", relabelled, testT0, Malformed},
-		{"unknown version 5", encoding.EncodeToString(v5), testT0, Malformed},
+		{"unknown version 6", encoding.EncodeToString(v6), testT0, Malformed},
+		{"version 3 relabelled as version 5", encoding.EncodeToString(v5), testT0, Forged},
+		{"sealed relabelled as version 4", encoding.EncodeToString(append([]byte{4}, sealedRaw[1:]...)), testT0, Forged},
 		{"unknown version 0", encoding.EncodeToString(v0), testT0, Malformed},
 		{"truncated", good[:len(good)-3], testT0, Malformed},
 		{"padded", good + "==", testT0, Malformed},
@@ -371,16 +374,16 @@ func TestSignAllocations(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 3.0, "sealing into a buffer with room allocates only the token's cipher")
 }
 
-// Signing writes version 4, sealed: nothing of the assignment, the
+// Signing writes version 5, sealed: nothing of the assignment, the
 // subject or the attributes is readable in the token.
-func TestSignsVersion4Sealed(t *testing.T) {
+func TestSignsVersion5Sealed(t *testing.T) {
 	c := testCodec(t, testKeyA)
 	tok := typicalToken()
 	tok.Attributes["segment"] = "whales-high-ltv"
 	s := c.Sign(&tok)
 	raw, err := encoding.DecodeString(s)
 	require.NoError(t, err)
-	assert.Equal(t, byte(4), raw[0], "signing writes version 4 only")
+	assert.Equal(t, byte(5), raw[0], "signing writes version 5 only")
 	for _, clear := range []string{"accessories", "Accessories Panel", "carousel", "u-1", "d-9", "SPLIT", "FR", "pro", "whales", "country", "segment"} {
 		assert.NotContains(t, string(raw), clear, "readable in the token")
 	}
@@ -525,7 +528,7 @@ func FuzzParse(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, s string) {
 		got, version, payload, mac, err := parse(s)
-		if raw, ok := decode(s); ok && raw[0] == sealedVersion {
+		if raw, ok := decode(s); ok && isSealed(raw[0]) {
 			// Sealed: only the key holder can write a body; a token that
 			// opens gives the same token when opened again.
 			tok, verdict := c.Verify(s, testT0)
@@ -605,9 +608,12 @@ func FuzzTamper(f *testing.F) {
 // sealBody seals body, any bytes, as the body of a version-4 token with
 // c's first key: what only a key holder can do, to reach the parser
 // behind the AEAD.
-func sealBody(c *Codec, body []byte) string {
-	raw := append([]byte{sealedVersion}, make([]byte, saltSize)...)
-	raw = c.aeadOf(0, raw[1:]).Seal(raw, zeroNonce[:], body, c.domains[sealedVersion])
+func sealBody(c *Codec, body []byte) string { return sealBodyOf(c, sealedVersion, body) }
+
+// sealBodyOf is sealBody for the sealed version v.
+func sealBodyOf(c *Codec, v byte, body []byte) string {
+	raw := append([]byte{v}, make([]byte, saltSize)...)
+	raw = c.aeadOf(0, raw[1:]).Seal(raw, zeroNonce[:], body, c.domains[v])
 	return encoding.EncodeToString(raw)
 }
 
@@ -650,7 +656,7 @@ func TestAttributesRoundTrip(t *testing.T) {
 	tok.Attributes = map[string]any{"f": func() {}, "ok": "yes"}
 	s, dropped, ok := c.AppendSign(nil, &tok)
 	require.True(t, ok)
-	assert.Equal(t, 1, dropped)
+	assert.Equal(t, Dropped{Attributes: 1}, dropped)
 	got, verdict := c.Verify(string(s), testT0)
 	require.Equal(t, OK, verdict)
 	assert.Equal(t, map[string]any{"ok": "yes"}, got.Attributes)
@@ -678,11 +684,11 @@ func TestAttributesThatDoNotFitAreDropped(t *testing.T) {
 			assert.LessOrEqual(t, len(s), MaxLen)
 			got, verdict := c.Verify(string(s), tok.Issued())
 			require.Equal(t, OK, verdict)
-			assert.Equal(t, len(tok.Attributes), len(got.Attributes)+dropped, "every attribute is kept or counted")
-			assert.Positive(t, dropped)
+			assert.Equal(t, len(tok.Attributes), len(got.Attributes)+dropped.Attributes, "every attribute is kept or counted")
+			assert.Positive(t, dropped.Attributes)
 			assert.Equal(t, true, got.Attributes["zz-small"], "a small attribute after a dropped one still fits")
 			// The kept ones are the first in key order, whole.
-			for i := range 26 - dropped {
+			for i := range 26 - dropped.Attributes {
 				k := string(rune('a' + i))
 				assert.Equal(t, tok.Attributes[k], got.Attributes[k], "attribute %s", k)
 			}
@@ -691,15 +697,17 @@ func TestAttributesThatDoNotFitAreDropped(t *testing.T) {
 			assert.Greater(t, len(s), MaxLen-(300+4)*4/3-4)
 		})
 	}
-	// The largest fields leave MinAttributeBytes for attributes.
+	// The largest fields leave MinAttributeBytes for the blocks after
+	// them: with no property and no related assignment (two counts of
+	// 0), that much less two bytes for the attributes.
 	tok := largestToken()
-	tok.Attributes = map[string]any{"k": strings.Repeat("v", MinAttributeBytes-1-5)} // count, key, kind, length
+	tok.Attributes = map[string]any{"k": strings.Repeat("v", MinAttributeBytes-2-1-5)} // counts, count, key, kind, length
 	_, dropped, ok := c.AppendSign(nil, &tok)
 	require.True(t, ok)
 	assert.Zero(t, dropped, "an attribute of MinAttributeBytes fits beside the largest fields")
-	tok.Attributes["k"] = strings.Repeat("v", MinAttributeBytes-1-5+1)
+	tok.Attributes["k"] = strings.Repeat("v", MinAttributeBytes-2-1-5+1)
 	_, dropped, _ = c.AppendSign(nil, &tok)
-	assert.Equal(t, 1, dropped, "one byte more does not")
+	assert.Equal(t, Dropped{Attributes: 1}, dropped, "one byte more does not")
 }
 
 // Bodies only a key holder could seal are still parsed strictly: one

@@ -60,8 +60,10 @@ func ExampleServer_validation() {
 	var be *exposure.BatchError
 	if errors.As(err, &be) {
 		var re *mixpanel.RecordError
-		errors.As(be.Failures[0].Err, &re)
-		fmt.Println(be.Failures[0].Index, re.Field)
+		for i, err := range be.Failed { // one here
+			errors.As(err, &re)
+			fmt.Println(i, re.Field)
+		}
 	}
 	fmt.Println(fake.Len())
 	// Output:

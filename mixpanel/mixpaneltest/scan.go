@@ -142,6 +142,9 @@ type wireEvent struct {
 	event, properties                []byte // raw values; nil when absent
 	nprops                           int
 	time, distinctID, insertID, tokn []byte
+	// longName is the first property name over MaxPropertyNameBytes
+	// (decoded); nil when there is none.
+	longName []byte
 }
 
 func scanEvent(raw []byte) (w wireEvent, object bool) {
@@ -168,6 +171,13 @@ func scanEvent(raw []byte) (w wireEvent, object bool) {
 				break
 			}
 			w.nprops++
+			// A decoded name is never longer than its JSON: decode only
+			// those that may be over.
+			if w.longName == nil && len(key)-2 > MaxPropertyNameBytes {
+				if name, ok := str(key); ok && len(name) > MaxPropertyNameBytes {
+					w.longName = key
+				}
+			}
 			switch {
 			case keyIs(key, "time"):
 				w.time = val

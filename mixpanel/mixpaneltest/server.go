@@ -19,7 +19,8 @@
 // the stricter reading: a request over 2000 events is answered 413 like one
 // over the byte cap; the byte cap defaults to 2 MiB (older pages say 2MB,
 // newer ones 10MB: raise it with [WithMaxBytes] to model the latter); an event
-// needs fewer than 255 properties; distinct_id is required but may be "";
+// needs fewer than 255 properties, and a property name over 255 bytes is
+// refused; distinct_id is required but may be "";
 // the placeholder list (see [Blocked]) is matched case-insensitively and
 // also applies to $insert_id; /track answers 401 for a wrong token and 400
 // for an invalid event, refusing the whole request.
@@ -57,6 +58,10 @@ const (
 	MaxProperties = 254
 	// MaxStringBytes: longer string values are truncated, not refused.
 	MaxStringBytes = 255
+	// MaxPropertyNameBytes is the longest property name Mixpanel
+	// documents; the fake refuses an event with a longer one (Mixpanel
+	// documents no behaviour for it: the stricter reading).
+	MaxPropertyNameBytes = 255
 	// MaxIDBytes is the longest distinct_id Mixpanel accepts.
 	MaxIDBytes = 255
 )
@@ -735,6 +740,8 @@ func validate(raw json.RawMessage, now time.Time, token string) (ev stored, fiel
 		return ev, "properties", "'properties' must be an object"
 	case w.nprops > MaxProperties:
 		return ev, "properties", fmt.Sprintf("event has %d properties, must have fewer than 255", w.nprops)
+	case w.longName != nil:
+		return ev, "properties", fmt.Sprintf("property name %.40s... is longer than %d characters", w.longName, MaxPropertyNameBytes)
 	}
 	ev.name = name
 	if token != "" {

@@ -254,6 +254,10 @@ func TestPerEventValidation(t *testing.T) {
 		"255 properties":           {event(0, manyProps), "properties"},
 		"254 properties fine":      {event(0, func() map[string]any { delete(manyProps, "p0"); return manyProps }()), ""},
 		"long string is truncated": {event(0, map[string]any{"note": strings.Repeat("n", 300)}), ""},
+		"255-byte property name":   {event(0, map[string]any{strings.Repeat("k", 255): 1}), ""},
+		"256-byte property name":   {event(0, map[string]any{strings.Repeat("k", 256): 1}), "properties"},
+		"long multi-byte name":     {event(0, map[string]any{strings.Repeat("é", 128): 1}), "properties"},
+		"short name, escaped":      {event(0, map[string]any{strings.Repeat("\n", 255): 1}), ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
