@@ -33,7 +33,7 @@ func TestBackfillOfManyClaimsInOneRoundTrip(t *testing.T) {
 		keys[i] = fmt.Sprint("during-", i)
 	}
 	srv.Stop()
-	got, err := a.ClaimBatch(ctx, keys, time.Hour)
+	got, err := claimBatchV(a, ctx, keys, time.Hour)
 	require.NoError(t, err)
 	for i, f := range got {
 		require.True(t, f, "the fallback grants %s", keys[i])
@@ -42,16 +42,16 @@ func TestBackfillOfManyClaimsInOneRoundTrip(t *testing.T) {
 
 	srv.Start()
 	clock.Advance(defaultCooldown)
-	first, _ := a.Claim(ctx, "after", time.Hour) // the one round trip after the outage
+	first, _ := claimV(a, ctx, "after", time.Hour) // the one round trip after the outage
 	require.True(t, first)
 	st := a.Stats()
 	require.False(t, st.Down)
 	assert.Zero(t, st.BackfillPending, "backfill left for later round trips")
 	assert.Equal(t, int64(outage), st.Backfilled)
-	ttl := srv.Client().PTTL(ctx, prefix+keys[outage-1]).Val()
+	ttl := srv.Client().PTTL(ctx, redisKey(prefix, keys[outage-1])).Val()
 	assert.Greater(t, ttl, 50*time.Minute, "backfilled with the rest of the window")
 
-	got, err = b.ClaimBatch(ctx, keys, time.Hour)
+	got, err = claimBatchV(b, ctx, keys, time.Hour)
 	require.NoError(t, err)
 	dups := 0
 	for _, f := range got {
@@ -96,7 +96,7 @@ func (g *pipelineGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 func TestReleaseRacingBackfillIsNotReclaimed(t *testing.T) {
 	srv := startOwnServer(t)
 	prefix := testPrefix(t)
-	gate := &pipelineGate{key: prefix + "released", entered: make(chan struct{}), open: make(chan struct{})}
+	gate := &pipelineGate{key: redisKey(prefix, "released"), entered: make(chan struct{}), open: make(chan struct{})}
 	rdb := srv.Client()
 	rdb.AddHook(gate)
 	clock := &fakeClock{t: time.Now()}
@@ -105,7 +105,7 @@ func TestReleaseRacingBackfillIsNotReclaimed(t *testing.T) {
 	ctx := context.Background()
 
 	srv.Stop()
-	got, _ := d.ClaimBatch(ctx, []string{"released"}, time.Hour)
+	got, _ := claimBatchV(d, ctx, []string{"released"}, time.Hour)
 	require.Equal(t, []bool{true}, got, "granted by the fallback, to be backfilled")
 	srv.Start()
 	clock.Advance(defaultCooldown)
@@ -113,7 +113,7 @@ func TestReleaseRacingBackfillIsNotReclaimed(t *testing.T) {
 	claimed := make(chan struct{})
 	go func() {
 		defer close(claimed)
-		first, _ := d.Claim(ctx, "probe", time.Hour) // carries the backfill
+		first, _ := claimV(d, ctx, "probe", time.Hour) // carries the backfill
 		assert.True(t, first)
 	}()
 	<-gate.entered // the backfill's SET NX is on its way
@@ -131,8 +131,8 @@ func TestReleaseRacingBackfillIsNotReclaimed(t *testing.T) {
 	<-claimed
 	<-released
 
-	assert.Equal(t, int64(0), rdb.Exists(ctx, prefix+"released").Val(), "the released key was claimed again by the backfill")
+	assert.Equal(t, int64(0), rdb.Exists(ctx, redisKey(prefix, "released")).Val(), "the released key was claimed again by the backfill")
 	other := newDeduper(t, srv.Client(), WithKeyPrefix(prefix), WithTimeout(testTimeout))
-	first, _ := other.Claim(ctx, "released", time.Hour)
+	first, _ := claimV(other, ctx, "released", time.Hour)
 	assert.True(t, first, "the next render, on any instance, sends the released exposure")
 }

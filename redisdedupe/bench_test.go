@@ -2,6 +2,7 @@ package redisdedupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/exposurekit/exposure/exposuretest"
 	"github.com/open-feature/go-sdk/openfeature"
 	"github.com/open-feature/go-sdk/openfeature/isolated"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,6 +48,54 @@ func BenchmarkClaims(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "claims/s")
 	})
+	// The claim's command, and the alternative of one Lua script for every
+	// claim (the crossover script), on new keys: the script costs Redis more
+	// per claim, which is why it runs only for crossovers.
+	b.Run("raw-client-SET-NX-GET", func(b *testing.B) {
+		prefix := testPrefix(b)
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n++
+			err := rdb.Do(ctx, "set", prefix+strconv.Itoa(n), claimValue(1, uint32(n)), "nx", "get", "px", window.Milliseconds()).Err()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "claims/s")
+	})
+	b.Run("raw-client-EVAL-script", func(b *testing.B) {
+		prefix := testPrefix(b)
+		lo := claimValue(1, 0)
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n++
+			err := rdb.Do(ctx, "eval", crossoverScript, 1, prefix+strconv.Itoa(n), claimValue(1, uint32(n)), window.Milliseconds(), lo, lo+1<<nonceBits).Err()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "claims/s")
+	})
+	// A crossover: every claim moves its key to the other variant (two
+	// round trips: SET NX GET, then the script).
+	b.Run("crossover", func(b *testing.B) {
+		d := newDeduper(b, rdb, WithKeyPrefix(testPrefix(b)), WithTimeout(time.Second))
+		variants := [2]string{"a", "b"}
+		n := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			n++
+			if _, _, err := d.Claim(ctx, "k", variants[n%2], window); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "claims/s")
+		if d.Stats().Fallbacks > 0 {
+			b.Fatalf("%d claims fell back: not measuring Redis", d.Stats().Fallbacks)
+		}
+	})
 	for _, batch := range []int{2, 8, 32} {
 		prefix := testPrefix(b)
 		b.Run(fmt.Sprintf("one-round-trip-per-claim/keys=%d", batch), func(b *testing.B) {
@@ -55,7 +105,7 @@ func BenchmarkClaims(b *testing.B) {
 			for b.Loop() {
 				for range batch {
 					n++
-					if _, err := d.Claim(ctx, strconv.Itoa(n), window); err != nil {
+					if _, err := claimV(d, ctx, strconv.Itoa(n), window); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -75,7 +125,7 @@ func BenchmarkClaims(b *testing.B) {
 					n++
 					keys[i] = strconv.Itoa(n)
 				}
-				if _, err := d.ClaimBatch(ctx, keys, window); err != nil {
+				if _, err := claimBatchV(d, ctx, keys, window); err != nil {
 					b.Fatal(err)
 				}
 			}

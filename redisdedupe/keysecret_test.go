@@ -3,7 +3,6 @@ package redisdedupe
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"testing"
@@ -15,11 +14,11 @@ import (
 )
 
 // guessKey is what an operator with Redis access computes for a candidate
-// id: the Tracker's dedupe key, an unkeyed SHA-256 of the subject,
-// experiment and variant (see the root package's keys.go).
-func guessKey(prefix, user, experiment, variant string) string {
-	sum := sha256.Sum256([]byte(user + "\x00" + experiment + "\x00" + variant))
-	return prefix + hex.EncodeToString(sum[:16])
+// id: the Tracker's dedupe key, an unkeyed SHA-256 of the subject and
+// experiment (see the root package's keys.go), stored as raw bytes.
+func guessKey(prefix, user, experiment string) string {
+	sum := sha256.Sum256([]byte(user + "\x00" + experiment))
+	return prefix + string(sum[:16])
 }
 
 // Without a key secret, the Redis keys can be mapped back to the ids that
@@ -47,7 +46,7 @@ func TestKeySecretKeepsIDsOutOfRedisKeys(t *testing.T) {
 			for _, e := range in.recorder.Exposures() {
 				for i := range 1000 { // the attacker's candidates
 					candidate := fmt.Sprint("victim-", i)
-					k := guessKey(prefix, candidate, e.Experiment, e.Variant)
+					k := guessKey(prefix, candidate, e.Experiment)
 					if n, _ := rdb.Exists(context.Background(), k).Result(); n == 1 {
 						found++
 						assert.Equal(t, e.Identity.DistinctID, candidate)

@@ -5,7 +5,9 @@
 // in-memory deduper each instance remembers only the users it served, so a
 // user who hits three instances is exposed three times. A [Deduper] keeps the
 // claims in Redis instead, so that exactly one instance sends each
-// (user, experiment, variant) exposure per window:
+// (user, experiment, variant) exposure per window, and a user moved to
+// another variant (a crossover) is exposed to it and counted once, on
+// whichever instance sees the move first:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
 //	dedupe, err := redisdedupe.NewDeduper(rdb)
@@ -17,8 +19,16 @@
 //		// WithExperiments, WithSink, ...
 //	)
 //
-// A claim is one SET key token NX PX window; all the claims of one call go
-// to Redis in one pipelined round trip ([Deduper.ClaimBatch]). The Tracker
+// Redis holds one key per (user, experiment): 16 raw bytes of a hash after
+// the prefix, holding an integer, the latest variant's tag and a nonce,
+// with the window as its expiry (about 133 bytes of Redis memory per key;
+// the layout before crossovers took about 181). A claim is one
+// SET key value NX GET PX window, which also answers what the key held:
+// nothing (a first claim), the same variant (a duplicate: the window is not
+// refreshed) or another one (a crossover, which a Lua script then moves to
+// the new variant unless another claim moved it first: a second round trip,
+// for crossovers only). It needs Redis 7.0 or later. All the claims of one
+// call go to Redis in one pipelined round trip ([Deduper.ClaimBatch]). The Tracker
 // claims off the request path, in a stage of its own that gathers the
 // claims of many requests into one ClaimBatch: no request waits for Redis,
 // and one round trip serves many requests. Any [redis.UniversalClient]
@@ -82,15 +92,10 @@ package redisdedupe
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,9 +145,7 @@ type Deduper struct {
 	// outage, for their window: Redis may not learn them (see settleClaims).
 	outageGrants exposure.Deduper
 	now          func() time.Time
-	inline       bool   // the client honors context deadlines
-	id           string // this Deduper's part of every claim's token
-	seq          atomic.Uint64
+	inline       bool // the client honors context deadlines
 
 	// up is true while Redis answers; it is the lock-free fast path of every
 	// claim. The rest of the health state is under mu.
@@ -152,9 +155,9 @@ type Deduper struct {
 	downUntil       time.Time // no Redis calls before this, while !up
 	probing         bool      // a call is asking Redis whether it is back
 	lastLog         time.Time
-	unlogged        int64                // fallbacks since the last warning
-	fallbacksAtDown int64                // Stats.Fallbacks when Redis went down
-	backfill        map[string]time.Time // fallback claims to write to Redis, by key: end of window
+	unlogged        int64                    // fallbacks since the last warning
+	fallbacksAtDown int64                    // Stats.Fallbacks when Redis went down
+	backfill        map[string]backfillEntry // fallback claims to write to Redis, by key
 	inflight        map[string]*backfillRun
 	// backfillLen is len(backfill), written under mu, read without it so
 	// that claims skip the lock when there is nothing to backfill.
@@ -189,8 +192,9 @@ func configErr(format string, args ...any) error {
 // WithKeyPrefix sets the prefix of every Redis key the Deduper writes, so that
 // its keys do not collide with others in the same database and several
 // environments can share one Redis. Default "exposure:"; "" writes the bare
-// keys. Keys are the prefix followed by the Tracker's
-// dedupe key, a hash: no user id appears in Redis.
+// keys. Keys are the prefix followed by 16 raw bytes of the Tracker's
+// dedupe key, a hash: no user id appears in Redis. A prefix of up to 12
+// bytes costs no memory: Redis rounds a key of up to 28 bytes up to 32.
 func WithKeyPrefix(prefix string) Option {
 	return func(c *config) error {
 		c.prefix = prefix
@@ -200,11 +204,12 @@ func WithKeyPrefix(prefix string) Option {
 
 // WithKeySecret keys the hash under which claims are stored. Without it a
 // Redis key is the prefix and the Tracker's dedupe key, an unkeyed SHA-256
-// of (distinct id, experiment, variant): anyone who can read the Redis and
-// has a list of candidate ids (emails, account numbers) can tell which of
-// them were exposed to which variant, by hashing the candidates. With a
-// secret, the key is HMAC-SHA256(secret, dedupe key), which cannot be
-// tested without the secret. Every instance sharing the Redis needs the
+// of (distinct id, experiment), and its value carries an unkeyed hash of
+// the variant: anyone who can read the Redis and has a list of candidate
+// ids (emails, account numbers) can tell which of them were exposed to
+// which variant, by hashing the candidates. With a secret, the key is
+// HMAC-SHA256(secret, dedupe key) and the variant's tag is keyed too,
+// which cannot be tested without the secret. Every instance sharing the Redis needs the
 // same secret; changing it forgets every claim (exposures are sent again
 // once). The secret must be at least 32 bytes.
 func WithKeySecret(secret []byte) Option {
@@ -367,8 +372,6 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	var id [8]byte
-	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
 	d := &Deduper{
 		client:        client,
 		prefix:        c.prefix,
@@ -382,10 +385,9 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		outageGrants:  outageGrants,
 		log:           c.log,
 		now:           time.Now,
-		backfill:      make(map[string]time.Time),
+		backfill:      make(map[string]backfillEntry),
 		inflight:      make(map[string]*backfillRun),
 		inline:        honorsDeadlines(client),
-		id:            hex.EncodeToString(id[:]),
 	}
 	d.up.Store(true)
 	// Connect now, off the request path and with more time than a claim
@@ -413,259 +415,6 @@ func isNil(client redis.UniversalClient) bool {
 		return c == nil
 	}
 	return false
-}
-
-// Claim reports whether key was not claimed within the last window, by any
-// instance sharing the Redis; if so it is now claimed for window. Exactly one
-// of several concurrent claims of a key wins.
-//
-// Claim waits for Redis as the package doc describes: up to
-// (1 + retries) × timeout, then the fallback answers. A ctx that ends stops
-// the wait: the fallback answers, and Redis is not counted unavailable for
-// it. The error is always nil.
-func (d *Deduper) Claim(ctx context.Context, key string, window time.Duration) (bool, error) {
-	first, _ := d.ClaimBatch(ctx, []string{key}, window)
-	return first[0], nil
-}
-
-// storedKey is the key as it is stored: key itself, or its keyed hash with
-// WithKeySecret.
-func (d *Deduper) storedKey(key string) string {
-	if d.keySecret == nil {
-		return key
-	}
-	m := hmac.New(sha256.New, d.keySecret)
-	m.Write([]byte(key))
-	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// ClaimBatch is Claim for each key, in one round trip to Redis (a pipeline);
-// first[i] answers keys[i]. A key repeated in keys is first at most once.
-// The error is always nil.
-func (d *Deduper) ClaimBatch(ctx context.Context, keys []string, window time.Duration) ([]bool, error) {
-	first := make([]bool, len(keys))
-	if len(keys) == 0 {
-		return first, nil
-	}
-	if d.keySecret != nil {
-		stored := make([]string, len(keys))
-		for i, k := range keys {
-			stored[i] = d.storedKey(k)
-		}
-		keys = stored
-	}
-	d.claims.Add(int64(len(keys)))
-	admitted, probe := d.admit()
-	if !admitted {
-		d.noteFallbacks(int64(len(keys)))
-		d.fallbackClaims(ctx, keys, window, first, nil)
-		return first, nil
-	}
-
-	run := d.takeBackfill()
-	defer d.endBackfill(run)
-	token := d.id + "." + strconv.FormatUint(d.seq.Add(1), 36)
-	px := windowMillis(window)
-	attempts := 1
-	if !probe {
-		attempts += d.retries
-	}
-	var lastErr error
-	for attempt := range attempts {
-		if attempt > 0 {
-			d.retried.Add(1)
-		}
-		// Every attempt reads its keys back: go-redis itself resends a
-		// pipeline whose answer was lost on a broken connection, and the
-		// resent SET NX then finds the key our first send set. The token
-		// tells our claim from another instance's.
-		c := newClaimCmds(ctx, d.prefix, keys, token, px, true)
-		bf := run.cmds(ctx, d.prefix, token+backfillTokenSuffix, d.now())
-		err, out := d.roundTrip(ctx, func(ctx context.Context) error {
-			if len(c.all) == 1 && len(bf) == 0 {
-				return d.client.Process(ctx, c.all[0])
-			}
-			_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for _, b := range bf {
-					_ = p.Process(ctx, b)
-				}
-				for _, cmd := range c.all {
-					_ = p.Process(ctx, cmd)
-				}
-				return nil
-			})
-			return err
-		})
-		switch {
-		case out == canceled:
-			// The caller gave up waiting; Redis may be fine.
-			d.probeOver()
-			d.noteFallbacks(int64(len(keys)))
-			d.fallbackClaims(ctx, keys, window, first, nil)
-			return first, nil
-		case out == abandoned:
-			// The abandoned call still owns its commands: try again with
-			// new ones, which recognize what it may have claimed.
-			lastErr = err
-			continue
-		case err != nil && !c.answeredAny() && !answeredAny(bf):
-			// Refused, or failed as a whole: Redis is unavailable. No
-			// retry: it would not answer sooner.
-			lastErr = err
-		default:
-			d.answered()
-			run.settle(d, bf)
-			d.settleClaims(ctx, keys, window, first, c, token)
-			return first, nil
-		}
-		break
-	}
-	d.failed(lastErr, len(keys))
-	d.fallbackClaims(ctx, keys, window, first, nil)
-	return first, nil
-}
-
-// backfillTokenSuffix marks the tokens of backfill SETs, so that a claim's
-// read-back never takes a key its own call's backfill wrote for its own.
-const backfillTokenSuffix = ".b"
-
-// claimCmds are the commands of one attempt: SET key token NX PX window for
-// each key and, in a retry, GET key after it.
-type claimCmds struct {
-	sets []*redis.BoolCmd
-	gets []*redis.StringCmd // nil unless verifying
-	all  []redis.Cmder      // in the order sent
-}
-
-func newClaimCmds(ctx context.Context, prefix string, keys []string, token string, px int64, verify bool) *claimCmds {
-	c := &claimCmds{sets: make([]*redis.BoolCmd, len(keys))}
-	if verify {
-		c.gets = make([]*redis.StringCmd, len(keys))
-	}
-	for i, k := range keys {
-		c.sets[i] = redis.NewBoolCmd(ctx, "set", prefix+k, token, "px", px, "nx")
-		c.all = append(c.all, c.sets[i])
-		if verify {
-			c.gets[i] = redis.NewStringCmd(ctx, "get", prefix+k)
-			c.all = append(c.all, c.gets[i])
-		}
-	}
-	return c
-}
-
-func (c *claimCmds) answeredAny() bool {
-	for _, cmd := range c.all {
-		if err := cmd.Err(); err == nil || errors.Is(err, redis.Nil) {
-			return true
-		}
-	}
-	return false
-}
-
-// settleClaims reads an answered attempt into first. A key whose SET
-// failed on its own (one node of a cluster unreachable) falls back.
-func (d *Deduper) settleClaims(ctx context.Context, keys []string, window time.Duration, first []bool, c *claimCmds, token string) {
-	var failed []int
-	var seen map[string]bool
-	if c.gets != nil {
-		seen = make(map[string]bool, len(keys))
-	}
-	for i, set := range c.sets {
-		if set.Err() != nil {
-			failed = append(failed, i)
-			continue
-		}
-		first[i] = set.Val()
-		if c.gets == nil {
-			continue
-		}
-		// The key may hold this call's token, set by a send whose answer
-		// was lost (resent by go-redis, or by our retry). It is this call's
-		// claim, once.
-		if !first[i] && c.gets[i].Err() == nil && c.gets[i].Val() == token && !seen[keys[i]] {
-			first[i] = true
-		}
-		seen[keys[i]] = true
-	}
-	if len(failed) > 0 {
-		d.errs.Add(1)
-		d.noteFallbacks(int64(len(failed)))
-		d.fallbackClaims(ctx, keys, window, first, failed)
-	}
-	// Write-through: the fallback learns what Redis said, so that in an
-	// outage this instance still knows the users it saw.
-	for i, k := range keys {
-		if containsInt(failed, i) {
-			continue
-		}
-		_, _ = d.fallback.Claim(ctx, k, window)
-		// This instance may know better than Redis: a claim the fallback
-		// granted during an outage whose backfill never reached Redis (past
-		// the backfill limit, or refused while Redis loaded its data) is new
-		// to Redis, but its exposure was sent.
-		if first[i] {
-			if fresh, err := d.outageGrants.Claim(ctx, k, window); err == nil && !fresh {
-				first[i] = false
-				d.fallbackKnew.Add(1)
-			} else if err == nil {
-				_ = d.outageGrants.Release(ctx, k) // only a probe
-			}
-		}
-	}
-}
-
-// Release undoes a claim whose exposure could not be queued, so that the next
-// render sends it: it deletes key from Redis and from the fallback, and
-// takes it out of the backfill. When the key's backfill is on its way to
-// Redis, Release waits for that round trip first, so that the backfill
-// does not claim the key again after Release deleted it. (One case remains:
-// a backfill round trip abandoned at the timeout whose SET reaches Redis
-// only after the Release; no client can know when a lost packet arrives.)
-//
-// Release waits for Redis as Claim does; while Redis is unavailable only
-// the fallback forgets the claim. The error is always nil.
-func (d *Deduper) Release(ctx context.Context, key string) error {
-	key = d.storedKey(key)
-	d.releases.Add(1)
-	_ = d.fallback.Release(ctx, key)
-	if wait := d.forgetBackfill(key); wait != nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-		}
-	}
-	admitted, probe := d.admit()
-	if !admitted {
-		return nil
-	}
-	attempts := 1
-	if !probe {
-		attempts += d.retries
-	}
-	var lastErr error
-	for attempt := range attempts {
-		if attempt > 0 {
-			d.retried.Add(1)
-		}
-		cmd := redis.NewIntCmd(ctx, "del", d.prefix+key) // idempotent: retried as is
-		err, out := d.roundTrip(ctx, func(ctx context.Context) error { return d.client.Process(ctx, cmd) })
-		switch {
-		case out == canceled:
-			d.probeOver()
-			return nil
-		case out == abandoned:
-			lastErr = err
-			continue
-		case err != nil:
-			lastErr = err
-		default:
-			d.answered()
-			return nil
-		}
-		break
-	}
-	d.failed(lastErr, 0)
-	return nil
 }
 
 // Stats are a Deduper's counters since NewDeduper.
@@ -808,7 +557,7 @@ func (d *Deduper) roundTrip(ctx context.Context, call func(context.Context) erro
 			return
 		}
 		<-recorded // the timeout is recorded: a late answer comes after it
-		if err == nil {
+		if err == nil || errors.Is(err, redis.Nil) {
 			d.lateAnswer()
 		}
 	}()
@@ -894,162 +643,6 @@ func (d *Deduper) answered() {
 		slog.Duration("down_for", downFor),
 		slog.Int64("fallbacks", fellBack),
 		slog.Int("backfill_pending", pending))
-}
-
-// fallbackClaims answers keys (all of them, or those at the indexes in only)
-// from the fallback, and remembers the ones it granted for the backfill. The
-// caller counts them.
-func (d *Deduper) fallbackClaims(ctx context.Context, keys []string, window time.Duration, first []bool, only []int) {
-	end := d.now().Add(window)
-	var granted []string
-	claim := func(i int) {
-		ok, err := d.fallback.Claim(ctx, keys[i], window)
-		if err != nil {
-			// Better a possible duplicate than a lost exposure.
-			ok = true
-		}
-		first[i] = ok
-		if ok {
-			granted = append(granted, keys[i])
-			_, _ = d.outageGrants.Claim(ctx, keys[i], window)
-		}
-	}
-	if only == nil {
-		for i := range keys {
-			claim(i)
-		}
-	} else {
-		for _, i := range only {
-			claim(i)
-		}
-	}
-	if d.backfillLimit == 0 || len(granted) == 0 {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, k := range granted {
-		d.addBackfillLocked(k, end)
-	}
-}
-
-// addBackfillLocked remembers a fallback claim for the backfill, unless the
-// limit is reached.
-func (d *Deduper) addBackfillLocked(key string, end time.Time) {
-	if _, ok := d.backfill[key]; !ok && len(d.backfill) >= d.backfillLimit {
-		d.backfillDropped.Add(1)
-		return
-	}
-	d.backfill[key] = end
-	d.backfillLen.Store(int64(len(d.backfill)))
-}
-
-// A backfillRun is the backfill one ClaimBatch carries to Redis: every
-// pending fallback claim, sent ahead of its own claims. Until the run ends
-// its keys are in flight: a Release of one of them waits for done.
-type backfillRun struct {
-	keys     []string
-	ends     []time.Time
-	written  []bool
-	released map[string]bool // under Deduper.mu: released while in flight
-	done     chan struct{}
-}
-
-// takeBackfill takes every pending backfill claim whose window has not
-// ended, or returns nil when there is none.
-func (d *Deduper) takeBackfill() *backfillRun {
-	if d.backfillLen.Load() == 0 {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	now := d.now()
-	r := &backfillRun{released: make(map[string]bool), done: make(chan struct{})}
-	for k, end := range d.backfill {
-		delete(d.backfill, k)
-		if end.Sub(now) < time.Millisecond {
-			d.backfillDropped.Add(1)
-			continue
-		}
-		r.keys = append(r.keys, k)
-		r.ends = append(r.ends, end)
-		d.inflight[k] = r
-	}
-	d.backfillLen.Store(0)
-	if len(r.keys) == 0 {
-		return nil
-	}
-	r.written = make([]bool, len(r.keys))
-	return r
-}
-
-// cmds are the run's commands for one attempt: SET NX with the rest of each
-// window. Any value claims the key; the token is as good as any.
-func (r *backfillRun) cmds(ctx context.Context, prefix, token string, now time.Time) []*redis.BoolCmd {
-	if r == nil {
-		return nil
-	}
-	out := make([]*redis.BoolCmd, len(r.keys))
-	for i, k := range r.keys {
-		out[i] = redis.NewBoolCmd(ctx, "set", prefix+k, token, "px", windowMillis(r.ends[i].Sub(now)), "nx")
-	}
-	return out
-}
-
-// settle records which of an answered attempt's backfill claims Redis took
-// (set, or already claimed: either way the key is claimed).
-func (r *backfillRun) settle(d *Deduper, cmds []*redis.BoolCmd) {
-	for i, c := range cmds {
-		if c.Err() == nil {
-			r.written[i] = true
-			d.backfilled.Add(1)
-		}
-	}
-}
-
-// endBackfill ends a run: the claims Redis did not take go back to the
-// backfill, unless they were released meanwhile, and the Releases waiting
-// for the run go on.
-func (d *Deduper) endBackfill(r *backfillRun) {
-	if r == nil {
-		return
-	}
-	d.mu.Lock()
-	for i, k := range r.keys {
-		if d.inflight[k] == r {
-			delete(d.inflight, k)
-		}
-		if !r.written[i] && !r.released[k] {
-			if _, ok := d.backfill[k]; !ok {
-				d.addBackfillLocked(k, r.ends[i])
-			}
-		}
-	}
-	d.mu.Unlock()
-	close(r.done)
-}
-
-// forgetBackfill takes key out of the backfill. When its backfill is in
-// flight, it returns a channel closed when that round trip has ended.
-func (d *Deduper) forgetBackfill(key string) <-chan struct{} {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.backfill, key)
-	d.backfillLen.Store(int64(len(d.backfill)))
-	if r := d.inflight[key]; r != nil {
-		r.released[key] = true
-		return r.done
-	}
-	return nil
-}
-
-func answeredAny(cmds []*redis.BoolCmd) bool {
-	for _, c := range cmds {
-		if c.Err() == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // windowMillis is window in whole milliseconds, rounded up, at least 1.

@@ -86,33 +86,38 @@ func TestClaimAndRelease(t *testing.T) {
 	ctx := context.Background()
 	const window = time.Hour
 
-	first, err := d.Claim(ctx, "a", window)
+	first, err := claimV(d, ctx, "a", window)
 	require.NoError(t, err)
 	assert.True(t, first, "first claim of a key")
 
-	first, err = d.Claim(ctx, "a", window)
+	first, err = claimV(d, ctx, "a", window)
 	require.NoError(t, err)
 	assert.False(t, first, "second claim of the same key")
 
-	first, err = d.Claim(ctx, "b", window)
+	first, err = claimV(d, ctx, "b", window)
 	require.NoError(t, err)
 	assert.True(t, first, "another key")
 
-	// The claim is SET prefix+key NX PX window.
-	val, err := rdb.Get(ctx, prefix+"a").Result()
+	// The claim is SET prefix+key value NX GET PX window; the value is an
+	// integer (Redis keeps it in its object header) carrying the variant's
+	// tag.
+	val, err := rdb.Get(ctx, redisKey(prefix, "a")).Result()
 	require.NoError(t, err)
-	assert.Contains(t, val, d.id, "the value is the claim's token: this Deduper's id and a sequence number")
-	ttl, err := rdb.PTTL(ctx, prefix+"a").Result()
+	assert.Equal(t, d.variantTag(testVariant), valueTag(val), "the value %q carries the variant's tag", val)
+	enc, err := rdb.ObjectEncoding(ctx, redisKey(prefix, "a")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "int", enc, "stored as an integer")
+	ttl, err := rdb.PTTL(ctx, redisKey(prefix, "a")).Result()
 	require.NoError(t, err)
 	assert.Greater(t, ttl, window-time.Minute)
 	assert.LessOrEqual(t, ttl, window)
 
 	require.NoError(t, d.Release(ctx, "a"))
-	n, err := rdb.Exists(ctx, prefix+"a").Result()
+	n, err := rdb.Exists(ctx, redisKey(prefix, "a")).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "Release deletes the key")
 
-	first, err = d.Claim(ctx, "a", window)
+	first, err = claimV(d, ctx, "a", window)
 	require.NoError(t, err)
 	assert.True(t, first, "a released key can be claimed again")
 
@@ -133,7 +138,7 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	const window = time.Hour
 
-	_, err := d.Claim(ctx, "old", window)
+	_, err := claimV(d, ctx, "old", window)
 	require.NoError(t, err)
 	singles, pipelines := rt.singles.Load(), rt.pipelines.Load()
 
@@ -149,13 +154,14 @@ func TestClaimBatchOneRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := d.ClaimBatch(ctx, tt.keys, window)
+			got, err := claimBatchV(d, ctx, tt.keys, window)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
 	}
+	assert.Equal(t, int64(1), singles, "a single claim is a single command: SET NX GET reads the old value back")
 	assert.Equal(t, int64(3), rt.pipelines.Load()-pipelines, "one pipeline per non-empty batch")
-	assert.Equal(t, int64(1+8), rt.pipelined.Load(), "the SETs of the first claim (now pipelined with its read-back GET) and of 3 + 3 + 2 keys")
+	assert.Equal(t, int64(8), rt.pipelined.Load(), "the SETs of 3 + 3 + 2 keys")
 	assert.Equal(t, singles, rt.singles.Load(), "no single commands for batches")
 	assert.Equal(t, int64(9), d.Stats().Claims, "1 + 3 + 3 + 2 keys")
 }
@@ -167,16 +173,16 @@ func TestWindowExpires(t *testing.T) {
 	ctx := context.Background()
 	const window = 30 * time.Millisecond
 
-	first, _ := d.Claim(ctx, "k", window)
+	first, _ := claimV(d, ctx, "k", window)
 	require.True(t, first)
-	first, _ = d.Claim(ctx, "k", window)
+	first, _ = claimV(d, ctx, "k", window)
 	require.False(t, first, "claimed within the window")
 
 	// Wait for Redis to expire the key, not for a wall-clock guess.
 	require.Eventually(t, func() bool {
-		return rdb.Exists(ctx, prefix+"k").Val() == 0
+		return rdb.Exists(ctx, redisKey(prefix, "k")).Val() == 0
 	}, 5*time.Second, 5*time.Millisecond)
-	first, _ = d.Claim(ctx, "k", window)
+	first, _ = claimV(d, ctx, "k", window)
 	assert.True(t, first, "claimable again after the window")
 }
 
@@ -218,7 +224,7 @@ func TestExactlyOneWinnerAcrossInstances(t *testing.T) {
 			for k := 0; k < keys; k += 3 {
 				if w%2 == 0 {
 					batch := []string{fmt.Sprint(k), fmt.Sprint(k + 1), fmt.Sprint(k + 2)}
-					first, err := d.ClaimBatch(ctx, batch, time.Hour)
+					first, err := claimBatchV(d, ctx, batch, time.Hour)
 					assert.NoError(t, err)
 					for i, f := range first {
 						if f {
@@ -228,7 +234,7 @@ func TestExactlyOneWinnerAcrossInstances(t *testing.T) {
 					continue
 				}
 				for i := range 3 {
-					if f, err := d.Claim(ctx, fmt.Sprint(k+i), time.Hour); assert.NoError(t, err) && f {
+					if f, err := claimV(d, ctx, fmt.Sprint(k+i), time.Hour); assert.NoError(t, err) && f {
 						wins[k+i].Add(1)
 					}
 				}
@@ -322,13 +328,13 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	d.now = clock.Now
 	ctx := context.Background()
 
-	first, err := d.Claim(ctx, "k", time.Hour)
+	first, err := claimV(d, ctx, "k", time.Hour)
 	require.NoError(t, err)
 	assert.True(t, first, "the fallback grants the first claim")
-	first, err = d.Claim(ctx, "k", time.Hour)
+	first, err = claimV(d, ctx, "k", time.Hour)
 	require.NoError(t, err)
 	assert.False(t, first, "the fallback dedupes in this process")
-	got, err := d.ClaimBatch(ctx, []string{"k", "j"}, time.Hour)
+	got, err := claimBatchV(d, ctx, []string{"k", "j"}, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, true}, got)
 
@@ -346,19 +352,19 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	// within the log interval.
 	for range 10 {
 		clock.Advance(time.Second)
-		_, err := d.Claim(ctx, "k", time.Hour)
+		_, err := claimV(d, ctx, "k", time.Hour)
 		require.NoError(t, err)
 	}
 	assert.Equal(t, int64(11), d.Stats().RoundTrips)
 	assert.Equal(t, 1, logs.Count("Redis unavailable"), "logged once per interval, not per failure")
 	clock.Advance(time.Minute)
-	_, _ = d.Claim(ctx, "k", time.Hour)
+	_, _ = claimV(d, ctx, "k", time.Hour)
 	assert.Equal(t, 2, logs.Count("Redis unavailable"), "and again after the interval")
 	assert.Contains(t, logs.String(), "fallbacks=14", "the warning counts the claims that fell back since the last one")
 
 	// Release while down: the fallback forgets the key.
 	require.NoError(t, d.Release(ctx, "k"))
-	first, _ = d.Claim(ctx, "k", time.Hour)
+	first, _ = claimV(d, ctx, "k", time.Hour)
 	assert.True(t, first)
 }
 
@@ -389,7 +395,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 
 	srv.Pause()
 	start := time.Now()
-	first, err := d.Claim(ctx, "k", time.Hour)
+	first, err := claimV(d, ctx, "k", time.Hour)
 	elapsed := time.Since(start)
 	require.NoError(t, err)
 	assert.True(t, first)
@@ -404,7 +410,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 
 	// During the cool-down: no call at all.
 	for range 20 {
-		_, _ = d.Claim(ctx, "other", time.Hour)
+		_, _ = claimV(d, ctx, "other", time.Hour)
 	}
 	assert.Equal(t, int64(2), d.Stats().RoundTrips)
 
@@ -413,7 +419,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			_, err := d.ClaimBatch(ctx, []string{fmt.Sprint("c", i)}, time.Hour)
+			_, err := claimBatchV(d, ctx, []string{fmt.Sprint("c", i)}, time.Hour)
 			assert.NoError(t, err)
 		})
 	}
@@ -422,7 +428,7 @@ func testHungRedis(t *testing.T, ctxTimeouts bool) {
 
 	srv.Resume()
 	clock.Advance(time.Second)
-	first, err = d.Claim(ctx, "fresh", time.Hour)
+	first, err = claimV(d, ctx, "fresh", time.Hour)
 	require.NoError(t, err)
 	assert.True(t, first)
 	assert.False(t, d.Stats().Down, "back to Redis once it answers")
@@ -444,11 +450,11 @@ func TestRedisRestartBackfill(t *testing.T) {
 	db := newDeduper(t, b, WithKeyPrefix(prefix), WithTimeout(testTimeout))
 	ctx := context.Background()
 
-	first, _ := da.Claim(ctx, "before", time.Hour)
+	first, _ := claimV(da, ctx, "before", time.Hour)
 	require.True(t, first)
 
 	srv.Stop()
-	got, err := da.ClaimBatch(ctx, []string{"before", "during1", "during2"}, time.Hour)
+	got, err := claimBatchV(da, ctx, []string{"before", "during1", "during2"}, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, true, true}, got,
 		"the fallback knows what Redis answered before the outage (write-through)")
@@ -456,7 +462,7 @@ func TestRedisRestartBackfill(t *testing.T) {
 
 	srv.Start()
 	clock.Advance(time.Second)
-	first, _ = da.Claim(ctx, "after", time.Hour)
+	first, _ = claimV(da, ctx, "after", time.Hour)
 	assert.True(t, first)
 	st := da.Stats()
 	assert.False(t, st.Down)
@@ -464,10 +470,10 @@ func TestRedisRestartBackfill(t *testing.T) {
 	assert.Equal(t, 1, logs.Count("Redis answers again"))
 
 	// Instance b never saw the outage's users, yet does not expose them again.
-	got, err = db.ClaimBatch(ctx, []string{"during1", "during2", "after", "new"}, time.Hour)
+	got, err = claimBatchV(db, ctx, []string{"during1", "during2", "after", "new"}, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, false, false, true}, got)
-	ttl := a.PTTL(ctx, prefix+"during1").Val()
+	ttl := a.PTTL(ctx, redisKey(prefix, "during1")).Val()
 	assert.Greater(t, ttl, 50*time.Minute, "backfilled with the rest of the window")
 	assert.LessOrEqual(t, ttl, time.Hour)
 }
@@ -483,16 +489,16 @@ func TestReleaseDuringOutageIsNotBackfilled(t *testing.T) {
 	ctx := context.Background()
 
 	srv.Stop()
-	got, _ := d.ClaimBatch(ctx, []string{"kept", "released"}, time.Hour)
+	got, _ := claimBatchV(d, ctx, []string{"kept", "released"}, time.Hour)
 	require.Equal(t, []bool{true, true}, got)
 	require.NoError(t, d.Release(ctx, "released"))
 
 	srv.Start()
 	clock.Advance(defaultCooldown)
-	_, _ = d.Claim(ctx, "probe", time.Hour)
+	_, _ = claimV(d, ctx, "probe", time.Hour)
 	require.False(t, d.Stats().Down)
-	assert.Equal(t, int64(1), a.Exists(ctx, prefix+"kept").Val())
-	assert.Equal(t, int64(0), a.Exists(ctx, prefix+"released").Val())
+	assert.Equal(t, int64(1), a.Exists(ctx, redisKey(prefix, "kept")).Val())
+	assert.Equal(t, int64(0), a.Exists(ctx, redisKey(prefix, "released")).Val())
 }
 
 // A Redis that answers with errors (out of memory) is treated like one that
@@ -505,7 +511,7 @@ func TestRedisErrorsFallBack(t *testing.T) {
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory", "1").Err())
 	require.NoError(t, a.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
 
-	got, err := d.ClaimBatch(ctx, []string{"k", "k"}, time.Hour)
+	got, err := claimBatchV(d, ctx, []string{"k", "k"}, time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, []bool{true, false}, got)
 	st := d.Stats()
@@ -519,7 +525,7 @@ func TestFallbackErrorGrants(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
 	defer rdb.Close()
 	d := newDeduper(t, rdb, WithFallback(memoryDeduper(t, 10)), WithLogger(slog.New(slog.DiscardHandler)))
-	first, err := d.Claim(context.Background(), "k", 0) // the memory deduper rejects a zero window
+	first, err := claimV(d, context.Background(), "k", 0) // the memory deduper rejects a zero window
 	require.NoError(t, err)
 	assert.True(t, first)
 }
@@ -528,7 +534,7 @@ func TestBackfillLimit(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: closedPort(t), MaxRetries: -1})
 	defer rdb.Close()
 	d := newDeduper(t, rdb, WithBackfillLimit(2), WithLogger(slog.New(slog.DiscardHandler)))
-	_, _ = d.ClaimBatch(context.Background(), []string{"a", "b", "c", "d"}, time.Hour)
+	_, _ = claimBatchV(d, context.Background(), []string{"a", "b", "c", "d"}, time.Hour)
 	assert.Equal(t, int64(2), d.Stats().BackfillDropped)
 	d.mu.Lock()
 	assert.Len(t, d.backfill, 2)
@@ -549,23 +555,49 @@ func TestLateAnswerEndsCooldown(t *testing.T) {
 	ctx := context.Background()
 
 	srv.Pause()
-	first, _ := d.Claim(ctx, "slow", time.Hour)
+	first, _ := claimV(d, ctx, "slow", time.Hour)
 	require.True(t, first)
 	require.True(t, d.Stats().Down)
-	first, _ = d.Claim(ctx, "cooling", time.Hour)
+	first, _ = claimV(d, ctx, "cooling", time.Hour)
 	require.True(t, first)
 	require.Equal(t, int64(1), d.Stats().RoundTrips, "cooling down")
 
 	srv.Resume() // the abandoned SET is answered now
 	require.Eventually(t, func() bool {
-		_, _ = d.Claim(ctx, "probe", time.Hour)
+		_, _ = claimV(d, ctx, "probe", time.Hour)
 		return !d.Stats().Down
 	}, 10*time.Second, 10*time.Millisecond, "the late answer did not end the cool-down (the clock never moved)")
-	assert.Equal(t, int64(1), rdb.Exists(ctx, prefix+"slow").Val(), "the abandoned claim reached Redis")
-	assert.Equal(t, int64(1), rdb.Exists(ctx, prefix+"cooling").Val(), "the cool-down's claim was backfilled")
+	assert.Equal(t, int64(1), rdb.Exists(ctx, redisKey(prefix, "slow")).Val(), "the abandoned claim reached Redis")
+	assert.Equal(t, int64(1), rdb.Exists(ctx, redisKey(prefix, "cooling")).Val(), "the cool-down's claim was backfilled")
 	require.NoError(t, rdb.Close())
 }
 
 // testTimeout is a timeout longer than the default for tests that are not
 // about timeouts: a fallback would change what those tests observe.
 const testTimeout = 5 * time.Second
+
+// testVariant is the variant of the claims of tests that are not about
+// variants.
+const testVariant = "a"
+
+// claimV is d.Claim of key with testVariant: first only.
+func claimV(d *Deduper, ctx context.Context, key string, window time.Duration) (bool, error) {
+	first, _, err := d.Claim(ctx, key, testVariant, window)
+	return first, err
+}
+
+// claimBatchV is d.ClaimBatch of keys, each with testVariant: first only.
+func claimBatchV(d *Deduper, ctx context.Context, keys []string, window time.Duration) ([]bool, error) {
+	variants := make([]string, len(keys))
+	for i := range variants {
+		variants[i] = testVariant
+	}
+	first, _, err := d.ClaimBatch(ctx, keys, variants, window)
+	return first, err
+}
+
+// redisKey is the Redis key of a claim of key by a Deduper with prefix and
+// no key secret.
+func redisKey(prefix, key string) string {
+	return prefix + (&Deduper{}).storedKey(key)
+}

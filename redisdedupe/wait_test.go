@@ -35,7 +35,7 @@ func TestSlowRedisIsWaitedForNotFallenBack(t *testing.T) {
 			srv.Pause()
 			resumed := time.AfterFunc(timeout*3/2, srv.Resume) // during the retry
 			defer resumed.Stop()
-			got, err := d.ClaimBatch(ctx, []string{"k", "j", "k"}, time.Hour)
+			got, err := claimBatchV(d, ctx, []string{"k", "j", "k"}, time.Hour)
 			require.NoError(t, err)
 			assert.Equal(t, []bool{true, true, false}, got)
 			st := d.Stats()
@@ -47,7 +47,7 @@ func TestSlowRedisIsWaitedForNotFallenBack(t *testing.T) {
 
 			// Redis decided: another instance finds the keys claimed.
 			other := newDeduper(t, srv.Client(), WithKeyPrefix(prefix), WithTimeout(testTimeout))
-			got, _ = other.ClaimBatch(ctx, []string{"k", "j"}, time.Hour)
+			got, _ = claimBatchV(other, ctx, []string{"k", "j"}, time.Hour)
 			assert.Equal(t, []bool{false, false}, got)
 		})
 	}
@@ -57,14 +57,24 @@ func TestSlowRedisIsWaitedForNotFallenBack(t *testing.T) {
 // the answer: the call waits for its deadline and reports a timeout.
 type answerLoser struct {
 	key  string
+	cmd  string // the command whose answer is lost; "" is "set"
 	once sync.Once
 }
 
 func (l *answerLoser) lose(ctx context.Context, cmds []redis.Cmder, next func() error) error {
 	hit := false
 	for _, c := range cmds {
-		if args := c.Args(); c.Name() == "set" && len(args) > 1 && args[1] == l.key {
-			hit = true
+		name := l.cmd
+		if name == "" {
+			name = "set"
+		}
+		if c.Name() != name {
+			continue
+		}
+		for _, a := range c.Args()[1:] {
+			if a == l.key {
+				hit = true
+			}
 		}
 	}
 	if !hit {
@@ -109,12 +119,12 @@ func TestRetryRecognizesTheClaimOfALostAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rdb := sharedClient(t, contextTimeouts)
 			prefix := testPrefix(t)
-			rdb.AddHook(&answerLoser{key: prefix + "k"})
+			rdb.AddHook(&answerLoser{key: redisKey(prefix, "k")})
 			d := newDeduper(t, rdb, WithKeyPrefix(prefix), WithTimeout(200*time.Millisecond), WithRetries(1),
 				WithLogger(slog.New(slog.DiscardHandler)))
 			ctx := context.Background()
 
-			got, err := d.ClaimBatch(ctx, tt.keys, time.Hour)
+			got, err := claimBatchV(d, ctx, tt.keys, time.Hour)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 			st := d.Stats()
@@ -123,7 +133,7 @@ func TestRetryRecognizesTheClaimOfALostAnswer(t *testing.T) {
 			assert.Zero(t, st.Fallbacks)
 			assert.False(t, st.Down)
 
-			first, _ := d.Claim(ctx, "k", time.Hour)
+			first, _ := claimV(d, ctx, "k", time.Hour)
 			assert.False(t, first, "claimed once, by the lost round trip")
 		})
 	}
@@ -143,7 +153,7 @@ func TestCanceledClaimFallsBackWithoutCoolDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	first, err := d.Claim(ctx, "k", time.Hour)
+	first, err := claimV(d, ctx, "k", time.Hour)
 	require.NoError(t, err)
 	assert.True(t, first, "the fallback grants it")
 	assert.Less(t, time.Since(start), testTimeout/2, "waited for the timeout, not for the caller")
@@ -154,7 +164,7 @@ func TestCanceledClaimFallsBackWithoutCoolDown(t *testing.T) {
 	assert.False(t, st.Down, "the caller gave up; Redis did not fail")
 	srv.Resume()
 
-	first, _ = d.Claim(context.Background(), "j", time.Hour)
+	first, _ = claimV(d, context.Background(), "j", time.Hour)
 	assert.True(t, first)
 	assert.Equal(t, int64(1), d.Stats().Fallbacks, "asked Redis again at once")
 }

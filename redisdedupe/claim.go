@@ -1,0 +1,401 @@
+package redisdedupe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Claim records that key's subject was exposed to variant, in the Redis
+// every instance shares. first reports that key did not hold variant
+// within the last window, on any instance: the exposure is new. crossover
+// reports that key held another variant within the window: the subject
+// crossed over, and key now holds variant for a new window. Exactly one of
+// several concurrent claims of a key and variant wins, a crossover's
+// included.
+//
+// Claim waits for Redis as the package doc describes: up to
+// (1 + retries) × timeout, then the fallback answers. A ctx that ends stops
+// the wait: the fallback answers, and Redis is not counted unavailable for
+// it. The error is always nil.
+func (d *Deduper) Claim(ctx context.Context, key, variant string, window time.Duration) (first, crossover bool, err error) {
+	f, c, err := d.ClaimBatch(ctx, []string{key}, []string{variant}, window)
+	if err != nil {
+		return false, false, err
+	}
+	return f[0], c[0], nil
+}
+
+// ClaimBatch is Claim for each key, in one round trip to Redis (a
+// pipeline): first[i] and crossover[i] answer keys[i] with variants[i]. A
+// crossover costs a second round trip, for the crossovers of the batch
+// only. A key repeated in keys with one variant is first at most once.
+// The error is nil unless keys and variants differ in length.
+func (d *Deduper) ClaimBatch(ctx context.Context, keys, variants []string, window time.Duration) (first, crossover []bool, err error) {
+	if len(variants) != len(keys) {
+		return nil, nil, fmt.Errorf("redisdedupe: ClaimBatch given %d keys and %d variants", len(keys), len(variants))
+	}
+	first, crossover = make([]bool, len(keys)), make([]bool, len(keys))
+	if len(keys) == 0 {
+		return first, crossover, nil
+	}
+	b := d.newBatch(keys, variants, window)
+	d.claims.Add(int64(len(keys)))
+	admitted, probe := d.admit()
+	if !admitted {
+		d.noteFallbacks(int64(len(keys)))
+		d.fallbackClaims(ctx, b, first, crossover, nil)
+		return first, crossover, nil
+	}
+
+	// The claims: SET key value NX GET PX window, in one round trip, with
+	// the backfill ahead of them. Every attempt reads the old value: go-redis
+	// itself resends a pipeline whose answer was lost on a broken
+	// connection, and the resent SET NX then finds the value our first send
+	// set, which the nonce tells from another instance's.
+	run := d.takeBackfill()
+	defer d.endBackfill(run)
+	var sets []*redis.StringCmd
+	var bf []*redis.BoolCmd
+	res, lastErr := d.send(ctx, probe, func() []redis.Cmder {
+		bf = run.cmds(ctx, d.prefix, b.nonce^1, d.now())
+		sets = b.setCmds(ctx, d.prefix)
+		all := make([]redis.Cmder, 0, len(bf)+len(sets))
+		for _, c := range bf {
+			all = append(all, c)
+		}
+		for _, c := range sets {
+			all = append(all, c)
+		}
+		return all
+	})
+	switch res {
+	case gaveUp:
+		// The caller gave up waiting; Redis may be fine.
+		d.probeOver()
+		d.noteFallbacks(int64(len(keys)))
+		d.fallbackClaims(ctx, b, first, crossover, nil)
+		return first, crossover, nil
+	case fellBack:
+		d.failed(lastErr, len(keys))
+		d.fallbackClaims(ctx, b, first, crossover, nil)
+		return first, crossover, nil
+	}
+	d.answered()
+	run.settle(d, bf)
+	failed, crossed := b.settleSets(sets, first)
+
+	// The crossovers, if any: each moves its key to the new variant, if no
+	// other claim did it first, in a second round trip.
+	var counted []int // keys that fell back, already counted
+	if len(crossed) > 0 {
+		var scripts []*redis.Cmd
+		res, lastErr := d.send(ctx, false, func() []redis.Cmder {
+			scripts = b.crossoverCmds(ctx, d.prefix, crossed)
+			all := make([]redis.Cmder, len(scripts))
+			for i, c := range scripts {
+				all[i] = c
+			}
+			return all
+		})
+		switch res {
+		case gaveUp:
+			d.noteFallbacks(int64(len(crossed)))
+			counted = crossed
+		case fellBack:
+			d.failed(lastErr, len(crossed))
+			counted = crossed
+		default:
+			failed = append(failed, b.settleCrossovers(scripts, crossed, first, crossover)...)
+		}
+	}
+	if len(failed) > 0 {
+		// Keys that failed on their own (one node of a cluster
+		// unreachable) fall back.
+		d.errs.Add(1)
+		d.noteFallbacks(int64(len(failed)))
+	}
+	fell := append(failed, counted...)
+	if len(fell) > 0 {
+		d.fallbackClaims(ctx, b, first, crossover, fell)
+	}
+	// Write-through: the fallback learns what Redis said, so that in an
+	// outage this instance still knows the users it saw and their variants.
+	for i, k := range b.keys {
+		if containsInt(fell, i) {
+			continue
+		}
+		_, _, _ = d.fallback.Claim(ctx, k, variants[i], window)
+		// This instance may know better than Redis: a claim the fallback
+		// granted during an outage whose backfill never reached Redis (past
+		// the backfill limit, or refused while Redis loaded its data) is new
+		// to Redis, but its exposure was sent.
+		if first[i] {
+			if fresh, _, err := d.outageGrants.Claim(ctx, k, variants[i], window); err == nil && !fresh {
+				first[i], crossover[i] = false, false
+				d.fallbackKnew.Add(1)
+			} else if err == nil {
+				_ = d.outageGrants.Release(ctx, k) // only a probe
+			}
+		}
+	}
+	return first, crossover, nil
+}
+
+// A batch is one ClaimBatch call's claims, as they are stored.
+type batch struct {
+	keys     []string // stored keys, without the prefix
+	variants []string
+	tags     []int64
+	values   []string // claimValue, in decimal
+	window   time.Duration
+	px       int64
+	nonce    uint32 // this call's: every value it writes carries it
+}
+
+func (d *Deduper) newBatch(keys, variants []string, window time.Duration) *batch {
+	b := &batch{
+		keys:     make([]string, len(keys)),
+		variants: variants,
+		tags:     make([]int64, len(keys)),
+		values:   make([]string, len(keys)),
+		window:   window,
+		px:       windowMillis(window),
+		nonce:    rand.Uint32(),
+	}
+	for i, k := range keys {
+		b.keys[i] = d.storedKey(k)
+		b.tags[i] = d.variantTag(variants[i])
+		b.values[i] = strconv.FormatInt(claimValue(b.tags[i], b.nonce), 10)
+	}
+	return b
+}
+
+func (b *batch) setCmds(ctx context.Context, prefix string) []*redis.StringCmd {
+	out := make([]*redis.StringCmd, len(b.keys))
+	for i, k := range b.keys {
+		out[i] = redis.NewStringCmd(ctx, "set", prefix+k, b.values[i], "nx", "get", "px", b.px)
+	}
+	return out
+}
+
+// settleSets reads the answered SETs into first. It returns the indexes of
+// the keys whose SET failed on its own, and of those whose key held
+// another variant (crossed: the second round trip moves them).
+func (b *batch) settleSets(sets []*redis.StringCmd, first []bool) (failed, crossed []int) {
+	// The tag this call makes each key hold, so far: a key repeated in the
+	// batch is decided here, by the occurrences before it.
+	held := make(map[string]int64, len(b.keys))
+	for i, set := range sets {
+		k, tag := b.keys[i], b.tags[i]
+		if t, ok := held[k]; ok {
+			if t != tag {
+				crossed = append(crossed, i)
+				held[k] = tag
+			}
+			continue
+		}
+		err := set.Err()
+		switch {
+		case errors.Is(err, redis.Nil):
+			first[i] = true // the key was free: this SET claimed it
+		case err != nil:
+			failed = append(failed, i)
+			continue
+		case set.Val() == b.values[i]:
+			first[i] = true // set by a send of ours whose answer was lost
+		case valueTag(set.Val()) == tag:
+			// A duplicate: the window is not refreshed.
+		default:
+			crossed = append(crossed, i)
+		}
+		held[k] = tag
+	}
+	return failed, crossed
+}
+
+// crossoverScript moves a key to a new variant unless it holds that
+// variant already; it answers
+//
+//	0: the key holds the variant (another claim moved it first): a duplicate
+//	1: the key held another variant; it now holds this one: a crossover
+//	2: the key holds this very value, written by a send of ours whose answer
+//	   was lost: a crossover, ours
+//	3: the key was gone (expired or released since): a first claim
+//
+// ARGV: the value, the window in ms, and the values of the variant's tag
+// are in [ARGV[3], ARGV[4]) (below 2^53, exact as Lua numbers).
+const crossoverScript = `local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return 2 end
+local n = tonumber(cur)
+if n and n >= tonumber(ARGV[3]) and n < tonumber(ARGV[4]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if cur then return 1 end
+return 3`
+
+func (b *batch) crossoverCmds(ctx context.Context, prefix string, crossed []int) []*redis.Cmd {
+	out := make([]*redis.Cmd, len(crossed))
+	for j, i := range crossed {
+		lo := claimValue(b.tags[i], 0)
+		out[j] = redis.NewCmd(ctx, "eval", crossoverScript, 1, prefix+b.keys[i],
+			b.values[i], b.px, lo, lo+1<<nonceBits)
+	}
+	return out
+}
+
+// settleCrossovers reads the answered crossover scripts; it returns the
+// indexes of the keys whose script failed on its own.
+func (b *batch) settleCrossovers(scripts []*redis.Cmd, crossed []int, first, crossover []bool) (failed []int) {
+	for j, i := range crossed {
+		n, err := scripts[j].Int64()
+		if err != nil {
+			failed = append(failed, i)
+			continue
+		}
+		first[i], crossover[i] = n != 0, n == 1 || n == 2
+	}
+	return failed
+}
+
+// fallbackClaims answers the batch's claims (all of them, or those at the
+// indexes in only) from the fallback, and remembers the ones it granted for
+// the backfill. The caller counts them.
+func (d *Deduper) fallbackClaims(ctx context.Context, b *batch, first, crossover []bool, only []int) {
+	end := d.now().Add(b.window)
+	var granted []int
+	claim := func(i int) {
+		f, c, err := d.fallback.Claim(ctx, b.keys[i], b.variants[i], b.window)
+		if err != nil {
+			// Better a possible duplicate than a lost exposure.
+			f, c = true, false
+		}
+		first[i], crossover[i] = f, c
+		if f {
+			granted = append(granted, i)
+			_, _, _ = d.outageGrants.Claim(ctx, b.keys[i], b.variants[i], b.window)
+		}
+	}
+	if only == nil {
+		for i := range b.keys {
+			claim(i)
+		}
+	} else {
+		for _, i := range only {
+			claim(i)
+		}
+	}
+	if d.backfillLimit == 0 || len(granted) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, i := range granted {
+		d.addBackfillLocked(b.keys[i], backfillEntry{end: end, tag: b.tags[i]})
+	}
+}
+
+// Release undoes a claim whose exposure could not be queued, so that the next
+// render sends it: it deletes key from Redis and from the fallback, and
+// takes it out of the backfill. When the key's backfill is on its way to
+// Redis, Release waits for that round trip first, so that the backfill
+// does not claim the key again after Release deleted it. (One case remains:
+// a backfill round trip abandoned at the timeout whose SET reaches Redis
+// only after the Release; no client can know when a lost packet arrives.)
+//
+// Release waits for Redis as Claim does; while Redis is unavailable only
+// the fallback forgets the claim. The error is always nil.
+func (d *Deduper) Release(ctx context.Context, key string) error {
+	key = d.storedKey(key)
+	d.releases.Add(1)
+	_ = d.fallback.Release(ctx, key)
+	if wait := d.forgetBackfill(key); wait != nil {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+		}
+	}
+	admitted, probe := d.admit()
+	if !admitted {
+		return nil
+	}
+	res, err := d.send(ctx, probe, func() []redis.Cmder {
+		return []redis.Cmder{redis.NewIntCmd(ctx, "del", d.prefix+key)} // idempotent
+	})
+	switch res {
+	case gaveUp:
+		d.probeOver()
+	case fellBack:
+		d.failed(err, 0)
+	default:
+		d.answered()
+	}
+	return nil
+}
+
+// How a send ended.
+type sendResult int
+
+const (
+	sent     sendResult = iota // Redis answered (some commands may have failed on their own)
+	gaveUp                     // the caller's context ended first
+	fellBack                   // every attempt timed out, or Redis failed: the error says how
+)
+
+// send makes one round trip of the commands build makes, and sends new
+// ones (build is called again) while a round trip is abandoned at the
+// timeout, up to the retries; a probe is never retried. The commands of the
+// last attempt are the answer.
+func (d *Deduper) send(ctx context.Context, probe bool, build func() []redis.Cmder) (sendResult, error) {
+	attempts := 1
+	if !probe {
+		attempts += d.retries
+	}
+	var lastErr error
+	for attempt := range attempts {
+		if attempt > 0 {
+			d.retried.Add(1)
+		}
+		// An abandoned call still owns its commands: each attempt has new
+		// ones.
+		cmds := build()
+		err, out := d.roundTrip(ctx, func(ctx context.Context) error {
+			if len(cmds) == 1 {
+				return d.client.Process(ctx, cmds[0])
+			}
+			_, err := d.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, c := range cmds {
+					_ = p.Process(ctx, c)
+				}
+				return nil
+			})
+			return err
+		})
+		switch {
+		case out == canceled:
+			return gaveUp, err
+		case out == abandoned:
+			lastErr = err
+			continue
+		case err != nil && !answeredAny(cmds):
+			// Refused, or failed as a whole: Redis is unavailable. No
+			// retry: it would not answer sooner.
+			return fellBack, err
+		}
+		return sent, nil
+	}
+	return fellBack, lastErr
+}
+
+func answeredAny(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if err := c.Err(); err == nil || errors.Is(err, redis.Nil) {
+			return true
+		}
+	}
+	return false
+}
