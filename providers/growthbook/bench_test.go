@@ -14,7 +14,9 @@ import (
 // BenchmarkEvaluate compares an experiment evaluation through the provider
 // with the same evaluation on the bare SDK (the baseline: a child client
 // with the user's attributes, then EvalFeature): the provider's overhead is
-// the attribute mapping and the resolution detail with its metadata.
+// the attribute mapping, GrowthBook's record of the experiments the
+// evaluation assigned (what its own tracking records, holdouts included)
+// and the resolution detail with its metadata.
 func BenchmarkEvaluate(b *testing.B) {
 	ctx := context.Background()
 	client, err := gb.NewClient(ctx, gb.WithJsonFeatures(featuresJSON(b)), gb.WithLogger(quiet))

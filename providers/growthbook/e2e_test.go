@@ -23,6 +23,10 @@ import (
 	"github.com/exposurekit/exposure/providers/growthbook"
 )
 
+// anyPage renders the variant of any flag: /page?flag=…&user=….
+var anyPage = template.Must(template.New("page").Funcs(exposure.TemplateFuncs()).Parse(
+	`{{ exposed .Ctx .Flag }}<p class="{{ .Value }}">{{ .Flag }}</p>`))
+
 var checkoutPage = template.Must(template.New("checkout").Funcs(exposure.TemplateFuncs()).Parse(
 	`{{ exposed .Ctx "checkout-redesign" }}<button class="{{ .Variant }}">Pay</button>`))
 
@@ -127,6 +131,14 @@ func newApp(t *testing.T, opts ...exposure.Option) *app {
 	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
 		v := variant(r)
 		if err := checkoutPage.Execute(w, map[string]any{"Ctx": r.Context(), "Variant": v}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
+		flag := r.URL.Query().Get("flag")
+		v, _ := a.of.StringValue(r.Context(), flag, "default",
+			openfeature.NewEvaluationContext(r.URL.Query().Get("user"), map[string]any{"country": "FR"}))
+		if err := anyPage.Execute(w, map[string]any{"Ctx": r.Context(), "Flag": flag, "Value": v}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})

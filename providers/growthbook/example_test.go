@@ -3,6 +3,9 @@ package growthbook_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	gb "github.com/growthbook/growthbook-golang"
 	"github.com/open-feature/go-sdk/openfeature"
@@ -51,4 +54,63 @@ func Example() {
 	// alice is assigned control
 	// GrowthBook: alice viewed checkout-exp, variation ctl
 	// Mixpanel: alice saw "Checkout Redesign", variant "Control"
+}
+
+// A GrowthBook holdout around an experiment: one render exposes the user
+// to both, so Mixpanel gets two exposures and GrowthBook's tracking two
+// experiment-viewed calls; a user in the held-out arm ran no experiment,
+// and is exposed to the holdout alone.
+func Example_holdout() {
+	ctx := context.Background()
+	client, _ := gb.NewClient(ctx, gb.WithJsonFeatures(`{
+		"$holdout:q3": {"defaultValue": "genpop", "rules": [{"id": "$holdout:q3", "key": "holdout-q3",
+			"hashVersion": 2, "variations": ["holdoutcontrol", "holdouttreatment"], "weights": [0.5, 0.5],
+			"meta": [{"key": "held-out", "name": "Held out"}, {"key": "general", "name": "General"}]}]},
+		"recommendations": {"defaultValue": "classic", "rules": [
+			{"parentConditions": [{"id": "$holdout:q3", "condition": {"value": "holdoutcontrol"}}], "force": "classic"},
+			{"key": "recs-exp", "name": "Recommendations", "hashVersion": 2,
+			 "variations": ["classic", "personal"], "weights": [0.5, 0.5],
+			 "meta": [{"key": "ctl", "name": "Control"}, {"key": "personal", "name": "Personalized"}]}]}}`))
+	defer client.Close()
+	provider, _ := growthbook.NewProvider(client)
+	var mu sync.Mutex
+	var gbViewed []string
+	gbSink, _ := growthbook.NewSink(provider, func(_ context.Context, e *gb.Experiment, r *gb.ExperimentResult, u *gb.TrackingUserContext, _ any) {
+		mu.Lock()
+		defer mu.Unlock()
+		gbViewed = append(gbViewed, fmt.Sprintf("GrowthBook: %v viewed %s, variation %s", u.Attributes["id"], e.Key, r.Key))
+	})
+	mixpanel := exposuretest.NewRecorder()
+	tracker, _ := exposure.NewTracker(exposure.WithSink(gbSink), exposure.WithSink(mixpanel))
+
+	api := isolated.NewAPI()
+	_ = api.SetProviderAndWait(ctx, provider)
+	api.AddHooks(tracker.Hook())
+	flags := api.NewClient()
+
+	for _, user := range []string{"alice", "bob"} {
+		reqCtx, scope := tracker.Scope(ctx)
+		v, _ := flags.StringValue(reqCtx, "recommendations", "classic", openfeature.NewEvaluationContext(user, nil))
+		fmt.Println(user, "is assigned", v)
+		_ = exposure.MarkRendered(reqCtx, "recommendations")
+		_ = scope.Commit(reqCtx)
+	}
+
+	_ = tracker.Close(ctx)
+	var mp []string
+	for _, e := range mixpanel.Exposures() {
+		mp = append(mp, fmt.Sprintf("Mixpanel: %s saw %q, variant %q", e.Identity.DistinctID, e.Experiment, e.Variant))
+	}
+	slices.Sort(mp)
+	slices.Sort(gbViewed)
+	fmt.Println(strings.Join(append(mp, gbViewed...), "\n"))
+	// Output:
+	// alice is assigned classic
+	// bob is assigned classic
+	// Mixpanel: alice saw "Recommendations", variant "Control"
+	// Mixpanel: alice saw "holdout-q3", variant "General"
+	// Mixpanel: bob saw "holdout-q3", variant "Held out"
+	// GrowthBook: alice viewed holdout-q3, variation general
+	// GrowthBook: alice viewed recs-exp, variation ctl
+	// GrowthBook: bob viewed holdout-q3, variation held-out
 }

@@ -11,6 +11,12 @@
 // exposure, and [Sink] hands that exposure to your experiment-viewed
 // callback, in GrowthBook's own callback shape, at render time.
 //
+// One evaluation can put a user in several experiments, as GrowthBook's own
+// tracking reports them: a holdout and the experiment behind it. The
+// Provider reports each (the flag's experiment as experiment.*, the others
+// as experiment.1.*, experiment.2.*, ...), so a rendered variant is one
+// exposure per experiment, and the Sink reports each to GrowthBook.
+//
 //	gbClient, _ := gb.NewClient(ctx, gb.WithJsonFeatures(featuresJSON)) // no tracking callback needed
 //	provider, _ := growthbook.NewProvider(gbClient)
 //	sink, _ := growthbook.NewSink(provider, trackExperimentViewed)
@@ -55,9 +61,33 @@ const (
 //
 // Plugins are the exception GrowthBook does not let a child client drop:
 // they are shared by every client derived from the one given to
-// NewProvider. Give NewProvider a client without plugins (no gb.WithPlugins, no
-// gb.WithGrowthBookTracking); to send experiment-viewed events to
-// GrowthBook's own ingestion, call the plugin from the [Sink]'s callback.
+// NewProvider, and run at every evaluation. NewProvider therefore refuses
+// a client with plugins (gb.WithPlugins, gb.WithGrowthBookTracking); to
+// send experiment-viewed events to GrowthBook's own ingestion, put the
+// tracking plugin on a separate client and give it to [LogExperimentViewed].
+//
+// # Experiments and holdouts
+//
+// The flag metadata names every experiment the evaluation put the subject
+// in, the way GrowthBook's own tracking counts them (by hashing; forced and
+// QA variations are not counted, passthrough variations are):
+//
+//   - the flag's own experiment, the one that decided the value, as
+//     experiment.name, experiment.variant and experiment.inExperiment, with
+//     [MetadataExperimentKey], [MetadataVariationKey] and [MetadataVariationID];
+//   - every other one, in GrowthBook's order, as experiment.1.name,
+//     experiment.1.variant, experiment.1.inExperiment, then experiment.2.…:
+//     the holdout around the experiment (a "$holdout:" prerequisite feature,
+//     or a rule with a passthrough variation before the experiment rule) and
+//     the experiments of prerequisite features.
+//
+// A subject in a holdout's held-out arm runs no experiment: the metadata
+// says experiment.inExperiment false and names the holdout as
+// experiment.1, which the exposure Tracker then records as the assignment,
+// under the holdout's own name (a registry entry for the flag names the
+// flag's experiment, never its holdout). Each experiment also carries its
+// GrowthBook keys as the event properties [PropertyExperimentKey] and
+// [PropertyVariationKey], by which the [Sink] tells them apart.
 //
 // A Provider is safe for concurrent use.
 type Provider struct {
@@ -102,13 +132,15 @@ func WithCloseClient() Option {
 }
 
 // NewProvider returns a provider evaluating with client, minus the
-// client's tracking (see [Provider]). A nil client or a nil option is an
-// error wrapping [exposure.ErrInvalidConfig].
+// client's tracking (see [Provider]). A nil client, a client with plugins
+// or a nil option is an error wrapping [exposure.ErrInvalidConfig].
 func NewProvider(client *gb.Client, opts ...Option) (*Provider, error) {
 	var cfg config
 	err := applyOptions(&cfg, "NewProvider", opts)
 	if client == nil {
 		err = errors.Join(fmt.Errorf("%w: growthbook.NewProvider given a nil *growthbook.Client", exposure.ErrInvalidConfig), err)
+	} else if perr := checkNoPlugins(client); perr != nil {
+		err = errors.Join(perr, err)
 	}
 	if err != nil {
 		return nil, err
@@ -127,9 +159,13 @@ func applyOptions[C any, O ~func(*C) error](cfg *C, constructor string, opts []O
 	return errors.Join(options.Apply(cfg, "growthbook."+constructor, opts)...)
 }
 
-// silence derives a child client that runs no tracking at evaluation.
+// silence derives a child client that runs no tracking at evaluation: no
+// feature-usage callback, no event logger, no tracking buffer, and as
+// experiment callback only [collect], which hands the experiments
+// GrowthBook records to the evaluation that asked (so that a holdout is
+// reported with the experiment behind it) and reports nothing.
 func silence(c *gb.Client) (*gb.Client, error) {
-	c, err := c.WithExperimentCallback(nil)
+	c, err := c.WithExperimentCallback(collect)
 	if err == nil {
 		c, err = c.WithFeatureUsageCallback(nil)
 	}
@@ -222,7 +258,10 @@ func flatten(ec openfeature.EvaluationContext) openfeature.FlattenedContext {
 type evaluation struct {
 	res   *gb.FeatureResult
 	attrs gb.Attributes
-	err   *openfeature.ResolutionError
+	// assigned are the experiments GrowthBook recorded for the subject
+	// during the evaluation, in its order (see [collect]).
+	assigned []assigned
+	err      *openfeature.ResolutionError
 }
 
 func (p *Provider) eval(ctx context.Context, flag string, flat openfeature.FlattenedContext) evaluation {
@@ -239,8 +278,9 @@ func (p *Provider) eval(ctx context.Context, flag string, flat openfeature.Flatt
 		e := openfeature.NewInvalidContextResolutionError(fmt.Sprintf("growthbook attributes: %v", err))
 		return evaluation{err: &e}
 	}
-	res := c.EvalFeature(ctx, flag)
-	switch res.Source {
+	ev := &evaluation{attrs: attrs}
+	ev.res = c.EvalFeature(context.WithValue(ctx, collectorKey{}, ev), flag)
+	switch ev.res.Source {
 	case gb.UnknownFeatureResultSource:
 		e := openfeature.NewFlagNotFoundResolutionError(fmt.Sprintf("growthbook feature %q not found", flag))
 		return evaluation{err: &e}
@@ -248,19 +288,7 @@ func (p *Provider) eval(ctx context.Context, flag string, flat openfeature.Flatt
 		e := openfeature.NewGeneralResolutionError(fmt.Sprintf("growthbook feature %q has cyclic prerequisites", flag))
 		return evaluation{err: &e}
 	}
-	return evaluation{res: res, attrs: attrs}
-}
-
-// experimentOf returns the experiment that decided res, when the user is
-// counted in it the way GrowthBook's own tracking counts: in the
-// experiment, not a passthrough (holdout) variation, assigned by hashing
-// (forced and QA variations are not tracked).
-func experimentOf(res *gb.FeatureResult) (exp *gb.Experiment, r *gb.ExperimentResult, ok bool) {
-	if res == nil || res.Source != gb.ExperimentResultSource || res.Experiment == nil || res.ExperimentResult == nil {
-		return nil, nil, false
-	}
-	r = res.ExperimentResult
-	return res.Experiment, r, r.InExperiment && !r.Passthrough && r.HashUsed
+	return *ev
 }
 
 // ExperimentName is the experiment's name, else its key.
@@ -294,28 +322,37 @@ func reason(res *gb.FeatureResult) openfeature.Reason {
 	}
 }
 
-// detail builds the resolution detail of a successful evaluation. A value
-// not decided by an experiment the subject is counted in carries
-// experiment.inExperiment=false, so that the exposure Tracker does not count
-// a registered flag's default or forced value as a variant.
-func detail(res *gb.FeatureResult) openfeature.ProviderResolutionDetail {
+// detail builds the resolution detail of a successful evaluation.
+//
+// The flag's own experiment (the one that decided the value, unless it is
+// a holdout) is the metadata's experiment.*, with inExperiment true when
+// GrowthBook counts the subject in it; every other experiment the
+// evaluation put the subject in (a holdout around the experiment, or the
+// holdout alone when the subject is in its held-out arm) follows as
+// experiment.1.*, experiment.2.*, and so on. A value decided by no
+// experiment the subject is counted in carries experiment.inExperiment
+// false, so that the exposure Tracker does not count a registered flag's
+// default or forced value as a variant.
+func detail(ev *evaluation) openfeature.ProviderResolutionDetail {
 	d := openfeature.ProviderResolutionDetail{
-		Reason:       reason(res),
+		Reason:       reason(ev.res),
 		FlagMetadata: openfeature.FlagMetadata{exposure.MetadataInExperiment: false},
 	}
-	if exp, r, in := experimentOf(res); exp != nil {
-		d.FlagMetadata = openfeature.FlagMetadata{
-			exposure.MetadataExperimentName: ExperimentName(exp),
-			exposure.MetadataInExperiment:   in,
-			MetadataExperimentKey:           exp.Key,
-			MetadataVariationKey:            r.Key,
-			MetadataVariationID:             int64(r.VariationId),
-		}
-		d.Variant = VariationName(r)
+	if fr := ev.res; fr.Source == gb.ExperimentResultSource && fr.ExperimentResult != nil {
+		d.Variant = VariationName(fr.ExperimentResult)
+	}
+	if exp, r, in := ev.own(); exp != nil {
+		d.FlagMetadata[exposure.MetadataExperimentName] = ExperimentName(exp)
+		d.FlagMetadata[exposure.MetadataInExperiment] = in
+		d.FlagMetadata[MetadataExperimentKey] = exp.Key
+		d.FlagMetadata[MetadataVariationKey] = r.Key
+		d.FlagMetadata[MetadataVariationID] = int64(r.VariationId)
 		if in {
-			d.FlagMetadata[exposure.MetadataExperimentVariant] = d.Variant
+			d.FlagMetadata[exposure.MetadataExperimentVariant] = VariationName(r)
+			addOwnProperties(d.FlagMetadata, exp, r)
 		}
 	}
+	addRelated(d.FlagMetadata, ev.related())
 	return d
 }
 
@@ -337,17 +374,21 @@ func resolve[T any](p *Provider, ctx context.Context, flag string, def T, flat o
 	}
 	if ev.res.Value == nil {
 		// A feature without a value (no default, or gated off by a
-		// prerequisite): the caller's default.
+		// prerequisite): the caller's default, and the experiments the
+		// evaluation put the subject in all the same (such as a holdout
+		// gating the feature off).
+		md := openfeature.FlagMetadata{exposure.MetadataInExperiment: false}
+		addRelated(md, ev.assigned[:min(len(ev.assigned), maxRelated)])
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: openfeature.ProviderResolutionDetail{
 			Reason:       openfeature.DefaultReason,
-			FlagMetadata: openfeature.FlagMetadata{exposure.MetadataInExperiment: false},
+			FlagMetadata: md,
 		}}
 	}
 	v, ok := convert(ev.res.Value)
 	if !ok {
 		return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: mismatch(flag, want, ev.res.Value)}
 	}
-	return openfeature.GenericResolutionDetail[T]{Value: v, ProviderResolutionDetail: detail(ev.res)}
+	return openfeature.GenericResolutionDetail[T]{Value: v, ProviderResolutionDetail: detail(&ev)}
 }
 
 // BooleanEvaluation resolves a boolean feature; any other value type is a

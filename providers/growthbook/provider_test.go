@@ -264,6 +264,9 @@ func TestExperimentMetadata(t *testing.T) {
 			growthbook.MetadataExperimentKey:   "checkout-exp",
 			growthbook.MetadataVariationKey:    tc.key,
 			growthbook.MetadataVariationID:     map[string]int64{"ctl": 0, "red": 1}[tc.key],
+
+			exposure.MetadataPropertyPrefix + growthbook.PropertyExperimentKey: "checkout-exp",
+			exposure.MetadataPropertyPrefix + growthbook.PropertyVariationKey:  tc.key,
 		}, d.FlagMetadata)
 	}
 
@@ -278,18 +281,16 @@ func TestExperimentMetadata(t *testing.T) {
 
 func TestNotInExperiment(t *testing.T) {
 	ctx := context.Background()
-	t.Run("passthrough and no coverage fall through to the default", func(t *testing.T) {
+	t.Run("no coverage falls through to the default", func(t *testing.T) {
 		p, err := growthbook.NewProvider(newTrackedClient(t, &tracking{}))
 		require.NoError(t, err)
 		c := newOFClient(t, p)
-		for flag, want := range map[string]string{"holdout": "off", "no-coverage": "base"} {
-			d, err := c.StringValueDetails(ctx, flag, "", user("u1"))
-			require.NoError(t, err)
-			assert.Equal(t, want, d.Value, flag)
-			assert.Equal(t, openfeature.DefaultReason, d.Reason, flag)
-			assert.NotContains(t, d.FlagMetadata, exposure.MetadataExperimentName, flag)
-			assert.Equal(t, false, d.FlagMetadata[exposure.MetadataInExperiment], flag+": not an assignment, even if registered")
-		}
+		d, err := c.StringValueDetails(ctx, "no-coverage", "", user("u1"))
+		require.NoError(t, err)
+		assert.Equal(t, "base", d.Value)
+		assert.Equal(t, openfeature.DefaultReason, d.Reason)
+		assert.Equal(t, openfeature.FlagMetadata{exposure.MetadataInExperiment: false}, d.FlagMetadata,
+			"not an assignment, even if registered")
 	})
 	t.Run("forced variation is not counted", func(t *testing.T) {
 		tr := &tracking{}
@@ -328,6 +329,8 @@ func TestEvaluationTracksNothing(t *testing.T) {
 		require.NoError(t, err)
 		_, _ = c.IntValue(ctx, "unnamed-exp", 0, user("user-"+strconv.Itoa(i)))
 		_, _ = c.BooleanValue(ctx, "dark-mode", false, user("user-"+strconv.Itoa(i)))
+		_, _ = c.StringValue(ctx, "recommendations", "", user("user-"+strconv.Itoa(i))) // a holdout
+		_, _ = c.StringValue(ctx, "search-ranking", "", user("user-"+strconv.Itoa(i)))  // an inline holdout
 	}
 	assert.Zero(t, tr.calls(), "evaluation through the provider called GrowthBook tracking")
 	assert.Empty(t, buf.TrackingCalls(), "evaluation through the provider filled the tracking buffer")

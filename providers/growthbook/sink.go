@@ -10,6 +10,7 @@ import (
 	gb "github.com/growthbook/growthbook-golang"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/sinkutil"
 )
 
 // Sink is an [exposure.Sink] that reports each rendered exposure to
@@ -19,14 +20,18 @@ import (
 //
 // To rebuild GrowthBook's experiment and result for the callback, the Sink
 // evaluates the flag again, silently, with the exposure's evaluation
-// context. It reports the exposure only when GrowthBook still assigns the
-// variation the subject saw, compared by the name the Provider gave it
-// (the exposure's ProviderVariant), so a variant renamed by
+// context, and takes the experiment whose key the exposure carries as its
+// [PropertyExperimentKey] property: a holdout's exposure is reported as
+// the holdout's assignment, the experiment's as the experiment's (an
+// exposure without the property stands for the flag's own experiment).
+// It reports the exposure only when GrowthBook still assigns the variation
+// the subject saw, compared by the name the Provider gave it (the
+// exposure's ProviderVariant), so a variant renamed by
 // exposure.Experiment.Variants needs no registration here: it never
-// reports a variation the subject did not see. An exposure whose variation changed since the render (the
-// feature was edited in between) is counted as mismatched, one whose flag
-// GrowthBook no longer evaluates as an experiment the subject is counted in
-// (a deleted feature, a registered flag decided by a force rule) as
+// reports a variation the subject did not see. An exposure whose variation
+// changed since the render (the feature was edited in between) is counted
+// as mismatched, one whose experiment GrowthBook no longer puts the subject
+// in (a deleted feature, a registered flag decided by a force rule) as
 // skipped; both are logged and not sent, and neither is a delivery failure.
 type Sink struct {
 	p      *Provider
@@ -106,7 +111,7 @@ func (s *Sink) Name() string { return "growthbook" }
 // (not retried) or that were not reached before ctx ended (retried) are
 // failures, listed in a [*exposure.BatchError].
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
-	return exposure.SendEach(ctx, batch, s.sendOne)
+	return sinkutil.SendEach(ctx, batch, s.sendOne)
 }
 
 func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
@@ -116,25 +121,39 @@ func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {
 		s.logger.InfoContext(ctx, "growthbook: exposure not sent: the flag did not evaluate", "flag", x.FlagKey, "experiment", x.Experiment, "error", ev.err.Error())
 		return nil
 	}
-	exp, res, in := experimentOf(ev.res)
-	if !in {
+	seen := seenVariant(x)
+	a, ok := experimentFor(&ev, x, seen)
+	if !ok {
 		s.skipped.Add(1)
 		s.logger.InfoContext(ctx, "growthbook: exposure not sent: not a GrowthBook experiment the subject is in", "flag", x.FlagKey, "experiment", x.Experiment)
 		return nil
 	}
-	if seen, now := seenVariant(x), VariationName(res); seen != now {
+	if now := VariationName(a.res); seen != now {
 		s.mismatched.Add(1)
 		s.logger.InfoContext(ctx, "growthbook: exposure not sent: the feature now serves another variation",
 			"flag", x.FlagKey, "experiment", x.Experiment, "seen", seen, "now", now)
 		return nil
 	}
-	if err := s.call(ctx, exp, res, ev.attrs); err != nil {
+	if err := s.call(ctx, a.exp, a.res, ev.attrs); err != nil {
 		s.failed.Add(1)
 		s.logger.ErrorContext(ctx, "growthbook: experiment-viewed callback failed", "flag", x.FlagKey, "error", err)
 		return err
 	}
 	s.sent.Add(1)
 	return nil
+}
+
+// experimentFor returns the experiment of ev an exposure reports: the one
+// whose GrowthBook key the exposure carries as its [PropertyExperimentKey]
+// property (every assignment of the Provider does, the holdout's as the
+// experiment's), else the flag's own experiment, when GrowthBook counts
+// the subject in it.
+func experimentFor(ev *evaluation, x *exposure.Exposure, seen string) (assigned, bool) {
+	if key, ok := x.Properties[PropertyExperimentKey].(string); ok && key != "" {
+		return ev.find(key, seen)
+	}
+	exp, res, counted := ev.own()
+	return assigned{exp: exp, res: res}, counted
 }
 
 // seenVariant is the variation the subject saw, as the [Provider] named it
@@ -180,8 +199,8 @@ var _ exposure.NamedSink = (*Sink)(nil)
 //
 //	gb.NewClient(ctx, gb.WithClientKey(key), gb.WithGrowthBookTracking(gb.TrackingPluginConfig{}))
 //
-// It needs no features. Never give it to [NewProvider]: GrowthBook runs a client's
-// plugins at every evaluation.
+// It needs no features. [NewProvider] refuses it: GrowthBook runs a
+// client's plugins at every evaluation.
 func LogExperimentViewed(client *gb.Client) gb.ExperimentCallback {
 	return func(ctx context.Context, exp *gb.Experiment, res *gb.ExperimentResult, user *gb.TrackingUserContext, _ any) {
 		c := client

@@ -2,7 +2,6 @@ package growthbook_test
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -198,9 +197,9 @@ func TestSinkRecoversCallbackPanic(t *testing.T) {
 	err = s.Send(context.Background(), []exposure.Exposure{exposureOf("unnamed-exp", "price-test", "1", "u1")})
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 1)
-	assert.ErrorContains(t, be.Failures[0].Err, "panicked")
-	retry, _ := exposure.IsRetryable(be.Failures[0].Err)
+	require.Len(t, be.Failed, 1)
+	assert.ErrorContains(t, be.Failed[0], "panicked")
+	retry, _ := exposure.IsRetryable(be.Failed[0])
 	assert.False(t, retry, "a panicking callback is not retried")
 	assert.Equal(t, growthbook.SinkStats{Failed: 1}, s.Stats())
 }
@@ -213,11 +212,11 @@ func TestSinkCanceledContextIsRetryable(t *testing.T) {
 	err := s.Send(ctx, []exposure.Exposure{exposureOf("unnamed-exp", "price-test", "1", "u1"), exposureOf("unnamed-exp", "price-test", "1", "u2")})
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	require.Len(t, be.Failures, 2)
-	for _, f := range be.Failures {
-		retry, _ := exposure.IsRetryable(f.Err)
-		assert.True(t, retry)
-		assert.True(t, errors.Is(f.Err, context.Canceled))
+	require.Len(t, be.Failed, 2)
+	for i, err := range be.Failed {
+		retry, _ := exposure.IsRetryable(err)
+		assert.True(t, retry, "index %d", i)
+		assert.ErrorIs(t, err, context.Canceled, "index %d", i)
 	}
 	assert.Empty(t, v.all())
 }

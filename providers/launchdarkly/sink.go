@@ -86,10 +86,13 @@ func (s *Sink) Stats() SinkStats {
 // never recorded twice for one exposure: a failure is reported only for
 // exposures that recorded nothing.
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
-	var failures []exposure.Failure
+	var failed map[int]error
 	fail := func(i int, err error) {
 		s.failed.Add(1)
-		failures = append(failures, exposure.Failure{Index: i, Err: err})
+		if failed == nil {
+			failed = make(map[int]error)
+		}
+		failed[i] = err
 	}
 	quiet := s.client.WithEventsDisabled(true)
 	sent := 0
@@ -131,8 +134,8 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	if sent > 0 {
 		s.flush(ctx)
 	}
-	if failures != nil {
-		return &exposure.BatchError{Failures: failures}
+	if failed != nil {
+		return &exposure.BatchError{Failed: failed}
 	}
 	return nil
 }

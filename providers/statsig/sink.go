@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/sinkutil"
 	sdk "github.com/statsig-io/go-sdk"
 )
 
@@ -82,7 +83,7 @@ func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
 	if c == nil {
 		return exposure.Retryable(ErrNotInitialized, 0)
 	}
-	return exposure.SendEach(ctx, batch, func(ctx context.Context, e *exposure.Exposure) error {
+	return sinkutil.SendEach(ctx, batch, func(ctx context.Context, e *exposure.Exposure) error {
 		err := s.send(ctx, c, e)
 		if err != nil {
 			s.failed.Add(1)

@@ -11,6 +11,7 @@ import (
 	"github.com/Unleash/unleash-go-sdk/v5/api"
 
 	"github.com/exposurekit/exposure"
+	"github.com/exposurekit/exposure/internal/sinkutil"
 )
 
 // Sink is an [exposure.Sink] that records each rendered exposure in
@@ -110,7 +111,7 @@ func (s *Sink) Name() string { return "unleash" }
 // (not retried) or that were not reached before ctx ended (retried) are
 // failures, listed in a [*exposure.BatchError].
 func (s *Sink) Send(ctx context.Context, batch []exposure.Exposure) error {
-	return exposure.SendEach(ctx, batch, s.sendOne)
+	return sinkutil.SendEach(ctx, batch, s.sendOne)
 }
 
 func (s *Sink) sendOne(ctx context.Context, x *exposure.Exposure) error {

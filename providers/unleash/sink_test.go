@@ -180,7 +180,8 @@ func TestSinkCanceledContextIsRetryable(t *testing.T) {
 	err := e.sink.Send(ctx, []exposure.Exposure{exposureOf("price-test", "twelve", "u1")})
 	var be *exposure.BatchError
 	require.ErrorAs(t, err, &be)
-	retry, _ := exposure.IsRetryable(be.Failures[0].Err)
+	require.Len(t, be.Failed, 1)
+	retry, _ := exposure.IsRetryable(be.Failed[0])
 	assert.True(t, retry)
 	assert.Zero(t, e.sink.Stats().Sent)
 }
