@@ -35,13 +35,13 @@ func TestIsKnownBot(t *testing.T) {
 		if tc.agent != "" {
 			r.Header.Set("User-Agent", tc.agent)
 		}
-		assert.Equal(t, tc.bot, isKnownBot(r), "%.80s", tc.agent)
+		assert.Equal(t, tc.bot, IsKnownBot(r), "%.80s", tc.agent)
 	}
 }
 
 func TestIsKnownBotDoesNotAllocate(t *testing.T) {
 	r := &http.Request{Header: http.Header{"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}}}
-	assert.Zero(t, testing.AllocsPerRun(100, func() { isKnownBot(r) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { IsKnownBot(r) }))
 }
 
 // BenchmarkBotFilter is the default filter's cost per request, for a
@@ -54,7 +54,7 @@ func BenchmarkBotFilter(b *testing.B) {
 		r := &http.Request{Header: http.Header{"User-Agent": {agent}}}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				isKnownBot(r)
+				IsKnownBot(r)
 			}
 		})
 	}

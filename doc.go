@@ -12,7 +12,9 @@
 //   - When the Scope is committed ([Tracker.Middleware] does it when the
 //     handler returns), each marked assignment is claimed in a [Deduper]:
 //     the first of a (subject, experiment, variant) within the dedupe window
-//     becomes an [Exposure], queued to every [Sink].
+//     becomes an [Exposure], queued to every [Sink]; a subject seen on
+//     another variant of the experiment within the window is a crossover,
+//     sent and counted.
 //   - Each sink's queue delivers asynchronously, in batches, with retries.
 //     The request path never waits for a sink and never fails because of
 //     this package.

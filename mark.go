@@ -7,8 +7,9 @@ import (
 
 // MarkRendered records that the variant of flagKey assigned in ctx's Scope
 // is on the user's screen. The exposure is delivered when the Scope is
-// committed (for the middleware: when the handler returns without panic and
-// with a status below 500), at most once per flag per Scope.
+// committed (for the middleware: when the handler returns, even with an
+// error status or a panic, unless [WithDiscardFailedRenders]; not for a
+// bot's request), at most once per flag per Scope.
 //
 // It never blocks and never panics. It returns [ErrNoScope] when ctx has no
 // Scope and an error wrapping [ErrNotAssigned] when the flag was not

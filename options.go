@@ -148,15 +148,22 @@ func WithDiscardFailedRenders() Option {
 
 // WithBotFilter replaces the middleware's test for requests from bots and
 // crawlers, whose marks are counted (StageBot) and not exposed. The
-// default matches the User-Agent against the bots Mixpanel's browser SDK
-// ignores (Googlebot and Google's other agents, Bingbot, Yandex, Baidu,
-// Ahrefs, Amazonbot, Petalbot, Lighthouse, Pinterest, Facebook's link
-// preview, Screaming Frog, Yahoo! Slurp) and agents shaped like a
-// crawler's ("…bot/1.0", "crawler", "spider", "+http://…"). It is not an
-// exhaustive list: extend it with a library such as
-// github.com/x-way/crawlerdetect (which also flags curl and Go's HTTP
-// client, and costs far more per request), or disable filtering with a
-// function that returns false. isBot runs on every request: keep it fast.
+// default, [IsKnownBot], matches the User-Agent against the bots Mixpanel's
+// browser SDK ignores (Googlebot and Google's other agents, Bingbot,
+// Yandex, Baidu, Ahrefs, Amazonbot, Petalbot, Lighthouse, Pinterest,
+// Facebook's link preview, Screaming Frog, Yahoo! Slurp) and agents shaped
+// like a crawler's ("…bot/1.0", "crawler", "spider", "+http://…"). It is
+// not exhaustive. To extend it, combine it with your own test or a
+// library's (github.com/x-way/crawlerdetect knows thousands of agents, but
+// costs over 100 µs a request and also flags curl and Go's HTTP client):
+//
+//	exposure.WithBotFilter(func(r *http.Request) bool {
+//		return exposure.IsKnownBot(r) || strings.HasPrefix(r.UserAgent(), "SiteMonitor/")
+//	})
+//
+// To disable filtering, pass a function that returns false. isBot runs on
+// every request: keep it fast. Confirmations through beacon are not
+// filtered: they come from a browser that ran the page's script.
 func WithBotFilter(isBot func(r *http.Request) bool) Option {
 	return func(c *config) error {
 		if isBot == nil {

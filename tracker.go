@@ -52,7 +52,7 @@ type Tracker struct {
 // the same), an empty experiment name or one longer than 255 bytes, or no
 // sink.
 func NewTracker(opts ...Option) (*Tracker, error) {
-	c := config{window: defaultDedupeWindow, identity: DefaultIdentity, now: clock.Now, isBot: isKnownBot}
+	c := config{window: defaultDedupeWindow, identity: DefaultIdentity, now: clock.Now, isBot: IsKnownBot}
 	errs := options.Apply(&c, "exposure.NewTracker", opts)
 	reg, err := newRegistry(c.experiments)
 	if err != nil {

@@ -45,7 +45,7 @@ func ExampleNewConfirmer() {
 	client.AddHooks(tracker.Hook())
 
 	page := template.Must(template.New("checkout").Funcs(exposure.TemplateFuncs()).Funcs(confirmer.TemplateFuncs()).Parse(
-		`<aside {{ exposureBeacon .Ctx "checkout-redesign" }}>…</aside><script src="/exposure/beacon" defer></script>`))
+		`<div class="slot" {{ exposureBeacon .Ctx "checkout-redesign" }}>…</div><script src="/exposure/beacon" defer></script>`))
 	mux := http.NewServeMux()
 	mux.Handle("/exposure/beacon", confirmer)
 	mux.HandleFunc("/checkout", func(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +60,7 @@ func ExampleNewConfirmer() {
 	_ = tracker.Flush(context.Background())
 	fmt.Println("exposures after the render:", recorder.Len())
 
-	// What the script does once the aside was visible long enough.
+	// What the script does once the slot was visible long enough.
 	token := regexp.MustCompile(`data-exposure="([^"]+)"`).FindStringSubmatch(rec.Body.String())[1]
 	for range 2 { // the second time is a replay: deduplicated
 		rec = httptest.NewRecorder()
@@ -106,7 +106,7 @@ func renderToken(tracker *exposure.Tracker, client *openfeature.Client, confirme
 	ctx, scope := tracker.Scope(context.Background())
 	_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext(user, nil))
 	var out strings.Builder
-	page := template.Must(template.New("").Funcs(confirmer.TemplateFuncs()).Parse(`<aside {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
+	page := template.Must(template.New("").Funcs(confirmer.TemplateFuncs()).Parse(`<div class="slot" {{ exposureBeacon .Ctx "checkout-redesign" }}>`))
 	_ = page.Execute(&out, map[string]any{"Ctx": ctx})
 	_ = scope.Commit(ctx)
 	return regexp.MustCompile(`data-exposure="([^"]+)"`).FindStringSubmatch(out.String())[1]

@@ -15,7 +15,7 @@ import (
 // [exposure.TemplateFuncs]:
 //
 //	tmpl := template.New("page").Funcs(exposure.TemplateFuncs()).Funcs(confirmer.TemplateFuncs())
-//	<aside {{ exposureBeacon .Ctx "accessories-panel" }}>…</aside>
+//	<div class="slot" {{ exposureBeacon .Ctx "accessories-panel" }}>…</div>
 //
 // Given a context.Context or an *http.Request and a flag key, it hands the
 // flag's assignment off from the request's Scope (see
