@@ -30,55 +30,48 @@ const ExperimentType = "feature_flag"
 
 // BooleanEvaluation evaluates a flag whose variant value is a JSON boolean.
 func (p *Provider) BooleanEvaluation(ctx context.Context, flag string, def bool, flat openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
-	v, res, ok := p.resolve(ctx, flag, flat)
-	b, isBool := v.(bool)
-	if ok && !isBool {
-		res, ok = typeMismatch(flag, "boolean", v), false
-	}
-	if !ok {
-		b = def
-	}
-	return openfeature.BoolResolutionDetail{Value: b, ProviderResolutionDetail: res}
+	v, res := resolveAs(p, ctx, flag, def, flat, "boolean", func(v any) (bool, bool) { b, ok := v.(bool); return b, ok })
+	return openfeature.BoolResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // StringEvaluation evaluates a flag whose variant value is a JSON string.
 func (p *Provider) StringEvaluation(ctx context.Context, flag string, def string, flat openfeature.FlattenedContext) openfeature.StringResolutionDetail {
-	v, res, ok := p.resolve(ctx, flag, flat)
-	s, isString := v.(string)
-	if ok && !isString {
-		res, ok = typeMismatch(flag, "string", v), false
-	}
-	if !ok {
-		s = def
-	}
-	return openfeature.StringResolutionDetail{Value: s, ProviderResolutionDetail: res}
+	v, res := resolveAs(p, ctx, flag, def, flat, "string", func(v any) (string, bool) { s, ok := v.(string); return s, ok })
+	return openfeature.StringResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // FloatEvaluation evaluates a flag whose variant value is a JSON number.
 func (p *Provider) FloatEvaluation(ctx context.Context, flag string, def float64, flat openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
-	v, res, ok := p.resolve(ctx, flag, flat)
-	f, isNum := number(v)
-	if ok && !isNum {
-		res, ok = typeMismatch(flag, "number", v), false
-	}
-	if !ok {
-		f = def
-	}
-	return openfeature.FloatResolutionDetail{Value: f, ProviderResolutionDetail: res}
+	v, res := resolveAs(p, ctx, flag, def, flat, "number", number)
+	return openfeature.FloatResolutionDetail{Value: v, ProviderResolutionDetail: res}
 }
 
 // IntEvaluation evaluates a flag whose variant value is a whole JSON
 // number that fits an int64; 2.5 is a TYPE_MISMATCH.
 func (p *Provider) IntEvaluation(ctx context.Context, flag string, def int64, flat openfeature.FlattenedContext) openfeature.IntResolutionDetail {
+	v, res := resolveAs(p, ctx, flag, def, flat, "integer", func(v any) (int64, bool) {
+		f, ok := number(v)
+		if !ok || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+			return 0, false
+		}
+		return int64(f), true
+	})
+	return openfeature.IntResolutionDetail{Value: v, ProviderResolutionDetail: res}
+}
+
+// resolveAs resolves flag and converts its variant value with as: a value
+// as refuses is a TYPE_MISMATCH, and the caller's default is the answer.
+func resolveAs[T any](p *Provider, ctx context.Context, flag string, def T, flat openfeature.FlattenedContext,
+	kind string, as func(any) (T, bool)) (T, openfeature.ProviderResolutionDetail) {
 	v, res, ok := p.resolve(ctx, flag, flat)
-	f, isNum := number(v)
-	if ok && (!isNum || f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64) {
-		res, ok = typeMismatch(flag, "integer", v), false
-	}
 	if !ok {
-		return openfeature.IntResolutionDetail{Value: def, ProviderResolutionDetail: res}
+		return def, res
 	}
-	return openfeature.IntResolutionDetail{Value: int64(f), ProviderResolutionDetail: res}
+	t, isT := as(v)
+	if !isT {
+		return def, typeMismatch(flag, kind, v)
+	}
+	return t, res
 }
 
 // ObjectEvaluation evaluates a flag of any variant value, as decoded from
