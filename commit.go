@@ -70,10 +70,11 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 			if evicted {
 				t.ledger.record(StageEvicted, a)
 			}
+			crossed = crossed || crossover
 			if !first {
 				continue
 			}
-			claimed, crossed = true, crossed || crossover
+			claimed = true
 			if t.offer(q, a, &o) {
 				queued = true
 			} else {
@@ -110,8 +111,9 @@ func (t *Tracker) newExposure(a *Assignment) *Exposure {
 // recordCommit records the outcome of one assignment's commit: a duplicate
 // when no sink's claim was new, an exposure when at least one sink queued
 // it (the drops were counted by the queues), and a crossover when a claim
-// found the subject on another variant of the experiment: once per
-// assignment however many sinks saw it.
+// found the subject on another variant of the experiment, sent or not (a
+// move back to a variant already sent is a duplicate and a crossover):
+// once per assignment however many sinks saw it.
 func (t *Tracker) recordCommit(a *Assignment, e *Exposure, claimed, queued, crossed bool) {
 	switch {
 	case !claimed:
@@ -135,10 +137,11 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 		claimed, queued, crossed := false, false, false
 		for j, q := range t.queues {
 			k := i*n + j
+			crossed = crossed || crossover[k]
 			if !first[k] {
 				continue
 			}
-			claimed, crossed = true, crossed || crossover[k]
+			claimed = true
 			if t.offer(q, a, &o) {
 				queued = true
 				continue

@@ -17,10 +17,12 @@ import (
 // and variant must win.
 type Deduper interface {
 	// Claim records that key's subject was exposed to variant. first
-	// reports that key did not hold variant within the last window: the
-	// exposure is new and is sent. crossover reports that key held another
-	// variant within the window: the subject crossed over, and key now
-	// holds variant for a new window.
+	// reports that the subject was not exposed to variant within the last
+	// window: the exposure is new and is sent. crossover reports that key
+	// held another variant within the window: the subject crossed over, and
+	// key now holds variant. A move back to a variant already exposed
+	// within the window is a crossover and not first: each variant is sent
+	// at most once a window, however often the subject flips.
 	Claim(ctx context.Context, key, variant string, window time.Duration) (first, crossover bool, err error)
 	// Release undoes a claim whose exposure could not be queued, so that the
 	// next render sends it. It forgets the key, and with it the variant

@@ -82,8 +82,33 @@ func (d *memoryDeduper) variantTag(variant string) uint16 {
 // claimHash claims tag for h for window. crossover reports that h held
 // another tag within its window; evicted that the claim evicted a key
 // whose window had not ended.
+//
+// An entry holds only the latest variant, so a subject who flips back to
+// a variant (two browser tokens replayed in turn, targeting that flips)
+// would be sent at every flip. A crossover therefore also records, in
+// entries of their own, that the variant left behind was exposed, and
+// sends the new one only if no such entry says it was exposed within the
+// window. Only subjects who cross over pay for those entries.
 func (d *memoryDeduper) claimHash(h uint64, tag uint16, window time.Duration) (first, crossover, evicted bool) {
-	return d.table.Claim(h, tag, window)
+	first, crossover, evicted, previous := d.table.ClaimFrom(h, tag, window)
+	if !crossover {
+		return first, crossover, evicted
+	}
+	_, _, left := d.table.Claim(exposedKey(h, previous), 0, window)
+	first, _, came := d.table.Claim(exposedKey(h, tag), 0, window)
+	return first, true, evicted || left || came
+}
+
+// exposedKey is the key of the entry that says h's subject was exposed
+// to the variant of tag: h mixed with the tag (a 64-bit finalizer), as
+// unlikely as any other hash to meet a subject's key.
+func exposedKey(h uint64, tag uint16) uint64 {
+	x := h ^ (uint64(tag)+1)*0x9e3779b97f4a7c15
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	return x ^ x>>33
 }
 
 // Release forgets key, so that its next claim wins.

@@ -39,7 +39,8 @@ func TestMemoryDeduperHonoursItsCapacity(t *testing.T) {
 }
 
 // One entry per subject and experiment holds the latest variant: the same
-// variant again is a duplicate, another is sent and is a crossover.
+// variant again is a duplicate, another is a crossover, sent only if that
+// variant was not already sent within the window.
 func TestMemoryDeduperDetectsCrossovers(t *testing.T) {
 	d := newMemoryDeduper(100)
 	now := time.Unix(1_800_000_000, 0)
@@ -53,7 +54,10 @@ func TestMemoryDeduperDetectsCrossovers(t *testing.T) {
 		{"a", false, false},
 		{"b", true, true},
 		{"b", false, false},
-		{"a", true, true},
+		{"a", false, true}, // back to a variant exposed within the window: counted, not sent again
+		{"b", false, true},
+		{"c", true, true},
+		{"c", false, false},
 	} {
 		first, crossover, err := d.Claim(ctx, "subject/experiment", step.variant, time.Hour)
 		require.NoError(t, err)

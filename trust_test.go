@@ -33,13 +33,16 @@ func TestCrossoverIsCountedOnce(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Counts[exposure.StageCrossover])
 	assert.Equal(t, uint64(2), st.Counts[exposure.StageDuplicate])
 
-	// Back to A within the window: a second crossover, and A is sent again
-	// (the entry held B).
+	// Back to A, and to B again, within the window: two more crossovers,
+	// nothing sent: each variant was sent once already.
 	e.rules.variantFor = nil
 	get(t, srv, "/checkout?user=dora")
+	e.rules.variantFor = func(string) string { return "b" }
+	get(t, srv, "/checkout?user=dora")
 	e.settle(t)
-	assert.Len(t, e.recorder.Exposures(), 3)
-	assert.Equal(t, uint64(2), e.tracker.Stats().Counts[exposure.StageCrossover])
+	assert.Len(t, e.recorder.Exposures(), 2)
+	assert.Equal(t, uint64(3), e.tracker.Stats().Counts[exposure.StageCrossover])
+	assert.Equal(t, uint64(4), e.tracker.Stats().Counts[exposure.StageDuplicate])
 }
 
 // A crawler's request renders the variant but is not exposed; it is
@@ -220,4 +223,22 @@ func TestPropertiesAreBounded(t *testing.T) {
 			assert.Zero(t, e.tracker.Stats().Counts[exposure.StageAssigned])
 		})
 	}
+}
+
+// Two confirmations of one subject's assignments to two variants, posted
+// in turn (two browser tokens replayed), send each variant once: the
+// flips are counted as crossovers, not sent.
+func TestAlternatingConfirmationsSendEachVariantOnce(t *testing.T) {
+	e := newEnv(t)
+	a := exposure.Assignment{FlagKey: flagKey, Experiment: "Checkout Redesign", Variant: "Variant A", Identity: exposure.Identity{DistinctID: "eve"}}
+	b := a
+	b.Variant = "Variant B"
+	for _, x := range []exposure.Assignment{a, a, b, a, b, a} {
+		require.NoError(t, e.tracker.Confirm(t.Context(), x))
+	}
+	e.settle(t)
+	assert.Len(t, e.recorder.Exposures(), 2)
+	st := e.tracker.Stats()
+	assert.Equal(t, uint64(4), st.Counts[exposure.StageCrossover], "A→B, B→A, A→B, B→A")
+	assert.Equal(t, uint64(4), st.Counts[exposure.StageDuplicate])
 }

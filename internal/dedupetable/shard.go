@@ -91,8 +91,9 @@ func (s *shard) find(key uint64) int {
 	}
 }
 
-// claim records key with word (tag and expiry) at now. See [Table.Claim].
-func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool) {
+// claim records key with word (tag and expiry) at now. See [Table.Claim];
+// previous is the tag the entry held before a crossover.
+func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool, previous uint16) {
 	n := len(s.slots)
 	expired := -1 // the first expired entry on key's probe path
 	i := home(key, n)
@@ -101,12 +102,12 @@ func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool) {
 		if sl.key == key {
 			if live(sl.word, now) {
 				if tagOf(sl.word) == tagOf(word) {
-					return false, false, false
+					return false, false, false, 0
 				}
-				crossover = true
+				crossover, previous = true, tagOf(sl.word)
 			}
 			sl.word = word
-			return true, crossover, false
+			return true, crossover, false, previous
 		}
 		if sl.key == 0 || dist(i, sl.key, n) < d {
 			break // key is not held; it belongs at i
@@ -134,7 +135,7 @@ func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool) {
 		s.place(i, e)
 	}
 	s.count++
-	return true, false, evicted
+	return true, false, evicted, 0
 }
 
 // insert puts e, whose key is not held, in its place.
