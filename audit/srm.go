@@ -148,10 +148,15 @@ func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64) SRMCheck {
 	c := SRMCheck{RateThreshold: rateThreshold, Reasons: []string{}}
 	observed := map[string]int{}
 	total := 0
+	// Both tests read the committed exposures, exact counts (one per subject
+	// and variant in the dedupe window), not the estimated subjects: an
+	// estimate's error does not shrink with the sample, and any test of
+	// the split would end up flagging it.
 	for _, v := range e.Variants {
 		_, weighted := weights[v.Name]
-		if len(weights) == 0 || weighted || v.SubjectsExposed > 0 {
-			observed[v.Name] = int(min(v.SubjectsExposed, math.MaxInt32))
+		committed := v.Counts[exposure.StageCommitted]
+		if len(weights) == 0 || weighted || committed > 0 {
+			observed[v.Name] = int(min(committed, math.MaxInt32))
 			total += observed[v.Name]
 		}
 	}
@@ -235,8 +240,8 @@ func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64) SRMCheck {
 }
 
 // sequential updates the sequential test of e's split of the tested
-// variants (the keys of observed) and returns its p-value. It feeds the
-// committed exposures, exact counts, rather than the estimated subjects.
+// variants (the keys of observed, the committed exposures) and returns its
+// p-value.
 func (a *Auditor) sequential(e *Experiment, observed map[string]int, weights map[string]float64, sumW float64) *float64 {
 	names := slices.Sorted(maps.Keys(observed))
 	ws := make([]float64, len(names))
@@ -246,11 +251,7 @@ func (a *Auditor) sequential(e *Experiment, observed map[string]int, weights map
 		if sumW > 0 {
 			ws[i] = weights[name] / sumW
 		}
-		for _, v := range e.Variants {
-			if v.Name == name {
-				counts[i] = v.Counts[exposure.StageCommitted]
-			}
-		}
+		counts[i] = uint64(observed[name])
 	}
 	return a.seq.update(e.Name, names, ws, counts)
 }
