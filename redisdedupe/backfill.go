@@ -2,7 +2,9 @@ package redisdedupe
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,22 +14,53 @@ import (
 // to Redis (SET NX with the rest of their window) ahead of the claims of the
 // first round trip that reaches Redis again.
 
-// A backfillEntry is one claim granted by the fallback: the end of its
-// window and its variant's tag.
+// A backfillEntry is the claims of one key granted by the fallback: the end
+// of the latest one's window, its variant's tag, and the tags of the other
+// variants granted before it (a subject that crossed over during the
+// outage), oldest first, at most seenCap.
 type backfillEntry struct {
-	end time.Time
-	tag int64
+	end  time.Time
+	tag  int64
+	seen []int64
 }
 
 // addBackfillLocked remembers a fallback claim for the backfill, unless the
-// limit is reached.
+// limit is reached. A claim of a key already pending is merged with it: the
+// key is written holding the later claim and listing the earlier ones, so
+// that other instances do not send those again either.
 func (d *Deduper) addBackfillLocked(key string, e backfillEntry) {
-	if _, ok := d.backfill[key]; !ok && len(d.backfill) >= d.backfillLimit {
+	prev, ok := d.backfill[key]
+	if !ok && len(d.backfill) >= d.backfillLimit {
 		d.backfillDropped.Add(1)
 		return
 	}
+	if ok {
+		e = mergeBackfill(prev, e)
+	}
 	d.backfill[key] = e
 	d.backfillLen.Store(int64(len(d.backfill)))
+}
+
+// mergeBackfill is the entry of a key granted earlier, then later.
+func mergeBackfill(earlier, later backfillEntry) backfillEntry {
+	seen := make([]int64, 0, len(earlier.seen)+len(later.seen)+1)
+	for _, t := range append(append(append([]int64(nil), earlier.seen...), earlier.tag), later.seen...) {
+		if t == later.tag {
+			continue
+		}
+		if i := slices.Index(seen, t); i >= 0 {
+			seen = slices.Delete(seen, i, i+1)
+		}
+		seen = append(seen, t)
+	}
+	if len(seen) > seenCap {
+		seen = seen[len(seen)-seenCap:]
+	}
+	later.seen = seen
+	if earlier.end.After(later.end) {
+		later.end = earlier.end
+	}
+	return later
 }
 
 // A backfillRun is the backfill one ClaimBatch carries to Redis: every
@@ -79,8 +112,21 @@ func (r *backfillRun) cmds(ctx context.Context, prefix string, nonce uint32, now
 	}
 	out := make([]*redis.BoolCmd, len(r.keys))
 	for i, k := range r.keys {
-		v := strconv.FormatInt(claimValue(r.entries[i].tag, nonce), 10)
-		out[i] = redis.NewBoolCmd(ctx, "set", prefix+k, v, "px", windowMillis(r.entries[i].end.Sub(now)), "nx")
+		e := r.entries[i]
+		v := strconv.FormatInt(claimValue(e.tag, nonce), 10)
+		if len(e.seen) > 0 {
+			// The form a crossover writes (see keys.go).
+			var sb strings.Builder
+			sb.WriteString(v)
+			sep := byte('|')
+			for _, t := range e.seen {
+				sb.WriteByte(sep)
+				sb.WriteString(strconv.FormatInt(t, 10))
+				sep = ','
+			}
+			v = sb.String()
+		}
+		out[i] = redis.NewBoolCmd(ctx, "set", prefix+k, v, "px", windowMillis(e.end.Sub(now)), "nx")
 	}
 	return out
 }
@@ -109,7 +155,10 @@ func (d *Deduper) endBackfill(r *backfillRun) {
 			delete(d.inflight, k)
 		}
 		if !r.written[i] && !r.released[k] {
-			if _, ok := d.backfill[k]; !ok {
+			if later, ok := d.backfill[k]; ok {
+				// Granted again meanwhile: the later claim holds the key.
+				d.backfill[k] = mergeBackfill(r.entries[i], later)
+			} else {
 				d.addBackfillLocked(k, r.entries[i])
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 )
 
 // Claim records that key's subject was exposed to variant, in the Redis
-// every instance shares. first reports that key did not hold variant
-// within the last window, on any instance: the exposure is new. crossover
-// reports that key held another variant within the window: the subject
-// crossed over, and key now holds variant for a new window. Exactly one of
-// several concurrent claims of a key and variant wins, a crossover's
-// included.
+// every instance shares. first reports that key's subject was not exposed
+// to variant within the last window, on any instance: the exposure is new
+// and is sent. crossover reports that key held another variant: the
+// subject crossed over, and key now holds variant for a new window. A
+// crossover back to a variant exposed within the window is not first
+// (see the package doc). Exactly one of several concurrent claims of a key
+// and variant is first, a crossover's included.
 //
 // Claim waits for Redis as the package doc describes: up to
 // (1 + retries) × timeout, then the fallback answers. A ctx that ends stops
@@ -32,9 +34,10 @@ func (d *Deduper) Claim(ctx context.Context, key, variant string, window time.Du
 }
 
 // ClaimBatch is Claim for each key, in one round trip to Redis (a
-// pipeline): first[i] and crossover[i] answer keys[i] with variants[i]. A
-// crossover costs a second round trip, for the crossovers of the batch
-// only. A key repeated in keys with one variant is first at most once.
+// pipeline): first[i] and crossover[i] answer keys[i] with variants[i], in
+// order: a key repeated in keys is answered as if claimed one after the
+// other. A crossover costs a second round trip, for the crossovers of the
+// batch only.
 // The error is nil unless keys and variants differ in length.
 func (d *Deduper) ClaimBatch(ctx context.Context, keys, variants []string, window time.Duration) (first, crossover []bool, err error) {
 	if len(variants) != len(keys) {
@@ -94,9 +97,10 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys, variants []string, windo
 	// other claim did it first, in a second round trip.
 	var counted []int // keys that fell back, already counted
 	if len(crossed) > 0 {
+		groups := b.crossGroups(crossed)
 		var scripts []*redis.Cmd
 		res, lastErr := d.send(ctx, false, func() []redis.Cmder {
-			scripts = b.crossoverCmds(ctx, d.prefix, crossed)
+			scripts = b.crossoverCmds(ctx, d.prefix, groups)
 			all := make([]redis.Cmder, len(scripts))
 			for i, c := range scripts {
 				all[i] = c
@@ -111,7 +115,7 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys, variants []string, windo
 			d.failed(lastErr, len(crossed))
 			counted = crossed
 		default:
-			failed = append(failed, b.settleCrossovers(scripts, crossed, first, crossover)...)
+			failed = append(failed, b.settleCrossovers(scripts, groups, first, crossover)...)
 		}
 	}
 	if len(failed) > 0 {
@@ -152,10 +156,22 @@ type batch struct {
 	keys     []string // stored keys, without the prefix
 	variants []string
 	tags     []int64
-	values   []string // claimValue, in decimal
+	values   []string // claimValue, in decimal, each with its own nonce
 	window   time.Duration
 	px       int64
-	nonce    uint32 // this call's: every value it writes carries it
+	nonce    uint32 // this call's: every value it writes derives from it
+	// read is, for each key that crossed over, what its SET read (see
+	// settleSets): what a retry falls back on (see settleCrossovers).
+	read map[string]heldState
+}
+
+// heldState is what a SET of the batch learned of a key: the value it read,
+// or claimed when the key was free (or already this call's).
+type heldState struct {
+	tag     int64 // the tag this call makes the key hold, so far
+	value   string
+	claimed bool
+	own     int64 // the tag the SET claimed the key with
 }
 
 func (d *Deduper) newBatch(keys, variants []string, window time.Duration) *batch {
@@ -171,7 +187,7 @@ func (d *Deduper) newBatch(keys, variants []string, window time.Duration) *batch
 	for i, k := range keys {
 		b.keys[i] = d.storedKey(k)
 		b.tags[i] = d.variantTag(variants[i])
-		b.values[i] = strconv.FormatInt(claimValue(b.tags[i], b.nonce), 10)
+		b.values[i] = strconv.FormatInt(claimValue(b.tags[i], claimNonce(b.nonce, i)), 10)
 	}
 	return b
 }
@@ -188,78 +204,204 @@ func (b *batch) setCmds(ctx context.Context, prefix string) []*redis.StringCmd {
 // the keys whose SET failed on its own, and of those whose key held
 // another variant (crossed: the second round trip moves them).
 func (b *batch) settleSets(sets []*redis.StringCmd, first []bool) (failed, crossed []int) {
-	// The tag this call makes each key hold, so far: a key repeated in the
+	// What this call makes each key hold, so far: a key repeated in the
 	// batch is decided here, by the occurrences before it.
-	held := make(map[string]int64, len(b.keys))
+	held := make(map[string]heldState, len(b.keys))
 	for i, set := range sets {
 		k, tag := b.keys[i], b.tags[i]
-		if t, ok := held[k]; ok {
-			if t != tag {
+		if h, ok := held[k]; ok {
+			if h.tag != tag {
 				crossed = append(crossed, i)
-				held[k] = tag
+				h.tag = tag
+				held[k] = h
 			}
 			continue
 		}
 		err := set.Err()
+		h := heldState{tag: tag, value: set.Val(), own: tag}
 		switch {
 		case errors.Is(err, redis.Nil):
-			first[i] = true // the key was free: this SET claimed it
+			first[i], h.claimed = true, true // the key was free: this SET claimed it
 		case err != nil:
 			failed = append(failed, i)
 			continue
-		case set.Val() == b.values[i]:
-			first[i] = true // set by a send of ours whose answer was lost
+		case valueCurrent(set.Val()) == b.values[i]:
+			// Set by a send of ours whose answer was lost.
+			first[i], h.claimed = true, true
 		case valueTag(set.Val()) == tag:
 			// A duplicate: the window is not refreshed.
 		default:
 			crossed = append(crossed, i)
 		}
-		held[k] = tag
+		held[k] = h
+	}
+	if len(crossed) > 0 {
+		b.read = held
 	}
 	return failed, crossed
 }
 
-// crossoverScript moves a key to a new variant unless it holds that
-// variant already; it answers
+// valueCurrent is the current part of a value read from Redis.
+func valueCurrent(v string) string {
+	current, _ := splitValue(v)
+	return current
+}
+
+// crossoverScript moves a key through the variants of its crossovers in one
+// batch, in order (one, mostly); it answers each with a code:
 //
 //	0: the key holds the variant (another claim moved it first): a duplicate
-//	1: the key held another variant; it now holds this one: a crossover
-//	2: the key holds this very value, written by a send of ours whose answer
-//	   was lost: a crossover, ours
+//	1: the key held another variant; it now holds this one, not exposed
+//	   within the window: a crossover, sent
+//	2: the key held another variant; it now holds this one, exposed within
+//	   the window already: a crossover, not sent
 //	3: the key was gone (expired or released since): a first claim
+//	4: the key holds this call's last value, written by a send of ours whose
+//	   answer was lost; this is not the last crossover of the key, and the
+//	   code is not known (see settleCrossovers)
 //
-// ARGV: the value, the window in ms, and the values of the variant's tag
-// are in [ARGV[3], ARGV[4]) (below 2^53, exact as Lua numbers).
+// When the key holds this call's last value the last code is read from it:
+// an integer is a 3, a listed current tag a 2, else a 1.
+//
+// KEYS[1] is the key; ARGV: the window in ms, the number of tags listed at
+// most, and the values, in order (integers below 2^53, exact as Lua
+// numbers). The value written is the last value, followed by the tags of
+// the other variants exposed within the window (see keys.go); every write
+// starts a new window.
 const crossoverScript = `local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then return 2 end
-local n = tonumber(cur)
-if n and n >= tonumber(ARGV[3]) and n < tonumber(ARGV[4]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if cur then return 1 end
-return 3`
+local cap, m = tonumber(ARGV[2]), #ARGV - 2
+local function tagof(v)
+  local n = tonumber(v)
+  if not n or n < 0 or n >= 9007199254740992 then return -1 end
+  return math.floor(n / 4294967296)
+end
+local function index(list, t)
+  for i = 1, #list do if list[i] == t then return i end end
+  return nil
+end
+local now, list = cur, {}
+if cur then
+  local bar = string.find(cur, '|', 1, true)
+  if bar then
+    now = string.sub(cur, 1, bar - 1)
+    for t in string.gmatch(string.sub(cur, bar + 1), '%d+') do list[#list + 1] = tonumber(t) end
+  end
+end
+local codes = {}
+if now == ARGV[m + 2] then
+  for j = 1, m - 1 do codes[j] = 4 end
+  if now == cur then codes[m] = 3
+  elseif index(list, tagof(now)) then codes[m] = 2
+  else codes[m] = 1 end
+  return codes
+end
+local moved = false
+for j = 1, m do
+  local v = ARGV[j + 2]
+  local t = tagof(v)
+  if not now then
+    codes[j], list, now, moved = 3, {}, v, true
+  else
+    local held = tagof(now)
+    if held == t then
+      codes[j] = 0
+    else
+      if index(list, t) then codes[j] = 2 else codes[j] = 1 end
+      if held >= 0 then
+        local i = index(list, held)
+        if i then table.remove(list, i) end
+        list[#list + 1] = held
+      end
+      while #list > cap do
+        if list[1] == t then table.remove(list, 2) else table.remove(list, 1) end
+      end
+      now, moved = v, true
+    end
+  end
+end
+if moved then
+  local value = now
+  if #list > 0 then value = now .. '|' .. table.concat(list, ',') end
+  redis.call('SET', KEYS[1], value, 'PX', ARGV[1])
+end
+return codes`
 
-func (b *batch) crossoverCmds(ctx context.Context, prefix string, crossed []int) []*redis.Cmd {
-	out := make([]*redis.Cmd, len(crossed))
-	for j, i := range crossed {
-		lo := claimValue(b.tags[i], 0)
-		out[j] = redis.NewCmd(ctx, "eval", crossoverScript, 1, prefix+b.keys[i],
-			b.values[i], b.px, lo, lo+1<<nonceBits)
+// A crossGroup is the crossovers of one key in a batch, in order: one
+// script moves the key through all of them.
+type crossGroup struct {
+	key     string
+	indexes []int
+}
+
+// crossGroups groups crossed (indexes, in order) by key.
+func (b *batch) crossGroups(crossed []int) []crossGroup {
+	var groups []crossGroup
+	at := make(map[string]int, len(crossed))
+	for _, i := range crossed {
+		k := b.keys[i]
+		if g, ok := at[k]; ok {
+			groups[g].indexes = append(groups[g].indexes, i)
+			continue
+		}
+		at[k] = len(groups)
+		groups = append(groups, crossGroup{key: k, indexes: []int{i}})
+	}
+	return groups
+}
+
+func (b *batch) crossoverCmds(ctx context.Context, prefix string, groups []crossGroup) []*redis.Cmd {
+	out := make([]*redis.Cmd, len(groups))
+	for j, g := range groups {
+		args := make([]any, 0, 5+len(g.indexes))
+		args = append(args, "eval", crossoverScript, 1, prefix+g.key, b.px, seenCap)
+		for _, i := range g.indexes {
+			args = append(args, b.values[i])
+		}
+		out[j] = redis.NewCmd(ctx, args...)
 	}
 	return out
 }
 
 // settleCrossovers reads the answered crossover scripts; it returns the
 // indexes of the keys whose script failed on its own.
-func (b *batch) settleCrossovers(scripts []*redis.Cmd, crossed []int, first, crossover []bool) (failed []int) {
-	for j, i := range crossed {
-		n, err := scripts[j].Int64()
-		if err != nil {
-			failed = append(failed, i)
+func (b *batch) settleCrossovers(scripts []*redis.Cmd, groups []crossGroup, first, crossover []bool) (failed []int) {
+	for j, g := range groups {
+		codes, err := scripts[j].Int64Slice()
+		if err != nil || len(codes) != len(g.indexes) {
+			failed = append(failed, g.indexes...)
 			continue
 		}
-		first[i], crossover[i] = n != 0, n == 1 || n == 2
+		var exposed []int64 // what the SET read, for code 4, moved along
+		for n, i := range g.indexes {
+			code := codes[n]
+			if code == 4 {
+				// A lost send of ours moved the key through all of the
+				// group; Redis no longer tells what each move found. What
+				// this call's SET read is the best guess (wrong only if
+				// another instance moved the key in between: then a
+				// variant may be sent twice, never lost).
+				if exposed == nil {
+					exposed = b.exposedAtRead(g.key)
+				}
+				code = 1
+				if slices.Contains(exposed, b.tags[i]) {
+					code = 2
+				}
+				exposed = append(exposed, b.tags[i])
+			}
+			first[i], crossover[i] = code == 1 || code == 3, code == 1 || code == 2
+		}
 	}
 	return failed
+}
+
+// exposedAtRead is the tags key's SET read as exposed within the window.
+func (b *batch) exposedAtRead(key string) []int64 {
+	h := b.read[key]
+	if h.claimed {
+		return []int64{h.own}
+	}
+	return exposedTags(h.value)
 }
 
 // fallbackClaims answers the batch's claims (all of them, or those at the

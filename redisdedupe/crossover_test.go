@@ -19,8 +19,9 @@ import (
 )
 
 // One key per (subject, experiment) holds the latest variant: a repeat is
-// a duplicate, a move to another variant is a first claim and a crossover,
-// and the key then holds the new variant for a new window.
+// a duplicate; a move to another variant is a crossover, and a first claim
+// unless the subject was exposed to that variant within the window; the
+// key then holds the new variant for a new window.
 func TestClaimCrossover(t *testing.T) {
 	rdb := sharedClient(t)
 	prefix := testPrefix(t)
@@ -36,7 +37,7 @@ func TestClaimCrossover(t *testing.T) {
 		{"control", false, false},
 		{"treatment", true, true},
 		{"treatment", false, false},
-		{"control", true, true},
+		{"control", false, true}, // back to a variant exposed: not sent
 		{"control", false, false},
 	}
 	for i, s := range steps {
@@ -60,7 +61,7 @@ func TestClaimCrossover(t *testing.T) {
 		{"new, repeat, move, repeat", []string{"x", "x", "x", "x"}, []string{"a", "a", "b", "b"},
 			[]bool{true, false, true, false}, []bool{false, false, true, false}},
 		{"moves back, among others", []string{"y", "x", "z"}, []string{"a", "a", "a"},
-			[]bool{true, true, true}, []bool{false, true, false}},
+			[]bool{true, false, true}, []bool{false, true, false}},
 		{"all held now", []string{"z", "y", "x"}, []string{"a", "a", "a"},
 			[]bool{false, false, false}, []bool{false, false, false}},
 	}

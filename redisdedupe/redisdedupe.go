@@ -6,8 +6,8 @@
 // user who hits three instances is exposed three times. A [Deduper] keeps the
 // claims in Redis instead, so that exactly one instance sends each
 // (user, experiment, variant) exposure per window, and a user moved to
-// another variant (a crossover) is exposed to it and counted once, on
-// whichever instance sees the move first:
+// another variant (a crossover) is counted once per move, on whichever
+// instance sees the move first:
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379", ContextTimeoutEnabled: true})
 //	dedupe, err := redisdedupe.NewDeduper(rdb)
@@ -19,6 +19,28 @@
 //		// WithExperiments, WithSink, ...
 //	)
 //
+// # What a claim answers
+//
+// Within the window, each (user, experiment, variant) is sent at most
+// once, and every change of the user's variant is reported as a
+// crossover, the same contract as exposure's in-memory deduper. A user
+// served a, b, a, b is sent a and b once each, and counted as three
+// crossovers: Claim answers first for a new user, neither for the variant
+// the user holds, first and crossover for a move to a variant not exposed
+// within the window, and crossover alone for a move back to one that was
+// (counted, not sent). A user who flips between two variants (two beacon
+// tokens replayed in turn, or targeting that flips) therefore costs no
+// more exposures than one who does not.
+//
+// The variants exposed before are remembered with the key, whose window
+// restarts at every change: they are forgotten when the latest change's
+// window ends, not each one's own (conservative: fewer repeats, never
+// more). A key lists at most 16 of them, dropping the oldest, so that a
+// user flipping among more variants cannot grow it; those dropped may be
+// sent again.
+//
+// # What Redis holds
+//
 // Redis holds one key per (user, experiment): 16 raw bytes of a hash after
 // the prefix, holding an integer, the latest variant's tag and a nonce,
 // with the window as its expiry (about 133 bytes of Redis memory per key;
@@ -27,7 +49,9 @@
 // nothing (a first claim), the same variant (a duplicate: the window is not
 // refreshed) or another one (a crossover, which a Lua script then moves to
 // the new variant unless another claim moved it first: a second round trip,
-// for crossovers only). It needs Redis 7.0 or later. All the claims of one
+// for crossovers only). Only that script makes the value a short string
+// that also lists the variants exposed before; keys that never crossed
+// over keep the integer. It needs Redis 7.0 or later. All the claims of one
 // call go to Redis in one pipelined round trip ([Deduper.ClaimBatch]). The Tracker
 // claims off the request path, in a stage of its own that gathers the
 // claims of many requests into one ClaimBatch: no request waits for Redis,
@@ -75,7 +99,9 @@
 //     the rest of their window; at most [WithBackfillLimit] of them, 10,000
 //     by default) in the first round trip after Redis answers again, all of
 //     them, ahead of that round trip's claims. From then on no other
-//     instance exposes those users again.
+//     instance exposes those users again. A user that crossed over during
+//     the outage is written holding the latest variant and listing the
+//     earlier ones, so that no other instance sends those again either.
 //
 // What the backfill cannot repair is what was already sent: a user exposed
 // by two instances during the outage, or by one during the outage and by
@@ -126,7 +152,10 @@ const warmUpTimeout = 5 * time.Second
 var errTimeout = errors.New("redisdedupe: no answer from Redis within the timeout")
 
 // Deduper is an [exposure.BatchDeduper] that keeps claims in Redis, with a
-// fallback deduper for when Redis is unavailable. Create it with
+// fallback deduper for when Redis is unavailable. Within the window it
+// sends each (key, variant) at most once, across every instance sharing
+// the Redis, and reports every change of a key's variant as a crossover
+// (see the package doc). Create it with
 // [NewDeduper]; it is safe for concurrent use. Its methods never return an
 // error: a failed Redis call is answered by the fallback and counted in
 // [Deduper.Stats].
