@@ -115,3 +115,33 @@ func TestCrossoverAcrossInstances(t *testing.T) {
 		assert.Zero(t, in.deduper.Stats().Fallbacks, "instance %d fell back", i)
 	}
 }
+
+// A subject served a and b in turn by two instances (a rollout that flaps,
+// two browser tokens posted in turn) is sent each variant once: every
+// change is a crossover, and the moves back are not sent again.
+func TestFlipBackAcrossInstances(t *testing.T) {
+	sharedClient(t) // skips without REDIS_URL
+	prefix := testPrefix(t)
+	one := newPinnedInstance(t, sharedClient(t), prefix, "a")
+	two := newPinnedInstance(t, sharedClient(t), prefix, "b")
+	instances := []*instance{one, two}
+	for _, at := range []int{0, 1, 0, 1, 0} {
+		require.Zero(t, visitAll(t, instances, []visit{{"flapper", at}}, 1))
+		flushAll(t, instances) // each claim reaches Redis before the next visit
+	}
+	total, _ := flushAll(t, instances)
+	var committed, duplicate, crossovers uint64
+	for _, in := range instances {
+		c := in.tracker.Stats().Counts
+		committed += c[exposure.StageCommitted]
+		duplicate += c[exposure.StageDuplicate]
+		crossovers += c[exposure.StageCrossover]
+	}
+	assert.Equal(t, map[exposureKey]int{
+		{"flapper", experiments[0].Name, "a"}: 1,
+		{"flapper", experiments[0].Name, "b"}: 1,
+	}, total, "each variant sent once")
+	assert.Equal(t, uint64(2), committed)
+	assert.Equal(t, uint64(4), crossovers, "a→b, b→a, a→b, b→a")
+	assert.Equal(t, uint64(3), duplicate, "the three moves back")
+}
