@@ -31,6 +31,7 @@ type Confirmer struct {
 	bodyTimeout time.Duration               // for reading a confirmation's body
 	origins     map[string]struct{}         // WithAllowedOrigins
 	crossOrigin *http.CrossOriginProtection // refuses other origins' posts
+	isBot       func(*http.Request) bool
 
 	script      []byte // beacon.js with this Confirmer's settings
 	scriptETag  string
@@ -54,7 +55,7 @@ type Confirmer struct {
 // The template function hands off assignments of the Scope it is given,
 // which must be a Scope of t (opened by t's middleware or t.Scope).
 func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
-	c := config{expiry: DefaultExpiry, ratio: DefaultRatio, dwell: DefaultDwell}
+	c := config{expiry: DefaultExpiry, ratio: DefaultRatio, dwell: DefaultDwell, isBot: exposure.IsKnownBot}
 	var errs []error
 	if t == nil {
 		errs = append(errs, fmt.Errorf("%w: beacon.NewConfirmer given a nil Tracker", exposure.ErrInvalidConfig))
@@ -77,7 +78,7 @@ func NewConfirmer(t *exposure.Tracker, opts ...Option) (*Confirmer, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	cf := &Confirmer{tracker: t, codec: codec, log: c.logger, now: time.Now, bodyTimeout: bodyReadTimeout}
+	cf := &Confirmer{tracker: t, codec: codec, log: c.logger, now: time.Now, bodyTimeout: bodyReadTimeout, isBot: c.isBot}
 	// The registry is fixed for the Tracker's life.
 	if exps := t.Experiments(); len(exps) > 0 {
 		cf.experiments = make(map[string]struct{}, len(exps))

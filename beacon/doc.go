@@ -119,7 +119,9 @@
 // # Bots
 //
 // The Tracker's bot filter ([exposure.WithBotFilter]) applies to the marks
-// of the requests its middleware serves. A token is confirmed by whoever
-// posts it, a crawler that runs scripts and keeps the element in view
-// included.
+// of the requests its middleware serves. Crawlers that run scripts
+// (Googlebot renders pages) would confirm the tokens of those pages: the
+// endpoint refuses confirmations posted by a bot as well ([WithBotFilter],
+// by default [exposure.IsKnownBot]), answers them 204 and counts them
+// ([Stats].Bots). Give both the same function if you replace one.
 package beacon

@@ -114,6 +114,13 @@ func (c *Confirmer) receive(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, &c.counters.crossOrigin)
 		return
 	}
+	if c.isBot(r) {
+		// Not an error of the client's: 204, so that it does not retry.
+		c.counters.bots.Add(1)
+		w.Header().Set("Connection", "close") // the body is not read
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if c.limiter != nil {
 		if ok, wait := c.limiter.allow(r, c.now()); !ok {
 			w.Header().Set("Retry-After", strconv.FormatInt(int64((wait+time.Second-1)/time.Second), 10))

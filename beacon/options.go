@@ -45,6 +45,7 @@ type config struct {
 	logger      *slog.Logger
 	limit       *rateLimit // nil: no rate limit
 	origins     []string   // WithAllowedOrigins
+	isBot       func(*http.Request) bool
 }
 
 // WithKeys sets the keys that sign and verify tokens; it is required. The
@@ -257,4 +258,22 @@ func checkOrigin(o string) error {
 		}
 	}
 	return nil
+}
+
+// WithBotFilter replaces the test that refuses confirmations posted by bots
+// and crawlers: crawlers that run scripts (Googlebot renders pages) would
+// otherwise confirm the tokens of the pages they render, past the
+// Tracker's own filter, which sees only the page's request. The default is
+// [exposure.IsKnownBot], the Tracker's default too; pass the function you
+// gave [exposure.WithBotFilter] to keep the two alike, or one that returns
+// false to filter nothing. A bot's confirmation is answered 204, so that it
+// does not retry, and counted in [Stats].Bots.
+func WithBotFilter(isBot func(r *http.Request) bool) Option {
+	return func(c *config) error {
+		if isBot == nil {
+			return fmt.Errorf("%w: beacon.WithBotFilter given a nil function; to disable the filter, pass one that returns false", exposure.ErrInvalidConfig)
+		}
+		c.isBot = isBot
+		return nil
+	}
 }

@@ -70,6 +70,10 @@ type Stats struct {
 	// Unconfirmed is genuine tokens the Tracker refused to commit because
 	// it was closed (answered 503).
 	Unconfirmed uint64
+	// Bots is confirmations posted by a bot or crawler (see
+	// [WithBotFilter]), answered 204 and not confirmed. They are neither
+	// accepted nor rejected.
+	Bots uint64
 }
 
 type counters struct {
@@ -77,7 +81,7 @@ type counters struct {
 	malformed, forged, expired, tooLarge, wrongMethod atomic.Uint64
 	unconfirmed, unregistered, timedOut, rateLimited  atomic.Uint64
 	attributesDropped, crossOrigin                    atomic.Uint64
-	propertiesDropped, relatedDropped                 atomic.Uint64
+	propertiesDropped, relatedDropped, bots           atomic.Uint64
 }
 
 // Stats returns a snapshot of the Confirmer's counters. Counters read
@@ -93,5 +97,6 @@ func (c *Confirmer) Stats() Stats {
 		TimedOut: k.timedOut.Load(), RateLimited: k.rateLimited.Load(),
 		AttributesDropped: k.attributesDropped.Load(), CrossOrigin: k.crossOrigin.Load(),
 		PropertiesDropped: k.propertiesDropped.Load(), RelatedDropped: k.relatedDropped.Load(),
+		Bots: k.bots.Load(),
 	}
 }
