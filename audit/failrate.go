@@ -75,10 +75,7 @@ func checkFailures(vs []Variant) FailureCheck {
 		f, n := failed(&vs[i])
 		c.Failed += f
 		c.Assigned += n
-		if n > 0 {
-			rate := float64(f) / float64(n)
-			vs[i].FailureRate = &rate
-		}
+		vs[i].FailureRate = rate(f, n)
 		if n < FailureMinAssignments {
 			enough = false
 		}

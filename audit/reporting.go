@@ -154,10 +154,7 @@ func variantOf(v *tally.Variant[latency.Histogram]) Variant {
 		SubjectsAssigned: v.SubjectsAssigned.Estimate(),
 		SubjectsExposed:  v.SubjectsExposed.Estimate(),
 	}
-	if r.SubjectsAssigned > 0 {
-		rate := float64(r.SubjectsExposed) / float64(r.SubjectsAssigned)
-		r.ExposureRate = &rate
-	}
+	r.ExposureRate = rate(r.SubjectsExposed, r.SubjectsAssigned)
 	r.BotShare = rate(r.Counts[exposure.StageBot], r.Counts[exposure.StageMarked])
 	if ms, ok := v.Ext.Median(); ok {
 		r.MedianRenderMillis = &ms
