@@ -45,13 +45,8 @@ func (s *Scope) mark(ctx context.Context, flagKey string) error {
 	}
 	// Already committed (streaming, or a late mark): deliver now.
 	e.delivered = true
-	if s.bot {
-		s.t.ledger.record(StageBot, &e.a)
-		s.mu.Unlock()
-		return nil
-	}
 	a := [1]Assignment{e.a}
 	s.mu.Unlock()
-	s.t.commit(a[:])
+	s.expose(a[:])
 	return nil
 }

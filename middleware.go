@@ -24,7 +24,7 @@ import (
 func (t *Tracker) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, s := t.Scope(r.Context())
-		s.bot = t.isBot(r)
+		s.req = r // asked whether it is a bot's only if the Scope exposes something
 		sw := &statusWriter{ResponseWriter: w}
 		ok := false
 		defer func() {

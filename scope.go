@@ -2,6 +2,7 @@ package exposure
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"sync/atomic"
 )
@@ -22,7 +23,12 @@ type Scope struct {
 	undoCount  atomic.Int32
 	committed  bool // after the first Commit, marks are delivered at once
 	discarded  bool
-	bot        bool // a bot's request: marks are counted, not exposed
+	// req is the middleware's request, asked whether it came from a bot
+	// (its marks are then counted, not exposed) only when the Scope has
+	// something to expose: most requests mark nothing and pay nothing.
+	// botState caches the answer: 0 not asked yet, 1 a person, 2 a bot.
+	req      *http.Request
+	botState atomic.Uint32
 }
 
 type scopeEntry struct {
@@ -202,16 +208,49 @@ func (s *Scope) Commit(ctx context.Context) error {
 		e := &s.entries[i]
 		if e.marked && !e.delivered && !e.handedOff {
 			e.delivered = true
-			if s.bot {
-				s.t.ledger.record(StageBot, &e.a)
-				continue
-			}
 			as = append(as, e.a)
 		}
 	}
 	s.mu.Unlock()
-	s.t.commit(as)
+	s.expose(as)
 	return nil
+}
+
+// expose commits as, the Scope's marks now delivered, unless the Scope's
+// request came from a bot: then each is counted as StageBot.
+func (s *Scope) expose(as []Assignment) {
+	if len(as) == 0 {
+		return
+	}
+	if !s.fromBot() {
+		s.t.commit(as)
+		return
+	}
+	for i := range as {
+		s.t.ledger.record(StageBot, &as[i])
+	}
+}
+
+// fromBot reports whether the Scope's request came from a bot, asking the
+// Tracker's filter once. A Scope opened outside the middleware has no
+// request, and no bot.
+func (s *Scope) fromBot() bool {
+	switch s.botState.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	if s.req == nil {
+		return false
+	}
+	bot := s.t.isBot(s.req)
+	state := uint32(1)
+	if bot {
+		state = 2
+	}
+	s.botState.Store(state) // concurrent askers store the same answer
+	return bot
 }
 
 // countFailure counts each assignment of the Scope, whose request failed:

@@ -3,6 +3,7 @@ package exposure_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/exposurekit/exposure"
@@ -241,4 +242,16 @@ func TestAlternatingConfirmationsSendEachVariantOnce(t *testing.T) {
 	st := e.tracker.Stats()
 	assert.Equal(t, uint64(4), st.Counts[exposure.StageCrossover], "A→B, B→A, A→B, B→A")
 	assert.Equal(t, uint64(4), st.Counts[exposure.StageDuplicate])
+}
+
+// The bot filter is asked only for a request that has something to
+// expose: most requests mark nothing and pay nothing for it.
+func TestBotFilterIsAskedOnlyWhenSomethingIsExposed(t *testing.T) {
+	var asked atomic.Int32
+	e := newEnv(t, exposure.WithBotFilter(func(*http.Request) bool { asked.Add(1); return false }))
+	srv := e.server(t)
+	get(t, srv, "/home?user=ann") // evaluates, marks nothing
+	assert.Zero(t, asked.Load())
+	get(t, srv, "/checkout?user=ann")
+	assert.Equal(t, int32(1), asked.Load())
 }
