@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/exposurekit/exposure/internal/dedupetable"
 )
 
 // The claim stage. A Deduper other than the in-memory one does I/O (Redis:
@@ -143,17 +145,23 @@ func (c *claimer) process(batch []Assignment) {
 	// claimed was sent, though the Deduper never saw that claim; and the
 	// overflow learns every claim the Deduper granted, so that an
 	// overflowing refresh is a duplicate, not a second exposure.
+	// Once it overflowed, a claim the Deduper grants but the overflow
+	// refuses (a variant the overflow sent, a move back to one) is not
+	// sent. mirror keeps the overflow's claims, to take them back with the
+	// Deduper's when no queue takes the exposure.
 	overflowed := c.overflowed.Load()
+	mirror := make([]dedupetable.Undo, len(keys))
 	for i := range batch {
 		h, tag := c.overflow.assignmentHash(&batch[i]), c.overflow.variantTag(batch[i].Variant)
 		for j := range n {
-			k, hj := i*n+j, h^sinkSalt(j)
-			switch {
-			case !first[k]:
-			case overflowed && c.overflow.holds(hj, tag):
+			k := i*n + j
+			if !first[k] {
+				continue
+			}
+			mine, _, _, undo := c.overflow.claimHash(h^sinkSalt(j), tag, t.window)
+			mirror[k] = undo
+			if overflowed && !mine {
 				first[k] = false
-			default:
-				c.overflow.claimHash(hj, tag, t.window)
 			}
 		}
 	}
@@ -176,7 +184,7 @@ func (c *claimer) process(batch []Assignment) {
 		}
 		return
 	}
-	t.commitClaimed(c.ctx, batch, keys, first, crossover)
+	t.commitClaimed(c.ctx, batch, keys, first, crossover, mirror)
 }
 
 // answer wakes, under mu, the flushes whose assignments are all processed.

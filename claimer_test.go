@@ -87,3 +87,41 @@ func TestAFullClaimStageClaimsInProcess(t *testing.T) {
 	assert.Equal(t, uint64(1), tr.Stats().Counts[StageDuplicate])
 	require.NoError(t, tr.Close(t.Context()))
 }
+
+type wrappedDeduper struct{ Deduper }
+
+// The overflow claimed x's a, then x's b (a crossover): both sent. The
+// Deduper, which saw neither, grants a: the overflow knows a was sent and
+// refuses it. (It used to ask only whether its entry held a, which held b.)
+func TestOverflowSendsAFlipBackOnce(t *testing.T) {
+	mem, err := NewMemoryDeduper(1000)
+	require.NoError(t, err)
+	sink := countingSink{got: make(chan Exposure, 100)}
+	tr, err := NewTracker(WithDeduper(wrappedDeduper{mem}), WithSink(sink, WithFlushInterval(time.Millisecond)))
+	require.NoError(t, err)
+	defer func() { _ = tr.Close(context.Background()) }()
+	x := func(v string) []Assignment {
+		return []Assignment{{FlagKey: "f", Experiment: "E", Variant: v, Identity: Identity{DistinctID: "x"}}}
+	}
+	tr.claims.mu.Lock()
+	tr.claims.capacity = 0 // the stage is full: claimed in process
+	tr.claims.mu.Unlock()
+	tr.commit(x("a"))
+	tr.commit(x("b"))
+	tr.claims.mu.Lock()
+	tr.claims.capacity = 100
+	tr.claims.mu.Unlock()
+	tr.commit(x("a")) // through the Deduper, which never saw x
+	require.NoError(t, tr.Flush(t.Context()))
+	got := map[string]int{}
+	for {
+		select {
+		case e := <-sink.got:
+			got[e.Variant]++
+			continue
+		case <-time.After(200 * time.Millisecond):
+		}
+		break
+	}
+	assert.Equal(t, 1, got["a"], "within this instance a is one exposure")
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/exposurekit/exposure/internal/dedupetable"
 )
 
 // commit turns marked assignments into exposures: each is claimed in the
@@ -66,8 +68,8 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 		claimed, queued, crossed := false, false, false
 		for j, q := range t.queues {
 			hj := h ^ sinkSalt(j)
-			first, crossover, evicted := md.claimHash(hj, tag, t.window)
-			if evicted {
+			first, crossover, evicted, undo := md.claimHash(hj, tag, t.window)
+			for range evicted {
 				t.ledger.record(StageEvicted, a)
 			}
 			crossed = crossed || crossover
@@ -78,7 +80,7 @@ func (t *Tracker) commitInline(md *memoryDeduper, as []Assignment) {
 			if t.offer(q, a, &o) {
 				queued = true
 			} else {
-				md.releaseHash(hj) // so that a later render sends it to this sink
+				md.unclaim(undo) // so that a later render sends it to this sink
 			}
 		}
 		t.recordCommit(a, o.e, claimed, queued, crossed)
@@ -128,8 +130,9 @@ func (t *Tracker) recordCommit(a *Assignment, e *Exposure, claimed, queued, cros
 
 // commitClaimed queues the assignments of one claim round trip; first[k]
 // and crossover[k] answer keys[k], the key of assignment k/len(queues) for
-// sink k%len(queues). Claims whose exposure no queue took are released.
-func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []string, first, crossover []bool) {
+// sink k%len(queues), and mirror[k] is the claim stage's own claim of it.
+// Claims whose exposure no queue took are released.
+func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []string, first, crossover []bool, mirror []dedupetable.Undo) {
 	n := len(t.queues)
 	for i := range as {
 		a := &as[i]
@@ -151,9 +154,7 @@ func (t *Tracker) commitClaimed(ctx context.Context, as []Assignment, keys []str
 			if err := t.deduper.Release(ctx, keys[k]); err != nil {
 				t.logDedupeError(err)
 			}
-			if t.claims != nil {
-				t.claims.overflow.releaseHash(t.claims.overflow.assignmentHash(a) ^ sinkSalt(j))
-			}
+			t.claims.overflow.unclaim(mirror[k])
 		}
 		t.recordCommit(a, o.e, claimed, queued, crossed)
 	}

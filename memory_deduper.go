@@ -56,7 +56,7 @@ func (d *memoryDeduper) Claim(_ context.Context, key, variant string, window tim
 	if window <= 0 {
 		return false, false, fmt.Errorf("exposure: dedupe window must be positive, got %v", window)
 	}
-	first, crossover, _ = d.claimHash(maphash.String(d.seed, key), d.variantTag(variant), window)
+	first, crossover, _, _ = d.claimHash(maphash.String(d.seed, key), d.variantTag(variant), window)
 	return first, crossover, nil
 }
 
@@ -79,39 +79,23 @@ func (d *memoryDeduper) variantTag(variant string) uint16 {
 	return uint16(maphash.String(d.seed, variant))
 }
 
-// claimHash claims tag for h for window. crossover reports that h held
-// another tag within its window; evicted that the claim evicted a key
-// whose window had not ended.
-//
-// An entry holds only the latest variant, so a subject who flips back to
-// a variant (two browser tokens replayed in turn, targeting that flips)
-// would be sent at every flip. A crossover therefore also records, in
-// entries of their own, that the variant left behind was exposed, and
-// sends the new one only if no such entry says it was exposed within the
-// window. Only subjects who cross over pay for those entries.
-func (d *memoryDeduper) claimHash(h uint64, tag uint16, window time.Duration) (first, crossover, evicted bool) {
-	first, crossover, evicted, previous := d.table.ClaimFrom(h, tag, window)
-	if !crossover {
-		return first, crossover, evicted
-	}
-	_, _, left := d.table.Claim(exposedKey(h, previous), 0, window)
-	first, _, came := d.table.Claim(exposedKey(h, tag), 0, window)
-	return first, true, evicted || left || came
+// claimHash claims tag for h for window (see
+// [dedupetable.Table.ClaimVariant]): first when the variant was not sent
+// to h's subject within the window, crossover when the subject was last
+// shown another variant, evicted the live entries the claim pushed out.
+// If the exposure of a first claim cannot be sent, undo it with unclaim.
+func (d *memoryDeduper) claimHash(h uint64, tag uint16, window time.Duration) (first, crossover bool, evicted int, undo dedupetable.Undo) {
+	return d.table.ClaimVariant(h, tag, window)
 }
 
-// exposedKey is the key of the entry that says h's subject was exposed
-// to the variant of tag: h mixed with the tag (a 64-bit finalizer), as
-// unlikely as any other hash to meet a subject's key.
-func exposedKey(h uint64, tag uint16) uint64 {
-	x := h ^ (uint64(tag)+1)*0x9e3779b97f4a7c15
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	return x ^ x>>33
-}
+// unclaim reverts a first claim whose exposure was not sent, so that the
+// next render sends it, and keeps the variants sent before.
+func (d *memoryDeduper) unclaim(u dedupetable.Undo) { d.table.Undo(u) }
 
-// Release forgets key, so that its next claim wins.
+// Release forgets key, so that its next claim wins. It cannot tell which
+// variant's claim to take back, so it forgets the latest: the variants
+// sent before may be sent again (a repeat rather than a loss). The
+// Tracker takes back its own claims with unclaim, which keeps them.
 func (d *memoryDeduper) Release(_ context.Context, key string) error {
 	d.releaseHash(maphash.String(d.seed, key))
 	return nil
@@ -122,7 +106,3 @@ func (d *memoryDeduper) releaseHash(h uint64) { d.table.Release(h) }
 // size returns the number of keys held, expired ones included until they
 // are evicted or claimed again.
 func (d *memoryDeduper) size() int { return d.table.Len() }
-
-// holds reports whether h holds tag and its window has not ended, without
-// claiming it.
-func (d *memoryDeduper) holds(h uint64, tag uint16) bool { return d.table.Holds(h, tag) }

@@ -1,7 +1,11 @@
 package exposure
 
 import (
+	"context"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,13 +80,96 @@ func TestMemoryDeduperReportsLiveEvictions(t *testing.T) {
 	d := newMemoryDeduper(1)
 	now := time.Unix(1_800_000_000, 0)
 	d.now = func() time.Time { return now }
-	_, _, evicted := d.claimHash(1, 0, time.Hour)
-	assert.False(t, evicted)
-	_, _, evicted = d.claimHash(2, 0, time.Hour)
-	assert.True(t, evicted, "the live key 1 was pushed out")
-	_, _, evicted = d.claimHash(3, 0, time.Nanosecond)
-	assert.True(t, evicted)
+	_, _, evicted, _ := d.claimHash(1, 0, time.Hour)
+	assert.Zero(t, evicted)
+	_, _, evicted, _ = d.claimHash(2, 0, time.Hour)
+	assert.Equal(t, 1, evicted, "the live key 1 was pushed out")
+	_, _, evicted, _ = d.claimHash(3, 0, time.Nanosecond)
+	assert.Equal(t, 1, evicted)
 	now = now.Add(time.Millisecond)
-	_, _, evicted = d.claimHash(4, 0, time.Hour)
-	assert.False(t, evicted, "an expired key's eviction costs nothing")
+	_, _, evicted, _ = d.claimHash(4, 0, time.Hour)
+	assert.Zero(t, evicted, "an expired key's eviction costs nothing")
+}
+
+// A crossover writes two records besides its key: in a full deduper each
+// write may push out a live entry, and each is counted.
+func TestMemoryDeduperCountsEveryEviction(t *testing.T) {
+	d := newMemoryDeduper(3)
+	for k := uint64(1); k <= 3; k++ {
+		_, _, evicted, _ := d.claimHash(k, 0, time.Hour)
+		require.Zero(t, evicted)
+	}
+	first, crossover, evicted, _ := d.claimHash(1, 1, time.Hour)
+	require.True(t, first && crossover)
+	assert.Equal(t, 2, evicted, "a record of each variant, in a deduper already full")
+	assert.Equal(t, 3, d.size())
+}
+
+// The record of the variant left behind ends with that variant's
+// exposure, not a window after the crossover that wrote it.
+func TestFlipBackRecordEndsWithItsExposure(t *testing.T) {
+	d := newMemoryDeduper(100)
+	now := time.Unix(1_800_000_000, 0)
+	d.now = func() time.Time { return now }
+	const window = 24 * time.Hour
+	first, _, _ := d.Claim(t.Context(), "k", "a", window) // a sent at t0
+	require.True(t, first)
+	now = now.Add(23 * time.Hour)
+	first, crossover, _ := d.Claim(t.Context(), "k", "b", window)
+	require.True(t, first && crossover)
+	now = now.Add(7 * time.Hour) // t0+30h: a was last sent 30h ago
+	first, _, _ = d.Claim(t.Context(), "k", "a", window)
+	require.True(t, first, "a was not exposed within the last window: Deduper.Claim says first")
+}
+
+// Of concurrent claims of one subject, each variant is sent once: a
+// subject shown b and a at once, after a, is sent b once and a never
+// again. (A crossover used to take three locks one after another, and a
+// concurrent flip-back could consume b's record first.)
+func TestConcurrentFlipsSendEachVariantOnce(t *testing.T) {
+	d := newMemoryDeduper(1 << 20)
+	ctx := context.Background()
+	const subjects = 20_000
+	key := func(i int) string { return fmt.Sprint("subject-", i) }
+	for i := range subjects {
+		first, _, err := d.Claim(ctx, key(i), "a", time.Hour)
+		require.NoError(t, err)
+		require.True(t, first)
+	}
+	// The two claims of each subject start together: each side waits at
+	// a barrier for the other before it claims.
+	firstB, firstA := make([]bool, subjects), make([]bool, subjects)
+	var arrived [subjects]atomic.Int32
+	together := func(i int) {
+		arrived[i].Add(1)
+		for arrived[i].Load() < 2 {
+			runtime.Gosched()
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range subjects {
+			together(i)
+			firstB[i], _, _ = d.Claim(ctx, key(i), "b", time.Hour)
+		}
+	})
+	wg.Go(func() {
+		for i := range subjects {
+			together(i)
+			firstA[i], _, _ = d.Claim(ctx, key(i), "a", time.Hour)
+		}
+	})
+	wg.Wait()
+	assert.Zero(t, subjects-countTrue(firstB), "subjects never sent b")
+	assert.Zero(t, countTrue(firstA), "subjects sent a twice")
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

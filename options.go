@@ -161,9 +161,12 @@ func WithDiscardFailedRenders() Option {
 //		return exposure.IsKnownBot(r) || strings.HasPrefix(r.UserAgent(), "SiteMonitor/")
 //	})
 //
-// To disable filtering, pass a function that returns false. isBot runs on
-// every request: keep it fast. Confirmations through beacon are not
-// filtered: they come from a browser that ran the page's script.
+// To disable filtering, pass a function that returns false. isBot runs at
+// most once a request, and only for a request that has marks to expose;
+// still, keep it fast. The beacon endpoint filters the confirmations
+// posted to it with a filter of its own (beacon.WithBotFilter, by default
+// IsKnownBot), since crawlers that run scripts would confirm the tokens of
+// the pages they render.
 func WithBotFilter(isBot func(r *http.Request) bool) Option {
 	return func(c *config) error {
 		if isBot == nil {

@@ -12,8 +12,9 @@
 //
 // A [Table] is up to 64 shards, each a mutex and an open-addressing hash
 // table whose slot is 16 bytes: the key, and one word holding the expiry
-// rounded up to a multiple of [Resolution] with the tag in the 16 low bits
-// that the rounding leaves free. Key 0 marks an empty slot, so the key 0
+// rounded up to a multiple of [Resolution] with, in the 17 low bits that
+// the rounding leaves free, the tag and a bit that marks a key that crossed
+// over ([Table.ClaimVariant] keeps a record per variant sent for those). Key 0 marks an empty slot, so the key 0
 // is stored as another value ([Table.Claim] says which).
 //
 // Probing is linear, in Robin Hood order: along a run of entries their

@@ -91,9 +91,8 @@ func (s *shard) find(key uint64) int {
 	}
 }
 
-// claim records key with word (tag and expiry) at now. See [Table.Claim];
-// previous is the tag the entry held before a crossover.
-func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool, previous uint16) {
+// claim records key with word (tag and expiry) at now. See [Table.Claim].
+func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool) {
 	n := len(s.slots)
 	expired := -1 // the first expired entry on key's probe path
 	i := home(key, n)
@@ -102,12 +101,12 @@ func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool, pr
 		if sl.key == key {
 			if live(sl.word, now) {
 				if tagOf(sl.word) == tagOf(word) {
-					return false, false, false, 0
+					return false, false, false
 				}
-				crossover, previous = true, tagOf(sl.word)
+				crossover = true
 			}
 			sl.word = word
-			return true, crossover, false, previous
+			return true, crossover, false
 		}
 		if sl.key == 0 || dist(i, sl.key, n) < d {
 			break // key is not held; it belongs at i
@@ -119,10 +118,18 @@ func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool, pr
 			i = 0
 		}
 	}
-	e := slot{key, word}
+	return true, false, s.add(slot{key, word}, i, expired, now)
+}
+
+// add puts e, whose key is not held, where its lookup stopped (i), making
+// room first: in place of expired, an expired entry met on its path, if
+// there is one (at no cost), else by eviction when the shard is full, else
+// by growing when the load would pass 7/8. It reports whether it evicted a
+// live entry.
+func (s *shard) add(e slot, i, expired int, now uint64) (evicted bool) {
+	n := len(s.slots)
 	switch {
 	case expired >= 0:
-		// An expired entry on key's path makes room, costing nothing.
 		s.remove(expired)
 		s.insert(e) // the removal shifted the path back
 	case s.count >= s.capacity:
@@ -135,7 +142,47 @@ func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool, pr
 		s.place(i, e)
 	}
 	s.count++
-	return true, false, evicted, 0
+	return evicted
+}
+
+// put sets key's word, adding the key if it is not held, and reports
+// whether that evicted a live entry.
+func (s *shard) put(key, word, now uint64) (evicted bool) {
+	n := len(s.slots)
+	expired := -1
+	i := home(key, n)
+	for d := 0; ; d++ {
+		sl := &s.slots[i]
+		if sl.key == key {
+			sl.word = word
+			return false
+		}
+		if sl.key == 0 || dist(i, sl.key, n) < d {
+			break
+		}
+		if expired < 0 && !live(sl.word, now) {
+			expired = i
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	return s.add(slot{key, word}, i, expired, now)
+}
+
+// get returns key's word, live or not, and whether key is held.
+func (s *shard) get(key uint64) (word uint64, ok bool) {
+	if i := s.find(key); i >= 0 {
+		return s.slots[i].word, true
+	}
+	return 0, false
+}
+
+// delete removes key if it is held.
+func (s *shard) delete(key uint64) {
+	if i := s.find(key); i >= 0 {
+		s.remove(i)
+	}
 }
 
 // insert puts e, whose key is not held, in its place.

@@ -78,15 +78,8 @@ func (t *Table) shard(key uint64) *shard {
 // deduplicate against. The key 0 shares its entry with the key
 // 0xd6e8feb86659fd93.
 func (t *Table) Claim(key uint64, tag uint16, window time.Duration) (first, crossover, evicted bool) {
-	first, crossover, evicted, _ = t.ClaimFrom(key, tag, window)
-	return first, crossover, evicted
-}
-
-// ClaimFrom is Claim that also returns, on a crossover, the tag the entry
-// held before it.
-func (t *Table) ClaimFrom(key uint64, tag uint16, window time.Duration) (first, crossover, evicted bool, previous uint16) {
 	if window <= 0 {
-		return true, false, false, 0
+		return true, false, false
 	}
 	if key == 0 {
 		key = zeroKey
@@ -95,9 +88,9 @@ func (t *Table) ClaimFrom(key uint64, tag uint16, window time.Duration) (first, 
 	word := makeWord(now, window, tag)
 	s := t.shard(key)
 	s.mu.Lock()
-	first, crossover, evicted, previous = s.claim(key, word, now)
+	first, crossover, evicted = s.claim(key, word, now)
 	s.mu.Unlock()
-	return first, crossover, evicted, previous
+	return first, crossover, evicted
 }
 
 // Release forgets key, whatever its tag, so that its next claim is first.

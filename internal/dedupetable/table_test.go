@@ -469,17 +469,3 @@ func TestEntryEndsAtItsExpiry(t *testing.T) {
 	assert.True(t, first)
 	assert.False(t, crossover, "the entry of a had ended")
 }
-
-func TestClaimFromReportsThePreviousTag(t *testing.T) {
-	tb, err := New(16, time.Now)
-	require.NoError(t, err)
-	_, _, _, prev := tb.ClaimFrom(42, 7, time.Hour)
-	assert.Zero(t, prev)
-	first, crossover, _, prev := tb.ClaimFrom(42, 9, time.Hour)
-	assert.True(t, first)
-	assert.True(t, crossover)
-	assert.Equal(t, uint16(7), prev)
-	first, crossover, _, _ = tb.ClaimFrom(42, 9, time.Hour)
-	assert.False(t, first)
-	assert.False(t, crossover)
-}
