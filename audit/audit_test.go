@@ -132,7 +132,7 @@ func TestJSONHasTheDocumentedFields(t *testing.T) {
 		"failed_request", "bot", "committed", "duplicate", "crossover", "dedupe_error", "queued", "dropped"},
 		keys(variant.(map[string]any)["counts"]))
 	assert.ElementsMatch(t, []string{"chi_square", "p_value", "sequential_p_value", "degrees_of_freedom", "enough_subjects",
-		"rate_spread", "rate_threshold", "flagged", "reasons"}, keys(exp.(map[string]any)["srm"]))
+		"rate_spread", "rate_threshold", "flagged", "reasons", "equal_split_assumed"}, keys(exp.(map[string]any)["srm"]))
 	// 4 assignments: too few to test; the note says so (omitted when empty).
 	assert.ElementsMatch(t, []string{"failed", "assigned", "chi_square", "p_value", "degrees_of_freedom", "flagged", "note"},
 		keys(exp.(map[string]any)["failures"]))

@@ -24,7 +24,10 @@
 // the page:
 //
 //   - the sample-ratio check ([SRMCheck]): the split of exposures against
-//     [exposure.Experiment.Weights]. The live alarm is a sequential,
+//     [exposure.Experiment.Weights], or, for an experiment the registry
+//     does not weigh (one a provider names, a holdout), the weights given
+//     to [WithWeights]; with neither it assumes an equal split, and says
+//     so. The live alarm is a sequential,
 //     anytime-valid test whose state the Auditor keeps between reports, so
 //     a page read every 5 seconds does not false-alarm; Pearson's
 //     chi-square, [SampleRatio], is reported beside it and can be used on

@@ -172,3 +172,77 @@ func ExampleFailureCheck() {
 	// one-page: 200 assigned, 200 exposed, failure rate 20%
 	// flagged: true (p = 3e-11)
 }
+
+// A GrowthBook holdout keeps 10% of users out of every experiment behind
+// it. The provider reports it in the flag's metadata as a related
+// assignment, exposed as an experiment of its own ("my-holdout") that the
+// Tracker's registry cannot weigh: it shares its flag with the experiment
+// behind it. WithWeights gives the Auditor its planned split, so that
+// 900 general and 100 held-out users pass the sample-ratio check instead
+// of failing a test against an equal split.
+func ExampleWithWeights() {
+	aud, err := audit.NewAuditor(
+		audit.WithWeights("my-holdout", map[string]float64{"general": 9, "holdout": 1}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tracker, err := exposure.NewTracker(
+		exposure.WithExperiments(exposure.Experiment{
+			FlagKey: "checkout-redesign", Name: "Checkout Redesign",
+			Weights: map[string]float64{"classic": 50, "one-page": 50},
+		}),
+		exposure.WithObserver(aud),
+		exposure.WithSink(exposuretest.NewRecorder()),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer tracker.Close(context.Background())
+
+	// What a provider with holdouts answers: the flag's own variant, and
+	// the holdout in numbered metadata.
+	split := func(f memprovider.InMemoryFlag, ec openfeature.FlattenedContext) (any, openfeature.ProviderResolutionDetail) {
+		var n int
+		_, _ = fmt.Sscanf(ec[openfeature.TargetingKey].(string), "u%d", &n)
+		v, group := []string{"classic", "one-page"}[n%2], "general"
+		if n%10 == 0 {
+			group = "holdout"
+		}
+		return f.Variants[v], openfeature.ProviderResolutionDetail{Variant: v, Reason: openfeature.SplitReason,
+			FlagMetadata: openfeature.FlagMetadata{"experiment.1.name": "my-holdout", "experiment.1.variant": group}}
+	}
+	err = openfeature.SetNamedProviderAndWait("example-weights", memprovider.NewInMemoryProvider(map[string]memprovider.InMemoryFlag{
+		"checkout-redesign": {Key: "checkout-redesign", State: memprovider.Enabled, DefaultVariant: "classic",
+			Variants: map[string]any{"classic": "classic", "one-page": "one-page"}, ContextEvaluator: &split},
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := openfeature.NewClient("example-weights")
+	client.AddHooks(tracker.Hook())
+	for u := range 1000 {
+		ctx, scope := tracker.Scope(context.Background())
+		_, _ = client.StringValue(ctx, "checkout-redesign", "classic", openfeature.NewEvaluationContext(fmt.Sprintf("u%d", u), nil))
+		_ = exposure.MarkRendered(ctx, "checkout-redesign")
+		_ = scope.Commit(ctx)
+	}
+
+	for _, e := range aud.Report(tracker).Experiments {
+		for _, v := range e.Variants {
+			fmt.Printf("%s / %s: %d exposed, expected %.0f%%, observed %.0f%%\n", e.Name, v.Name,
+				v.Counts[exposure.StageCommitted], 100*v.ExpectedShare, 100*v.ObservedShare)
+		}
+		fmt.Printf("%s: flagged %v, equal split assumed %v\n", e.Name, e.SRM.Flagged, e.SRM.EqualSplitAssumed)
+	}
+	// Output:
+	// Checkout Redesign / classic: 500 exposed, expected 50%, observed 50%
+	// Checkout Redesign / one-page: 500 exposed, expected 50%, observed 50%
+	// Checkout Redesign: flagged false, equal split assumed false
+	// my-holdout / general: 900 exposed, expected 90%, observed 90%
+	// my-holdout / holdout: 100 exposed, expected 10%, observed 10%
+	// my-holdout: flagged false, equal split assumed false
+}

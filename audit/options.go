@@ -2,6 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"maps"
+	"math"
+	"strings"
 
 	"github.com/exposurekit/exposure"
 )
@@ -20,6 +23,7 @@ type config struct {
 	showIDs       bool
 	recent        int
 	rateThreshold float64
+	weights       map[string]map[string]float64 // by experiment name; see WithWeights
 }
 
 // WithShowIDs shows distinct ids, device ids, user ids and insert ids
@@ -67,6 +71,59 @@ func WithRateThreshold(f float64) Option {
 			return fmt.Errorf("%w: audit.WithRateThreshold: %v is outside (0, 1]", exposure.ErrInvalidConfig, f)
 		}
 		c.rateThreshold = f
+		return nil
+	}
+}
+
+// WithWeights gives the expected split of an experiment the Tracker's
+// registry does not weigh, for the sample-ratio check: experiment is its
+// Mixpanel "Experiment name" as the report shows it, weights map each
+// Mixpanel "Variant name" to its expected share, in any unit (90/10,
+// 0.9/0.1 and 9/1 are the same split).
+//
+// It is for the experiments the registry cannot weigh: those a provider
+// names in flag metadata, and the related assignments flattened into
+// exposures of their own, such as a GrowthBook holdout, which shares its
+// flag key with the experiment behind it and so is not a registered
+// experiment. Without weights the Auditor tests an experiment against an
+// equal split, which a 10% holdout split exactly as planned fails at once
+// (and [SRMCheck.EqualSplitAssumed] says so).
+//
+// Where both give weights for one experiment, the registry's
+// ([exposure.Experiment.Weights]) win: they are what the Tracker was
+// told. A variant exposed but missing from weights is flagged, as for the
+// registry's. Unlike a registered experiment, the experiment is in the
+// report once the Auditor has seen it, not before any traffic. The map is
+// copied; changing it afterwards changes nothing.
+// Give each experiment once. An empty experiment name, no weights, an
+// empty variant name or a weight that is not a positive finite number is
+// an error wrapping [exposure.ErrInvalidConfig].
+func WithWeights(experiment string, weights map[string]float64) Option {
+	weights = maps.Clone(weights) // now: the caller may change its map before NewAuditor
+	return func(c *config) error {
+		const who = "audit.WithWeights"
+		switch {
+		case strings.TrimSpace(experiment) == "":
+			return fmt.Errorf("%w: %s: empty experiment name", exposure.ErrInvalidConfig, who)
+		case len(weights) == 0:
+			return fmt.Errorf("%w: %s: experiment %q: no weights", exposure.ErrInvalidConfig, who, experiment)
+		}
+		if _, dup := c.weights[experiment]; dup {
+			return fmt.Errorf("%w: %s: experiment %q is given twice", exposure.ErrInvalidConfig, who, experiment)
+		}
+		for v, w := range weights {
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("%w: %s: experiment %q has an empty variant name", exposure.ErrInvalidConfig, who, experiment)
+			}
+			if !(w > 0) || math.IsInf(w, 1) {
+				return fmt.Errorf("%w: %s: experiment %q has weight %v for variant %q; weights must be positive finite numbers",
+					exposure.ErrInvalidConfig, who, experiment, w, v)
+			}
+		}
+		if c.weights == nil {
+			c.weights = make(map[string]map[string]float64)
+		}
+		c.weights[experiment] = weights
 		return nil
 	}
 }

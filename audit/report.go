@@ -63,8 +63,9 @@ type Experiment struct {
 	// Registered says whether the experiment was given to
 	// exposure.WithExperiments.
 	Registered bool `json:"registered"`
-	// Variants has one entry per variant: those of Experiment.Weights
-	// first (sorted), then the others as first seen.
+	// Variants has one entry per variant: those of its weights
+	// (Experiment.Weights, else [WithWeights]) first (sorted), then the
+	// others as first seen.
 	Variants []Variant `json:"variants"`
 	// UnassignedMarks is the marks and handoffs of the experiment's flag
 	// in a scope where it was not assigned.
@@ -133,8 +134,12 @@ type Variant struct {
 }
 
 // SRMCheck is the sample-ratio check of one experiment: the split of
-// exposures against Experiment.Weights (an equal split when absent),
-// tested two ways, and the spread of exposure rates between variants.
+// exposures against its weights, tested two ways, and the spread of
+// exposure rates between variants. The weights are the registry's
+// ([exposure.Experiment.Weights]), else those given to [WithWeights];
+// with neither, an equal split is assumed, and EqualSplitAssumed and Note
+// say so: an experiment planned otherwise, such as a 10% holdout, is
+// then flagged for a split that is as planned until its weights are given.
 //
 // The page is read again and again while exposures arrive, so its alarm
 // is the sequential test (SequentialPValue): anytime-valid, its chance of
@@ -176,7 +181,13 @@ type SRMCheck struct {
 	// Flagged says the split looks broken; Reasons says why, in words.
 	Flagged bool     `json:"flagged"`
 	Reasons []string `json:"reasons"`
-	// Note says why the chi-square test could not run, if it could not.
+	// EqualSplitAssumed says no weights are known for the experiment
+	// (neither Experiment.Weights nor [WithWeights]): the split is tested
+	// against an equal one. Note then says so, and so does the reason of
+	// a split flagged against it.
+	EqualSplitAssumed bool `json:"equal_split_assumed"`
+	// Note says why the chi-square test could not run, if it could not,
+	// and that an equal split was assumed, if it was.
 	Note string `json:"note,omitempty"`
 }
 

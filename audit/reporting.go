@@ -117,6 +117,13 @@ func (a *Auditor) Report(tracker *exposure.Tracker) Report {
 // (sorted, so that they show before any traffic), then the others the
 // Auditor saw, as first seen.
 func (a *Auditor) experiment(e exposure.Experiment, registered bool, unassigned map[string]uint64) Experiment {
+	source := weightsFromRegistry
+	if len(e.Weights) == 0 {
+		e.Weights, source = a.cfg.weights[e.Name], weightsFromOption
+		if len(e.Weights) == 0 {
+			source = weightsUnknown
+		}
+	}
 	x := Experiment{
 		Name: e.Name, FlagKey: e.FlagKey, Registered: registered,
 		Variants: []Variant{}, UnassignedMarks: unassigned[e.FlagKey],
@@ -138,7 +145,7 @@ func (a *Auditor) experiment(e exposure.Experiment, registered bool, unassigned 
 			x.Variants = append(x.Variants, variantOf(v))
 		}
 	}
-	x.SRM = a.checkSRM(&x, e.Weights)
+	x.SRM = a.checkSRM(&x, e.Weights, source)
 	x.Failures = checkFailures(x.Variants)
 	x.Crossovers = checkCrossovers(x.Variants)
 	for _, v := range x.Variants {

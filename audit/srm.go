@@ -139,13 +139,28 @@ func SampleRatio(observed map[string]int, weights map[string]float64) (chi2, p f
 	return chi2, p, nil
 }
 
+// weightsSource says where the expected split of an experiment comes from.
+type weightsSource int
+
+const (
+	weightsUnknown      weightsSource = iota // none: an equal split is assumed
+	weightsFromRegistry                      // exposure.Experiment.Weights
+	weightsFromOption                        // audit.WithWeights
+)
+
+// equalSplitAssumed is the note of an experiment tested without weights.
+const equalSplitAssumed = "no weights are known for this experiment, so an equal split was assumed: " +
+	"if its planned split is not equal (a holdout, say), give it with audit.WithWeights, " +
+	"or with exposure.Experiment.Weights if the experiment is registered"
+
 // checkSRM runs the sample-ratio check on the variants of e and fills
 // their expected and observed shares. The variants tested are those of
 // weights and those with exposed subjects (all of them for an equal split).
-// It updates the experiment's sequential test.
-func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64) SRMCheck {
+// source says where weights come from, for the words of the check. It
+// updates the experiment's sequential test.
+func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64, source weightsSource) SRMCheck {
 	rateThreshold := a.cfg.rateThreshold
-	c := SRMCheck{RateThreshold: rateThreshold, Reasons: []string{}}
+	c := SRMCheck{RateThreshold: rateThreshold, Reasons: []string{}, EqualSplitAssumed: source == weightsUnknown}
 	observed := map[string]int{}
 	total := 0
 	// Both tests read the committed exposures, exact counts (one per subject
@@ -195,16 +210,30 @@ func (a *Auditor) checkSRM(e *Experiment, weights map[string]float64) SRMCheck {
 		c.ChiSquare, c.PValue = &chi2, &p
 		if sp := c.SequentialPValue; sp != nil && *sp < SRMPValueThreshold {
 			c.Flagged = true
-			c.Reasons = append(c.Reasons, fmt.Sprintf(
-				"exposures split unlike the expected split: sequential p = %.2g < %g (chi-square %.2f, p = %.2g)", *sp, SRMPValueThreshold, chi2, p))
+			reason := fmt.Sprintf(
+				"exposures split unlike the expected split: sequential p = %.2g < %g (chi-square %.2f, p = %.2g)", *sp, SRMPValueThreshold, chi2, p)
+			if c.EqualSplitAssumed {
+				reason += "; " + equalSplitAssumed
+			}
+			c.Reasons = append(c.Reasons, reason)
 		}
 	case errors.Is(err, ErrMissingWeight):
 		// Not a lack of data: exposures of a variant the weights forgot.
 		c.Flagged = true
 		c.Note = noteOf(err)
-		c.Reasons = append(c.Reasons, "exposures of a variant missing from Experiment.Weights: "+c.Note)
+		from := "Experiment.Weights"
+		if source == weightsFromOption {
+			from = "the weights given to audit.WithWeights"
+		}
+		c.Reasons = append(c.Reasons, "exposures of a variant missing from "+from+": "+c.Note)
 	default:
 		c.Note = noteOf(err)
+	}
+	if c.EqualSplitAssumed {
+		if c.Note != "" {
+			c.Note += "; "
+		}
+		c.Note += equalSplitAssumed
 	}
 
 	lo, hi := math.Inf(1), math.Inf(-1)
