@@ -43,3 +43,21 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkObjectEvaluation measures one evaluation of a JSON feature
+// through the provider: the value (a small JSON object) is copied for each
+// caller, so that no caller can change what the next one gets.
+func BenchmarkObjectEvaluation(b *testing.B) {
+	ctx := context.Background()
+	client, err := gb.NewClient(ctx, gb.WithJsonFeatures(featuresJSON(b)), gb.WithLogger(quiet))
+	require.NoError(b, err)
+	p, err := growthbook.NewProvider(client)
+	require.NoError(b, err)
+	flat := openfeature.FlattenedContext{openfeature.TargetingKey: "user-42"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := p.ObjectEvaluation(ctx, "layout", nil, flat); d.Value == nil {
+			b.Fatal("no value")
+		}
+	}
+}

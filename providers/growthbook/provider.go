@@ -414,9 +414,10 @@ func (p *Provider) IntEvaluation(ctx context.Context, flag string, def int64, fl
 }
 
 // ObjectEvaluation resolves a JSON feature: objects as map[string]any,
-// arrays as []any, as GrowthBook decoded them.
+// arrays as []any, as GrowthBook decoded them. Each caller gets its own
+// copy, which it may change: GrowthBook keeps one value per feature.
 func (p *Provider) ObjectEvaluation(ctx context.Context, flag string, def any, flat openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
-	return resolve(p, ctx, flag, def, flat, "JSON value", func(v any) (any, bool) { return v, true })
+	return resolve(p, ctx, flag, def, flat, "JSON value", func(v any) (any, bool) { return cloneJSON(v), true })
 }
 
 func toFloat(v any) (float64, bool) {

@@ -61,3 +61,20 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkObjectEvaluation measures one local evaluation of an object
+// flag through the provider: the variant value (a small JSON object) is
+// copied for each caller, so that no caller can change what the next one
+// gets.
+func BenchmarkObjectEvaluation(b *testing.B) {
+	srv := flagstest.Start(b, definitions(b))
+	p := providerFor(b, srv, mixpanelflags.ModeLocal)
+	require.NoError(b, p.Init(openfeature.EvaluationContext{}))
+	flat := openfeature.FlattenedContext{openfeature.TargetingKey: "u-2"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := p.ObjectEvaluation(bg, "layout", nil, flat); d.Value == nil {
+			b.Fatal("no value")
+		}
+	}
+}

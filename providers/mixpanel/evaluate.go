@@ -75,13 +75,15 @@ func resolveAs[T any](p *Provider, ctx context.Context, flag string, def T, flat
 }
 
 // ObjectEvaluation evaluates a flag of any variant value, as decoded from
-// JSON (map[string]any, []any, string, float64, bool, nil).
+// JSON (map[string]any, []any, string, float64, bool, nil). Each caller
+// gets its own copy, which it may change: in local mode the SDK keeps one
+// value per variant, shared by every evaluation.
 func (p *Provider) ObjectEvaluation(ctx context.Context, flag string, def any, flat openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
 	v, res, ok := p.resolve(ctx, flag, flat)
 	if !ok {
-		v = def
+		return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: res}
 	}
-	return openfeature.InterfaceResolutionDetail{Value: v, ProviderResolutionDetail: res}
+	return openfeature.InterfaceResolutionDetail{Value: cloneJSON(v), ProviderResolutionDetail: res}
 }
 
 func number(v any) (float64, bool) {

@@ -81,6 +81,11 @@ type Provider struct {
 	mu   sync.Mutex // lifecycle
 	stop chan struct{}
 	done chan struct{}
+
+	// flip orders the poller's ready.Store(true), after a failed Init,
+	// with Shutdown's close(stop): a poll that ends as Shutdown runs never
+	// makes a shut-down provider ready.
+	flip sync.Mutex
 }
 
 var (
@@ -150,8 +155,9 @@ func (p *Provider) Hooks() []openfeature.Hook { return nil }
 
 // EventChannel delivers the provider's events to OpenFeature: in local
 // mode, PROVIDER_STALE when a poll of the definitions fails (the last
-// definitions stay in use) and PROVIDER_READY when a later poll succeeds.
-// OpenFeature itself reports READY or ERROR after Init.
+// definitions stay in use), PROVIDER_READY when a later poll succeeds, and
+// PROVIDER_READY when a poll first downloads the definitions after a
+// failed Init. OpenFeature itself reports READY or ERROR after Init.
 func (p *Provider) EventChannel() <-chan openfeature.Event { return p.events }
 
 // Init is InitWithContext without a deadline of the caller's; the
@@ -160,11 +166,18 @@ func (p *Provider) Init(ec openfeature.EvaluationContext) error {
 	return p.InitWithContext(context.Background(), ec)
 }
 
-// InitWithContext makes the provider ready. In local mode it downloads the
-// flag definitions, within ctx and the config's RequestTimeout, fails when
-// it cannot (evaluations then answer PROVIDER_NOT_READY), and starts
-// polling when the config enables it. In remote mode there is nothing to
-// download: it is ready at once.
+// InitWithContext makes the provider ready. In remote mode there is
+// nothing to download: it is ready at once. In local mode it downloads the
+// flag definitions, within ctx and the config's RequestTimeout, and starts
+// polling when the config enables it.
+//
+// When that first download fails, Init returns the error (OpenFeature
+// reports PROVIDER_ERROR) and evaluations answer PROVIDER_NOT_READY. With
+// polling enabled, the poller starts all the same: the first poll that
+// downloads the definitions makes the provider ready and emits
+// PROVIDER_READY, so an app that booted while Mixpanel was unreachable
+// recovers by itself within a PollingInterval of Mixpanel's return. With
+// polling disabled the provider stays not ready until Init succeeds.
 func (p *Provider) InitWithContext(ctx context.Context, _ openfeature.EvaluationContext) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -175,12 +188,15 @@ func (p *Provider) InitWithContext(ctx context.Context, _ openfeature.Evaluation
 		ctx, cancel := context.WithTimeout(ctx, p.timeout)
 		err := p.local.StartPollingForDefinitions(ctx)
 		cancel()
-		if err != nil {
-			return fmt.Errorf("mixpanelflags: downloading the flag definitions: %s", p.redact(err))
-		}
-		if p.polling {
+		if p.polling && p.stop == nil { // not already polling since a failed Init
 			p.stop, p.done = make(chan struct{}), make(chan struct{})
 			go p.poll(p.stop, p.done)
+		}
+		if err != nil {
+			if p.polling {
+				return fmt.Errorf("mixpanelflags: downloading the flag definitions (polling retries every %s): %s", p.pollEvery, p.redact(err))
+			}
+			return fmt.Errorf("mixpanelflags: downloading the flag definitions: %s", p.redact(err))
 		}
 	}
 	p.stale.Store(false)
@@ -197,11 +213,14 @@ func (p *Provider) Shutdown() { _ = p.ShutdownWithContext(context.Background()) 
 func (p *Provider) ShutdownWithContext(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.flip.Lock()
 	p.ready.Store(false)
 	if p.stop == nil {
+		p.flip.Unlock()
 		return nil
 	}
 	close(p.stop)
+	p.flip.Unlock()
 	done := p.done
 	p.stop, p.done = nil, nil
 	select {
@@ -213,6 +232,8 @@ func (p *Provider) ShutdownWithContext(ctx context.Context) error {
 }
 
 // poll refreshes the definitions every pollEvery until stop is closed.
+// Before the provider is ready (its Init failed), a failed poll says
+// nothing and the first successful one makes it ready.
 func (p *Provider) poll(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -239,12 +260,30 @@ func (p *Provider) poll(stop <-chan struct{}, done chan<- struct{}) {
 			return
 		}
 		switch {
+		case !p.ready.Load():
+			if err == nil && p.becomeReady(stop) {
+				p.emit(openfeature.ProviderReady, "flag definitions downloaded after a failed Init")
+			}
 		case err != nil && p.stale.CompareAndSwap(false, true):
 			p.emit(openfeature.ProviderStale, "polling the flag definitions failed, the last ones stay in use: "+p.redact(err))
 		case err == nil && p.stale.CompareAndSwap(true, false):
 			p.emit(openfeature.ProviderReady, "flag definitions downloaded again")
 		}
 	}
+}
+
+// becomeReady makes the provider ready after a failed Init, unless
+// Shutdown has closed stop; it reports whether it did.
+func (p *Provider) becomeReady(stop <-chan struct{}) bool {
+	p.flip.Lock()
+	defer p.flip.Unlock()
+	select {
+	case <-stop:
+		return false
+	default:
+	}
+	p.stale.Store(false)
+	return p.ready.CompareAndSwap(false, true)
 }
 
 // emit never blocks: OpenFeature drains the channel while the provider is
