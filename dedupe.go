@@ -25,8 +25,11 @@ type Deduper interface {
 	// at most once a window, however often the subject flips.
 	Claim(ctx context.Context, key, variant string, window time.Duration) (first, crossover bool, err error)
 	// Release undoes a claim whose exposure could not be queued, so that the
-	// next render sends it. It forgets the key, and with it the variant
-	// held before the claim.
+	// next render sends it. A Deduper may forget the key, and with it the
+	// variants sent before the claim (a repeat, never a loss: the one
+	// NewMemoryDeduper returns does), or put back what the claim replaced
+	// (redisdedupe does). The Tracker's default deduper takes its claims
+	// back exactly.
 	Release(ctx context.Context, key string) error
 }
 

@@ -72,6 +72,7 @@ type backfillRun struct {
 	written  []bool
 	released map[string]bool // under Deduper.mu: released while in flight
 	done     chan struct{}
+	nonce    uint32 // of the values the run writes
 }
 
 // takeBackfill takes every pending backfill claim whose window has not
@@ -110,6 +111,7 @@ func (r *backfillRun) cmds(ctx context.Context, prefix string, nonce uint32, now
 	if r == nil {
 		return nil
 	}
+	r.nonce = nonce
 	out := make([]*redis.BoolCmd, len(r.keys))
 	for i, k := range r.keys {
 		e := r.entries[i]
@@ -132,14 +134,27 @@ func (r *backfillRun) cmds(ctx context.Context, prefix string, nonce uint32, now
 }
 
 // settle records which of an answered attempt's backfill claims Redis took
-// (set, or already claimed: either way the key is claimed).
+// (set, or already claimed: either way the key is claimed), and remembers
+// those it set for Release (a key released while in flight is released
+// once the run ends, see forgetBackfill).
 func (r *backfillRun) settle(d *Deduper, cmds []*redis.BoolCmd) {
+	var recs []pendingRecord
+	now := d.now()
 	for i, c := range cmds {
 		if c.Err() == nil {
 			r.written[i] = true
 			d.backfilled.Add(1)
+			if c.Val() {
+				e := r.entries[i]
+				recs = append(recs, pendingRecord{key: r.keys[i], rec: claimRecord{
+					written: strconv.FormatInt(claimValue(e.tag, r.nonce), 10),
+					prev:    "", prevAt: -1, px: windowMillis(e.end.Sub(now)),
+					until: recordUntil(now, e.end.Sub(now)),
+				}})
+			}
 		}
 	}
+	d.records.put(recs, now)
 }
 
 // endBackfill ends a run: the claims Redis did not take go back to the

@@ -128,6 +128,7 @@ func (d *Deduper) ClaimBatch(ctx context.Context, keys, variants []string, windo
 	if len(fell) > 0 {
 		d.fallbackClaims(ctx, b, first, crossover, fell)
 	}
+	d.records.put(b.recs, b.now)
 	// Write-through: the fallback learns what Redis said, so that in an
 	// outage this instance still knows the users it saw and their variants.
 	for i, k := range b.keys {
@@ -163,6 +164,9 @@ type batch struct {
 	// read is, for each key that crossed over, what its SET read (see
 	// settleSets): what a retry falls back on (see settleCrossovers).
 	read map[string]heldState
+	// recs are the claims that wrote a key, for Release (see release.go).
+	recs []pendingRecord
+	now  time.Time
 }
 
 // heldState is what a SET of the batch learned of a key: the value it read,
@@ -183,6 +187,7 @@ func (d *Deduper) newBatch(keys, variants []string, window time.Duration) *batch
 		window:   window,
 		px:       windowMillis(window),
 		nonce:    rand.Uint32(),
+		now:      d.now(),
 	}
 	for i, k := range keys {
 		b.keys[i] = d.storedKey(k)
@@ -222,12 +227,14 @@ func (b *batch) settleSets(sets []*redis.StringCmd, first []bool) (failed, cross
 		switch {
 		case errors.Is(err, redis.Nil):
 			first[i], h.claimed = true, true // the key was free: this SET claimed it
+			b.record(k, b.values[i], "", -1, recordUntil(b.now, b.window))
 		case err != nil:
 			failed = append(failed, i)
 			continue
 		case valueCurrent(set.Val()) == b.values[i]:
 			// Set by a send of ours whose answer was lost.
 			first[i], h.claimed = true, true
+			b.record(k, b.values[i], "", -1, recordUntil(b.now, b.window))
 		case valueTag(set.Val()) == tag:
 			// A duplicate: the window is not refreshed.
 		default:
@@ -263,12 +270,17 @@ func valueCurrent(v string) string {
 // When the key holds this call's last value the last code is read from it:
 // an integer is a 3, a listed current tag a 2, else a 1.
 //
+// After the codes it answers, for Release, the value the key held ("" for
+// none) and its expiry (PEXPIRETIME: Unix ms; -1 for none, -2 for no key).
+//
 // KEYS[1] is the key; ARGV: the window in ms, the number of tags listed at
 // most, and the values, in order (integers below 2^53, exact as Lua
 // numbers). The value written is the last value, followed by the tags of
 // the other variants exposed within the window (see keys.go); every write
 // starts a new window.
 const crossoverScript = `local cur = redis.call('GET', KEYS[1])
+local at = -2
+if cur then at = redis.call('PEXPIRETIME', KEYS[1]) end
 local cap, m = tonumber(ARGV[2]), #ARGV - 2
 local function tagof(v)
   local n = tonumber(v)
@@ -293,6 +305,7 @@ if now == ARGV[m + 2] then
   if now == cur then codes[m] = 3
   elseif index(list, tagof(now)) then codes[m] = 2
   else codes[m] = 1 end
+  codes[m + 1], codes[m + 2] = cur, at
   return codes
 end
 local moved = false
@@ -324,6 +337,7 @@ if moved then
   if #list > 0 then value = now .. '|' .. table.concat(list, ',') end
   redis.call('SET', KEYS[1], value, 'PX', ARGV[1])
 end
+codes[m + 1], codes[m + 2] = cur or '', at
 return codes`
 
 // A crossGroup is the crossovers of one key in a batch, in order: one
@@ -366,15 +380,23 @@ func (b *batch) crossoverCmds(ctx context.Context, prefix string, groups []cross
 // indexes of the keys whose script failed on its own.
 func (b *batch) settleCrossovers(scripts []*redis.Cmd, groups []crossGroup, first, crossover []bool) (failed []int) {
 	for j, g := range groups {
-		codes, err := scripts[j].Int64Slice()
-		if err != nil || len(codes) != len(g.indexes) {
+		codes, held, heldAt, ok := crossoverAnswer(scripts[j], len(g.indexes))
+		if !ok {
 			failed = append(failed, g.indexes...)
 			continue
 		}
 		var exposed []int64 // what the SET read, for code 4, moved along
+		wrote, lost := -1, false
 		for n, i := range g.indexes {
 			code := codes[n]
+			if code != 0 {
+				wrote = i
+			}
+			if valueCurrent(held) == b.values[i] {
+				lost = true // the script found a value of ours
+			}
 			if code == 4 {
+				lost = true
 				// A lost send of ours moved the key through all of the
 				// group; Redis no longer tells what each move found. What
 				// this call's SET read is the best guess (wrong only if
@@ -391,8 +413,36 @@ func (b *batch) settleCrossovers(scripts []*redis.Cmd, groups []crossGroup, firs
 			}
 			first[i], crossover[i] = code == 1 || code == 3, code == 1 || code == 2
 		}
+		if wrote < 0 {
+			continue
+		}
+		// What Release puts back: what the batch found, if the script's
+		// read is that (a key this call's SET claimed was free; a lost send
+		// of ours hid what it replaced: then nothing, the key is deleted).
+		if lost || b.read[g.key].claimed || held == "" {
+			held, heldAt = "", -1
+		}
+		b.record(g.key, b.values[wrote], held, heldAt, recordUntil(b.now, b.window))
 	}
 	return failed
+}
+
+// crossoverAnswer reads a crossover script's answer for m values: its
+// codes, the value the key held and that value's expiry.
+func crossoverAnswer(cmd *redis.Cmd, m int) (codes []int64, held string, heldAt int64, ok bool) {
+	vals, err := cmd.Slice()
+	if err != nil || len(vals) != m+2 {
+		return nil, "", 0, false
+	}
+	codes = make([]int64, m)
+	for n := range m {
+		if codes[n], ok = vals[n].(int64); !ok {
+			return nil, "", 0, false
+		}
+	}
+	held, _ = vals[m].(string)
+	heldAt, ok = vals[m+1].(int64)
+	return codes, held, heldAt, ok
 }
 
 // exposedAtRead is the tags key's SET read as exposed within the window.
@@ -439,44 +489,6 @@ func (d *Deduper) fallbackClaims(ctx context.Context, b *batch, first, crossover
 	for _, i := range granted {
 		d.addBackfillLocked(b.keys[i], backfillEntry{end: end, tag: b.tags[i]})
 	}
-}
-
-// Release undoes a claim whose exposure could not be queued, so that the next
-// render sends it: it deletes key from Redis and from the fallback, and
-// takes it out of the backfill. When the key's backfill is on its way to
-// Redis, Release waits for that round trip first, so that the backfill
-// does not claim the key again after Release deleted it. (One case remains:
-// a backfill round trip abandoned at the timeout whose SET reaches Redis
-// only after the Release; no client can know when a lost packet arrives.)
-//
-// Release waits for Redis as Claim does; while Redis is unavailable only
-// the fallback forgets the claim. The error is always nil.
-func (d *Deduper) Release(ctx context.Context, key string) error {
-	key = d.storedKey(key)
-	d.releases.Add(1)
-	_ = d.fallback.Release(ctx, key)
-	if wait := d.forgetBackfill(key); wait != nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-		}
-	}
-	admitted, probe := d.admit()
-	if !admitted {
-		return nil
-	}
-	res, err := d.send(ctx, probe, func() []redis.Cmder {
-		return []redis.Cmder{redis.NewIntCmd(ctx, "del", d.prefix+key)} // idempotent
-	})
-	switch res {
-	case gaveUp:
-		d.probeOver()
-	case fellBack:
-		d.failed(err, 0)
-	default:
-		d.answered()
-	}
-	return nil
 }
 
 // How a send ended.

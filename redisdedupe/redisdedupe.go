@@ -58,6 +58,17 @@
 // and one round trip serves many requests. Any [redis.UniversalClient]
 // works: single node, cluster, sentinel or ring.
 //
+// # Release
+//
+// The Tracker releases a claim whose exposure it could not queue. Since one
+// key holds every variant of a (user, experiment), [Deduper.Release] does
+// not delete it blindly: it undoes the claim only if the key still holds
+// the value that claim wrote, and puts back what the claim replaced (the
+// variant held before, with the variants it listed and the rest of its
+// window). A release never takes back a claim another instance made since,
+// nor the record of a variant already sent. What each claim wrote and
+// replaced is remembered in memory for a short time (see Release).
+//
 // # Slow Redis: wait, retry, then fall back
 //
 // Because no request waits for it, the Deduper waits for Redis to be right
@@ -191,6 +202,9 @@ type Deduper struct {
 	// backfillLen is len(backfill), written under mu, read without it so
 	// that claims skip the lock when there is nothing to backfill.
 	backfillLen atomic.Int64
+
+	// records are the latest claims written to Redis, for Release.
+	records claimRecords
 
 	claims, fallbacks, errs, timeouts, retried, roundTrips, releases, backfilled, backfillDropped, fallbackKnew atomic.Int64
 }
@@ -416,6 +430,7 @@ func NewDeduper(client redis.UniversalClient, opts ...Option) (*Deduper, error) 
 		now:           time.Now,
 		backfill:      make(map[string]backfillEntry),
 		inflight:      make(map[string]*backfillRun),
+		records:       claimRecords{max: releaseMemory},
 		inline:        honorsDeadlines(client),
 	}
 	d.up.Store(true)
