@@ -31,16 +31,24 @@
 // UTF-8 boundary and an event carries fewer than 255 properties, as
 // Mixpanel's limits require.
 //
+// Strings are sent as valid UTF-8: each byte that is not UTF-8 becomes
+// U+FFFD, which is 3 bytes. A string value (an id, a name, a property's
+// value) is measured after that replacement, as Mixpanel reads it, so
+// 100 invalid bytes are 300 and are cut to 255 (85 replacement
+// characters), never sent over the limit. A property name is not
+// repaired: a provider's property whose name is not valid UTF-8 is left
+// out (below), and [WithProperties] refuses one.
+//
 // The event properties a provider attached to the assignment
 // (exposure.Assignment.Properties, such as Mixpanel's own
 // "$experiment_id") come after the library's, in name order. The
 // library's always win: a provider property named like one of them is
 // not sent, and the provider's are the ones left out when an event would
-// reach 255 properties, as are those named "" or over 255 bytes and those
-// whose value JSON cannot carry; [Sink.PropertiesDropped] counts them, and
-// the first time is logged. Each related assignment of an evaluation (a
-// holdout, say) is an exposure of its own, so an event of its own, with
-// its own properties.
+// reach 255 properties, as are those named "", over 255 bytes or by
+// bytes that are not UTF-8, and those whose value JSON cannot carry;
+// [Sink.PropertiesDropped] counts them, and the first time is logged.
+// Each related assignment of an evaluation (a holdout, say) is an
+// exposure of its own, so an event of its own, with its own properties.
 //
 // By default the sink posts gzip-compressed JSON arrays to
 // /import?strict=1, authenticated with the project token as the basic-auth

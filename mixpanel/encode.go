@@ -20,8 +20,10 @@ const (
 	// MaxRequestBytes is the largest uncompressed request body the sink
 	// sends (2 MiB; gzip does not raise Mixpanel's limit).
 	MaxRequestBytes = 2 << 20
-	// MaxStringBytes is the longest string property value Mixpanel keeps;
-	// the sink cuts longer values on a UTF-8 boundary.
+	// MaxStringBytes is the longest string property value Mixpanel keeps,
+	// and the longest property name it documents. The sink cuts longer
+	// values on a UTF-8 boundary, measuring them as Mixpanel reads them:
+	// each byte that is not UTF-8 is sent as U+FFFD, which is 3 bytes.
 	MaxStringBytes = 255
 	// MaxProperties is the most properties an event may carry: Mixpanel's
 	// documentation asks for "fewer than 255".
@@ -92,6 +94,8 @@ func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
 			return nil, fmt.Errorf("WithProperties: a property has an empty name")
 		case len(k) > MaxStringBytes:
 			return nil, fmt.Errorf("WithProperties: the name %.40q... is %d bytes, over Mixpanel's %d", k, len(k), MaxStringBytes)
+		case !utf8.ValidString(k):
+			return nil, fmt.Errorf("WithProperties: the name %.40q is not valid UTF-8", k)
 		case reservedProps[k]:
 			return nil, fmt.Errorf("WithProperties may not set %q: the sink sets it", k)
 		}
@@ -116,7 +120,8 @@ func newEncoder(token, version string, extra map[string]any) (*encoder, error) {
 // appendEvent appends one exposure as a Mixpanel event: the library's
 // properties, then the provider's (Assignment.Properties). dropped counts
 // the provider's properties left out: over Mixpanel's limit of properties
-// per event, named "" or over 255 bytes, or of a value JSON cannot carry.
+// per event, named "" or over 255 bytes or by bytes that are not UTF-8,
+// or of a value JSON cannot carry.
 // A provider property named like one of the library's is not sent (the
 // library's wins) and not counted.
 func (e *encoder) appendEvent(b []byte, x *exposure.Exposure) (_ []byte, dropped int) {
@@ -165,7 +170,11 @@ func (e *encoder) appendProviderProperties(b []byte, x *exposure.Exposure) (_ []
 		if reservedProps[k] || e.extra[k] {
 			continue
 		}
-		if room == 0 || k == "" || len(k) > MaxStringBytes {
+		// A name that is not UTF-8 is dropped, not repaired: each invalid
+		// byte would be sent as U+FFFD (3 bytes), so a name within 255
+		// bytes here could reach Mixpanel over its limit, which refuses the
+		// whole event, and two names could become the same key.
+		if room == 0 || k == "" || len(k) > MaxStringBytes || !utf8.ValidString(k) {
 			dropped++
 			continue
 		}
@@ -228,19 +237,60 @@ func appendFloat(b []byte, f float64, bits int) ([]byte, error) {
 	return strconv.AppendFloat(b, f, 'g', -1, bits), nil
 }
 
-// cut shortens s to at most MaxStringBytes bytes without splitting a
-// UTF-8 sequence.
+// cut shortens s so that the string Mixpanel reads, s as appendString
+// writes it (each byte that is not UTF-8 replaced by U+FFFD, 3 bytes), is
+// at most MaxStringBytes bytes, without splitting a UTF-8 sequence.
 func cut(s string) string {
+	if len(s) <= MaxStringBytes/replacementBytes {
+		return s // even if every byte is replaced
+	}
 	if len(s) <= MaxStringBytes {
-		return s
+		if utf8.ValidString(s) {
+			return s
+		}
+		return cutReplaced(s)
 	}
 	n := MaxStringBytes
 	// Back up over continuation bytes to the start of the rune at n, so
 	// that the rune straddling the limit is dropped whole.
-	for n > 0 && n > MaxStringBytes-utf8.UTFMax && !utf8.RuneStart(s[n]) {
+	for n > MaxStringBytes-utf8.UTFMax && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	// s[:n] is the answer when it is valid and what starts at n does not
+	// fit: at n = 255 anything, before it only a valid rune running past
+	// the limit (a byte that is not UTF-8 has size 1). Otherwise (stray
+	// continuation bytes, invalid bytes) bytes are replaced: measure.
+	if _, size := utf8.DecodeRuneInString(s[n:]); size > MaxStringBytes-n && utf8.ValidString(s[:n]) {
+		return s[:n]
+	}
+	return cutReplaced(s)
+}
+
+// replacementBytes is the length of U+FFFD in UTF-8, what appendString
+// writes for each byte that is not UTF-8.
+const replacementBytes = len("\uFFFD")
+
+// cutReplaced is cut for a string that may hold bytes that are not UTF-8:
+// it counts each such byte as the 3 bytes of U+FFFD.
+func cutReplaced(s string) string {
+	n := 0 // bytes of s as Mixpanel reads it
+	for i := 0; i < len(s); {
+		w, size := 1, 1
+		if s[i] >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			w = size
+			if r == utf8.RuneError && size == 1 {
+				w = replacementBytes
+			}
+		}
+		if n+w > MaxStringBytes {
+			return s[:i]
+		}
+		n += w
+		i += size
+	}
+	return s
 }
 
 const hexDigits = "0123456789abcdef"

@@ -156,8 +156,8 @@ func WithoutCompression() Option {
 // WithProperties adds properties to every event: strings, bools, numbers
 // or nil. They may not override the sink's own properties (see
 // [PropExperiment] and the others), and an event carries at most
-// [MaxProperties] in all. It is repeatable; a later value of a name
-// replaces an earlier one.
+// [MaxProperties] in all. A name is 1 to 255 bytes of valid UTF-8. It is
+// repeatable; a later value of a name replaces an earlier one.
 func WithProperties(props map[string]any) Option {
 	return func(c *config) error {
 		merged := make(map[string]any, len(c.properties)+len(props))

@@ -119,8 +119,10 @@ type Sink struct {
 // (exposure.Assignment.Properties) the Sink left out of events: those
 // past Mixpanel's limit of fewer than 255 properties per event once the
 // library's are in (the sink's own, the identity's and WithProperties',
-// which are never left out), and those named "" or over 255 bytes or
-// whose value JSON cannot carry (NaN, a type that is not a string, bool or
+// which are never left out), and those named "", over 255 bytes or by
+// bytes that are not valid UTF-8 (once each were replaced by U+FFFD, the
+// name could exceed Mixpanel's limit or equal another), or whose value
+// JSON cannot carry (NaN, a type that is not a string, bool or
 // number). Each send attempt counts them: an exposure retried counts
 // again. The first time is logged, once.
 func (s *Sink) PropertiesDropped() uint64 { return s.propsDropped.Load() }

@@ -93,6 +93,8 @@ func TestNewSinkRefusesBadConfig(t *testing.T) {
 		"property type":       {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"tags": []string{"a"}})}, []string{"WithProperties", "tags"}},
 		"property NaN":        {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"x": func() float64 { z := 0.0; return z / z }()})}, []string{"WithProperties"}},
 		"empty property name": {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"": 1})}, []string{"WithProperties", "empty name"}},
+		"name not UTF-8":      {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{strings.Repeat("\xff", 100): 1})}, []string{"WithProperties", "not valid UTF-8"}},
+		"name partly UTF-8":   {"t", []mixpanel.Option{mixpanel.WithProperties(map[string]any{"caf\xe9": 1})}, []string{"WithProperties", "not valid UTF-8"}},
 		"too many properties": {"t", []mixpanel.Option{mixpanel.WithProperties(manyProps(245))}, []string{"WithProperties", "245"}},
 		"too many in all":     {"t", []mixpanel.Option{mixpanel.WithProperties(manyProps(200)), mixpanel.WithProperties(map[string]any{"p999": 1, "q": 2}), mixpanel.WithProperties(manyPropsFrom(300, 43))}, []string{"WithProperties", "245"}},
 		"nil logger":          {"t", []mixpanel.Option{mixpanel.WithLogger(nil)}, []string{"WithLogger"}},
