@@ -39,7 +39,9 @@ func (s *Scope) HandOff(flagKey string) (Assignment, error) {
 // dedupe and queues as a rendered mark, so a confirmation repeated (a
 // reload, a replay) is a duplicate, not a second exposure. The assignment
 // needs its flag key, experiment, variant and distinct id, and none of its
-// fields may be over 255 bytes (Mixpanel's limit).
+// fields may be over 255 bytes (Mixpanel's limit). Its related assignments
+// need a flag key, experiment and variant too, and are of the same subject
+// (the same distinct id).
 //
 // It waits on the Deduper as a Scope's commit does, never on a sink. It
 // returns [ErrClosed] after Close, and an error for an incomplete
@@ -56,6 +58,17 @@ func (t *Tracker) Confirm(ctx context.Context, a Assignment) error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("exposure: Confirm: the assignment has no %v", missing)
+	}
+	// A related assignment is claimed and sent on its own: it needs the
+	// same fields, and it is the same subject's.
+	for i, r := range a.Related {
+		switch {
+		case r.FlagKey == "" || r.Experiment == "" || r.Variant == "":
+			return fmt.Errorf("exposure: Confirm: related assignment %d needs a FlagKey, an Experiment and a Variant", i)
+		case r.Identity.DistinctID != a.Identity.DistinctID:
+			return fmt.Errorf("exposure: Confirm: related assignment %d is of another subject (distinct id %q, not %q)",
+				i, truncate(r.Identity.DistinctID, 64), truncate(a.Identity.DistinctID, 64))
+		}
 	}
 	if err := a.checkBounds(); err != nil {
 		return fmt.Errorf("exposure: Confirm: %w", err)

@@ -75,6 +75,13 @@ func TestConfirmErrors(t *testing.T) {
 		{"no experiment", func(a *exposure.Assignment) { a.Experiment = "" }, "Experiment"},
 		{"no variant", func(a *exposure.Assignment) { a.Variant = "" }, "Variant"},
 		{"no subject", func(a *exposure.Assignment) { a.Identity.DistinctID = "" }, "Identity.DistinctID"},
+		{"a related assignment without a variant", func(a *exposure.Assignment) {
+			a.Related = []exposure.Assignment{{FlagKey: flagKey, Experiment: "Holdout", Identity: a.Identity}}
+		}, "related assignment 0 needs"},
+		{"a related assignment of another subject", func(a *exposure.Assignment) {
+			a.Related = []exposure.Assignment{{FlagKey: flagKey, Experiment: "Holdout", Variant: "general",
+				Identity: exposure.Identity{DistinctID: "someone else"}}}
+		}, "related assignment 0 is of another subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
