@@ -17,7 +17,11 @@ import (
 // marked, StageFailedRequest when not.
 //
 // A request from a bot or crawler (see [WithBotFilter]) renders as any
-// other, but its marks are not exposed: each is counted as StageBot.
+// other, but its marks are not exposed: each is counted as StageBot. A
+// bot's request that fails is counted as a failure too (the failure
+// rates count every request that carried an assignment), and with
+// WithDiscardFailedRenders its marks are discarded before the bot filter
+// is asked: StageDiscarded, not StageBot.
 //
 // A streaming handler that wants exposures delivered as it marks them can
 // call ScopeFromContext(r.Context()).Commit early.
