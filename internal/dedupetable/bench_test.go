@@ -62,6 +62,22 @@ func BenchmarkClaimDuplicate(b *testing.B) {
 			}
 		}
 	})
+	b.Run("variant", func(b *testing.B) {
+		tb, err := New(memoryCapacity, frozenClock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range uint64(held) {
+			tb.ClaimVariant(mix(i), 1, time.Hour)
+		}
+		var i uint64
+		for b.Loop() {
+			i++
+			if first, _, _, _ := tb.ClaimVariant(mix(i%held), 1, time.Hour); first {
+				b.Fatal("a held key was claimed again")
+			}
+		}
+	})
 	b.Run("map", func(b *testing.B) {
 		tb := newMapTable(memoryCapacity, frozenClock)
 		for i := range uint64(held) {

@@ -37,17 +37,27 @@ func (t *Table) ClaimVariant(key uint64, tag uint16, window time.Duration) (firs
 		key = zeroKey
 	}
 	now := instant(t.now())
-	word := makeWord(now, window, tag)
 	s := t.shard(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	held, ok := s.get(key)
+	if ok && live(held, now) && !crossed(held) && tagOf(held) == tag {
+		// The common case, a page rendered again: one lookup.
+		s.mu.Unlock()
+		return false, false, 0, Undo{}
+	}
+	first, crossover, evicted, undo = t.claimVariant(s, key, tag, makeWord(now, window, tag), now, held, ok)
+	s.mu.Unlock()
+	return first, crossover, evicted, undo
+}
+
+// claimVariant is ClaimVariant past its common case, under s.mu: key held
+// held (if ok), word is the claim's.
+func (t *Table) claimVariant(s *shard, key uint64, tag uint16, word, now, held uint64, ok bool) (first, crossover bool, evicted int, undo Undo) {
 	count := func(e bool) {
 		if e {
 			evicted++
 		}
 	}
-
-	held, ok := s.get(key)
 	undo = Undo{key: key, main: held, hadMain: ok}
 	switch {
 	case !ok || !live(held, now):
@@ -56,12 +66,10 @@ func (t *Table) ClaimVariant(key uint64, tag uint16, window time.Duration) (firs
 		return true, false, evicted, undo
 
 	case !crossed(held):
-		if tagOf(held) == tag {
-			return false, false, 0, Undo{}
-		}
-		// The first crossover: the variant held was sent, and its
-		// exposure ends with the entry. Records of an earlier crossover,
-		// if any survive, ended before the entry began: overwritten.
+		// The first crossover (the same tag returned above): the variant
+		// held was sent, and its exposure ends with the entry. Records of
+		// an earlier crossover, if any survive, ended before the entry
+		// began: overwritten.
 		crossover = true
 
 	default:
