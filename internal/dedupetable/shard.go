@@ -148,17 +148,28 @@ func (s *shard) add(e slot, i, expired int, now uint64) (evicted bool) {
 // put sets key's word, adding the key if it is not held, and reports
 // whether that evicted a live entry.
 func (s *shard) put(key, word, now uint64) (evicted bool) {
+	i, found, expired := s.lookup(key, now)
+	if found {
+		s.slots[i].word = word
+		return false
+	}
+	return s.add(slot{key, word}, i, expired, now)
+}
+
+// lookup finds key: its slot if found, else the slot where its lookup
+// stopped and the first expired entry on its path (-1 if none), which is
+// what add needs to add it.
+func (s *shard) lookup(key, now uint64) (i int, found bool, expired int) {
 	n := len(s.slots)
-	expired := -1
-	i := home(key, n)
+	expired = -1
+	i = home(key, n)
 	for d := 0; ; d++ {
 		sl := &s.slots[i]
 		if sl.key == key {
-			sl.word = word
-			return false
+			return i, true, expired
 		}
 		if sl.key == 0 || dist(i, sl.key, n) < d {
-			break
+			return i, false, expired
 		}
 		if expired < 0 && !live(sl.word, now) {
 			expired = i
@@ -167,7 +178,6 @@ func (s *shard) put(key, word, now uint64) (evicted bool) {
 			i = 0
 		}
 	}
-	return s.add(slot{key, word}, i, expired, now)
 }
 
 // get returns key's word, live or not, and whether key is held.

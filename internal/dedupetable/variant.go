@@ -39,28 +39,39 @@ func (t *Table) ClaimVariant(key uint64, tag uint16, window time.Duration) (firs
 	now := instant(t.now())
 	s := t.shard(key)
 	s.mu.Lock()
-	held, ok := s.get(key)
-	if ok && live(held, now) && !crossed(held) && tagOf(held) == tag {
-		// The common case, a page rendered again: one lookup.
+	i, ok, expired := s.lookup(key, now)
+	if !ok {
+		// The common cases take one lookup: a new subject,
+		word := makeWord(now, window, tag)
+		e := s.add(slot{key, word}, i, expired, now)
+		s.mu.Unlock()
+		if e {
+			evicted = 1
+		}
+		return true, false, evicted, Undo{key: key}
+	}
+	held := s.slots[i].word
+	if live(held, now) && !crossed(held) && tagOf(held) == tag {
+		// and a page rendered again.
 		s.mu.Unlock()
 		return false, false, 0, Undo{}
 	}
-	first, crossover, evicted, undo = t.claimVariant(s, key, tag, makeWord(now, window, tag), now, held, ok)
+	first, crossover, evicted, undo = t.claimVariant(s, key, tag, makeWord(now, window, tag), now, held)
 	s.mu.Unlock()
 	return first, crossover, evicted, undo
 }
 
-// claimVariant is ClaimVariant past its common case, under s.mu: key held
-// held (if ok), word is the claim's.
-func (t *Table) claimVariant(s *shard, key uint64, tag uint16, word, now, held uint64, ok bool) (first, crossover bool, evicted int, undo Undo) {
+// claimVariant is ClaimVariant past its common cases, under s.mu: key is
+// held, with the word held; word is the claim's.
+func (t *Table) claimVariant(s *shard, key uint64, tag uint16, word, now, held uint64) (first, crossover bool, evicted int, undo Undo) {
 	count := func(e bool) {
 		if e {
 			evicted++
 		}
 	}
-	undo = Undo{key: key, main: held, hadMain: ok}
+	undo = Undo{key: key, main: held, hadMain: true}
 	switch {
-	case !ok || !live(held, now):
+	case !live(held, now):
 		// Nothing sent within the window.
 		count(s.put(key, word, now))
 		return true, false, evicted, undo
