@@ -141,13 +141,12 @@ func (c *claimer) process(batch []Assignment) {
 		}
 	}
 	first, crossover := t.claim(c.ctx, batch, keys)
-	// The overflow and the Deduper must agree: an exposure the overflow
-	// claimed was sent, though the Deduper never saw that claim; and the
-	// overflow learns every claim the Deduper granted, so that an
-	// overflowing refresh is a duplicate, not a second exposure.
-	// Once it overflowed, a claim the Deduper grants but the overflow
-	// refuses (a variant the overflow sent, a move back to one) is not
-	// sent. mirror keeps the overflow's claims, to take them back with the
+	// The overflow and the Deduper must agree. The overflow claims every
+	// claim the Deduper granted, so that an overflowing refresh is a
+	// duplicate, not a second exposure. Once it overflowed, a claim the
+	// Deduper grants but the overflow refuses (a variant the overflow sent,
+	// though the Deduper never saw it, or a move back to one) is not sent.
+	// mirror keeps the overflow's claims, to take them back with the
 	// Deduper's when no queue takes the exposure.
 	overflowed := c.overflowed.Load()
 	mirror := make([]dedupetable.Undo, len(keys))

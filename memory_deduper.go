@@ -97,11 +97,9 @@ func (d *memoryDeduper) unclaim(u dedupetable.Undo) { d.table.Undo(u) }
 // sent before may be sent again (a repeat rather than a loss). The
 // Tracker takes back its own claims with unclaim, which keeps them.
 func (d *memoryDeduper) Release(_ context.Context, key string) error {
-	d.releaseHash(maphash.String(d.seed, key))
+	d.table.Release(maphash.String(d.seed, key))
 	return nil
 }
-
-func (d *memoryDeduper) releaseHash(h uint64) { d.table.Release(h) }
 
 // size returns the number of keys held, expired ones included until they
 // are evicted or claimed again.

@@ -93,32 +93,19 @@ func (s *shard) find(key uint64) int {
 
 // claim records key with word (tag and expiry) at now. See [Table.Claim].
 func (s *shard) claim(key, word, now uint64) (first, crossover, evicted bool) {
-	n := len(s.slots)
-	expired := -1 // the first expired entry on key's probe path
-	i := home(key, n)
-	for d := 0; ; d++ {
-		sl := &s.slots[i]
-		if sl.key == key {
-			if live(sl.word, now) {
-				if tagOf(sl.word) == tagOf(word) {
-					return false, false, false
-				}
-				crossover = true
-			}
-			sl.word = word
-			return true, crossover, false
-		}
-		if sl.key == 0 || dist(i, sl.key, n) < d {
-			break // key is not held; it belongs at i
-		}
-		if expired < 0 && !live(sl.word, now) {
-			expired = i
-		}
-		if i++; i == n {
-			i = 0
-		}
+	i, found, expired := s.lookup(key, now)
+	if !found {
+		return true, false, s.add(slot{key, word}, i, expired, now)
 	}
-	return true, false, s.add(slot{key, word}, i, expired, now)
+	sl := &s.slots[i]
+	if live(sl.word, now) {
+		if tagOf(sl.word) == tagOf(word) {
+			return false, false, false
+		}
+		crossover = true
+	}
+	sl.word = word
+	return true, crossover, false
 }
 
 // add puts e, whose key is not held, where its lookup stopped (i), making

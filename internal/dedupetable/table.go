@@ -62,7 +62,10 @@ func (t *Table) shard(key uint64) *shard {
 	return &t.shards[key>>t.shift] // a shift of 64 gives 0: one shard
 }
 
-// Claim records (key, tag) for window and reports what it found:
+// Claim records (key, tag) for window in key's one entry, with no record
+// of the variants sent before: the table's primitive, which its model
+// tests drive (the in-memory deduper uses [Table.ClaimVariant], built on
+// the same lookup and insertion). It reports what it found:
 //
 //   - first: no live entry of key had this tag, so the exposure is new and
 //     must be sent. Otherwise (a live entry with the same tag) Claim
